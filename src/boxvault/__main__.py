@@ -1,0 +1,3 @@
+from boxvault.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""`boxvault` command line: a thin dispatcher over each domain's own typer app.
+
+Each area (engine, sandbox, box, portal) owns its commands in its own module; they are imported only when
+their command is called, so `boxvault repo ...` never pays for loading Django and vice versa.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+# group name -> "module:attribute" of a typer.Typer
+GROUPS: dict[str, tuple[str, str]] = {
+    "repo": ("boxvault.engine.cli:app", "restic-format repositories: init, backup, restore, check, prune ..."),
+    "sandbox": ("boxvault.sandbox.cli:app", "the Box API sandbox: serve, seed, mutate"),
+    "box": ("boxvault.box.cli:app", "back up a Box enterprise into a repository (no portal needed)"),
+    "account": ("boxvault.portal.cli:account_app", "operator commands for accounts"),
+    "token": ("boxvault.portal.cli:token_app", "operator commands for API tokens"),
+    "task": ("boxvault.portal.cli:task_app", "backup tasks of the portal"),
+    "jobs": ("boxvault.portal.cli:jobs_app", "jobs of the portal"),
+    "recovery": ("boxvault.portal.cli:recovery_app", "browse, search, restore and export backed-up data"),
+}
+# single commands -> "module:function"
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("boxvault.portal.cli:serve", "run the portal: migrations, web server, worker and scheduler"),
+    "worker": ("boxvault.portal.cli:worker", "run one more queue worker (scale-out on Redis + PostgreSQL)"),
+    "manage": ("boxvault.portal.cli:manage", "Django's manage.py for operators"),
+}
+
+
+def _load(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help="boxvault: backup and recovery for Box.")
+    app.callback()(_root)  # keeps `boxvault` a command group even with a single sub-command loaded
+    app.command(name="version", help="print the version")(_version)
+    for name, (target, help_text) in GROUPS.items():
+        if only is not None and name != only:
+            continue
+        try:
+            sub = _load(target)
+        except (ImportError, AttributeError):
+            if only is not None:
+                raise
+            continue  # an area not built yet stays out of the help text
+        app.add_typer(sub, name=name, help=help_text)  # type: ignore[arg-type]
+    for name, (target, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        try:
+            fn = _load(target)
+        except (ImportError, AttributeError):
+            if only is not None:
+                raise
+            continue
+        app.command(name=name, help=help_text, context_settings={"allow_extra_args": name == "manage",
+                                                                  "ignore_unknown_options": name == "manage"})(fn)  # type: ignore[arg-type]
+    return app
+
+
+def _root() -> None:
+    """boxvault: backup and recovery for Box."""
+
+
+def _version() -> None:
+    from boxvault import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    first = sys.argv[1] if len(sys.argv) > 1 else None
+    only = first if first in GROUPS or first in COMMANDS else None
+    build_app(only)()
+
+
+if __name__ == "__main__":
+    main()
