@@ -1,0 +1,1 @@
+"""restic-compatible repository engine (format v2); never imports Django."""

@@ -1,0 +1,40 @@
+"""What only the local backend does: restic's on-disk layout and permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from boxvault.engine.storage import LocalBackend, open_backend
+
+ID = "ab" * 32
+
+
+def test_layout_and_modes_follow_restic(tmp_path: Path) -> None:
+    backend = open_backend(str(tmp_path / "repo"))
+    backend.write("config", b"cfg")
+    backend.write(f"data/ab/{ID}", b"pack")
+    root = tmp_path / "repo"
+    for directory in ("data", "index", "keys", "locks", "snapshots"):
+        assert (root / directory).is_dir()
+    assert sorted(p.name for p in (root / "data").iterdir()) == [f"{i:02x}" for i in range(256)]
+    assert stat.S_IMODE((root / "config").stat().st_mode) == 0o400
+    assert stat.S_IMODE((root / "data" / "ab" / ID).stat().st_mode) == 0o400
+    assert stat.S_IMODE((root / "data" / "ab").stat().st_mode) == 0o700
+    assert [p.name for p in (root / "data" / "ab").iterdir()] == [ID]  # no temporary file left
+
+
+def test_group_readable_repository_stays_group_readable(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    LocalBackend(root).write("config", b"cfg")
+    os.chmod(root / "config", 0o440)
+    LocalBackend(root).write("snapshots/" + ID, b"s")
+    assert stat.S_IMODE((root / "snapshots" / ID).stat().st_mode) == 0o440
+
+
+def test_leftover_temporary_files_are_not_listed(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path)
+    backend.write(f"index/{ID}", b"i")
+    (tmp_path / "index" / f".{ID}.tmp-123").write_bytes(b"partial")
+    assert list(backend.list("index")) == [(f"index/{ID}", 1)]
