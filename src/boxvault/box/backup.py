@@ -1,0 +1,414 @@
+"""Back up Box users into a restic-format repository: one snapshot per user per run.
+
+For each user: list the tree as that user (parallel listing), add folders as directories, reuse the
+blob list of every file version the repository already holds, download the rest (bounded pool,
+sha1-checked, streamed into the engine), commit the snapshot, then record the catalog ranges.
+Mapping and dedup rules: docs/box.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boxvault.box.blobcache import BlobCache, CachedContent
+from boxvault.box.catalog import Catalog, CatalogEntry, SnapshotRef
+from boxvault.box.connect import BoxConnection
+from boxvault.box.content import ContentStore
+from boxvault.box.download import ChecksumMismatch, DownloadError, download
+from boxvault.box.extras import capture, fingerprint
+from boxvault.box.model import BoxItem
+from boxvault.box.progress import Progress, ProgressCallback
+from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
+from boxvault.box.state import StateStore
+from boxvault.box.users import BoxUser, diff_users, list_users
+from boxvault.box.walker import WalkError, WalkStats, walk
+
+
+@dataclass
+class BackupOptions:
+    enterprise_id: str
+    task_id: str = "cli"
+    list_workers: int = 4
+    download_workers: int = 4
+    user_workers: int = 2
+    metadata: bool = True  # capture metadata instances (one request per new/changed item)
+    checkpoint_seconds: float = 30.0
+    verify_attempts: int = 3  # downloads whose sha1 does not match are tried this many times in all
+    should_stop: Callable[[], bool] | None = None
+
+    @property
+    def hostname(self) -> str:
+        return f"box-{self.enterprise_id}"
+
+
+def user_tags(box_user_id: str, task_id: str) -> list[str]:
+    return ["box", f"user:{box_user_id}", f"task:{task_id}"]
+
+
+def _node_meta(mtime: datetime, ctime: datetime | None, xattrs: dict[str, bytes]) -> Any:
+    # looked up at run time until the engine's writer module lands (engine contract: NodeMeta)
+    node_meta = importlib.import_module("boxvault.engine").NodeMeta
+    return node_meta(mtime=mtime, ctime=ctime, extended_attributes=xattrs)
+
+
+def _catalog_entry(item: BoxItem) -> CatalogEntry:
+    return CatalogEntry(
+        item_id=item.id,
+        item_type=item.type,
+        path=item.path,
+        name=item.name,
+        version_id=item.version_id,
+        sha1=item.sha1,
+        etag=item.etag,
+        size=item.size,
+        created_by=item.created_by,
+        modified_by=item.modified_by,
+        owned_by=item.owned_by,
+        created_at=item.created_at,
+        modified_at=item.modified_at,
+        content_modified_at=item.content_modified_at,
+    )
+
+
+class _Checkpointer:
+    """Makes everything stored so far durable every few seconds, then lets the blob cache know."""
+
+    def __init__(self, writer: Any, content: ContentStore, interval: float) -> None:
+        self.writer = writer
+        self.content = content
+        self.interval = interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="box-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            # taken *before* the checkpoint: these entries' blobs were added earlier, so they are
+            # durable once it returns; entries added meanwhile wait for the next one
+            entries = self.content.take_pending()
+            self.writer.checkpoint()
+            self.content.flush(entries)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class _UserBackup:
+    def __init__(
+        self,
+        conn: BoxConnection,
+        repo: Any,
+        writer: Any,
+        user: BoxUser,
+        options: BackupOptions,
+        content: ContentStore,
+        catalog: Catalog,
+        state: StateStore,
+        progress: Progress,
+    ) -> None:
+        self.conn = conn
+        self.repo = repo
+        self.writer = writer
+        self.user = user
+        self.options = options
+        self.content = content
+        self.catalog = catalog
+        self.state = state
+        self.progress = progress
+        self.client = conn.as_user(user.id)
+        self.scope = options.enterprise_id
+        self.report = UserReport(box_user_id=user.id, login=user.login)
+        self.root = "/" + user.login
+        self._lock = threading.Lock()
+        self._entries: list[CatalogEntry] = []
+        self._extras_rows: list[tuple[str, str, dict[str, bytes]]] = []
+        self.parent: str | None = None  # the user's previous snapshot
+
+    def _stopping(self) -> bool:
+        return self.options.should_stop is not None and self.options.should_stop()
+
+    def run(self) -> UserReport:
+        started = time.monotonic()
+        report = self.report
+        now = datetime.now(UTC)
+        builder = self.writer.snapshot(
+            hostname=self.options.hostname,
+            paths=[self.root],
+            tags=user_tags(self.user.id, self.options.task_id),
+            time=now,
+            parent=self.parent,
+        )
+        try:
+            root_attrs = {
+                "box.type": b"folder",
+                "box.id": b"0",
+                "box.user_id": self.user.id.encode(),
+                "box.login": self.user.login.encode(),
+            }
+            builder.add_dir(self.root, meta=_node_meta(now, now, root_attrs))
+            self._walk_into(builder)
+            if self._stopping():
+                raise InterruptedError("stopped")
+            snapshot_id = str(builder.commit())
+        except BaseException as exc:
+            builder.abort()
+            self.content.take_pending(self.user.id)  # not durable: never cached
+            report.status = FAILED
+            report.error = f"{type(exc).__name__}: {exc}"
+            report.duration = time.monotonic() - started
+            if not isinstance(exc, Exception):
+                raise
+            return report
+        # the commit flushed this snapshot's packs and index: its new content is durable now
+        self.content.flush(self.content.take_pending(self.user.id))
+        report.snapshot_id = snapshot_id
+        self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), self._entries)
+        self.state.save_extras(self.scope, self.user.id, self._extras_rows)
+        report.duration = time.monotonic() - started
+        return report
+
+    def _walk_into(self, builder: Any) -> None:
+        report = self.report
+        walk_stats = WalkStats()
+        workers = max(1, self.options.download_workers)
+        slots = threading.BoundedSemaphore(workers * 4)  # bounds queued work (and memory) on huge trees
+        futures: list[Future[None]] = []
+
+        def on_walk_error(err: WalkError) -> None:
+            with self._lock:
+                report.fail_item(err.item_id, err.path, err.error)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="box-dl") as pool:
+            for item in walk(
+                self.client, workers=self.options.list_workers, on_error=on_walk_error, stats=walk_stats
+            ):
+                if self._stopping():
+                    break
+                self.progress.found(1, item.size if item.type == "file" else 0)
+                fp = fingerprint(item, self.options.metadata)
+                needs_capture = self._needs_capture(item)
+                if needs_capture:
+                    cached = self.state.extras(self.scope, self.user.id, item.id, fp)
+                    if cached is not None:
+                        item.extras = cached
+                        needs_capture = False
+                if item.type == "folder":
+                    # folders inline: a child must never be added before its directory's metadata
+                    self._capture(item, fp, needs_capture)
+                    builder.add_dir(self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs()))
+                    self._done(item)
+                    with self._lock:
+                        report.folders += 1
+                    continue
+                if not needs_capture and self._try_inline(builder, item):
+                    continue
+                slots.acquire()
+                future = pool.submit(self._process, builder, item, fp, needs_capture)
+                future.add_done_callback(lambda _f: slots.release())
+                futures.append(future)
+                if len(futures) > 4096:
+                    futures = [f for f in futures if not f.done()]
+            for future in futures:
+                future.result()
+        report.listing_pages = walk_stats.pages
+        self.progress.set_user(self.user.login, walking=False)
+
+    def _needs_capture(self, item: BoxItem) -> bool:
+        if item.type == "web_link":
+            return False
+        return item.has_collaborations or item.comment_count > 0 or self.options.metadata
+
+    def _capture(self, item: BoxItem, fp: str, needed: bool) -> None:
+        if not needed:
+            return
+        try:
+            item.extras = capture(self.client, item, metadata=self.options.metadata)
+        except Exception as exc:  # noqa: BLE001 - the item is still backed up, without its extras
+            with self._lock:
+                self.report.fail_item(item.id, item.path, f"collaborations/comments/metadata: {exc}")
+            return
+        with self._lock:
+            self._extras_rows.append((item.id, fp, item.extras))
+
+    def _path(self, item: BoxItem) -> str:
+        return f"{self.root}/{item.path}"
+
+    def _done(self, item: BoxItem, reused: bool = False, downloaded: int = 0) -> None:
+        with self._lock:
+            self._entries.append(_catalog_entry(item))
+            if item.type != "folder":
+                self.report.files += 1
+                self.report.bytes += item.size
+                if reused:
+                    self.report.reused += 1
+                if downloaded:
+                    self.report.downloaded += 1
+                    self.report.downloaded_bytes += downloaded
+        self.progress.done(1, item.size if item.type == "file" else 0, downloaded)
+
+    def _try_inline(self, builder: Any, item: BoxItem) -> bool:
+        """Web links and already stored content need no request: add them from the walking thread."""
+        if item.type == "web_link":
+            with builder.add_file(
+                self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs())
+            ) as f:
+                f.write(item.web_link_content())
+            self._done(item)
+            return True
+        hit = self.content.find(item.id, item.version_id, item.sha1, item.size)
+        if hit is None:
+            return False
+        self._add_blobs(builder, item, hit)
+        return True
+
+    def _add_blobs(self, builder: Any, item: BoxItem, hit: CachedContent) -> None:
+        builder.add_file_blobs(
+            self._path(item),
+            content=list(hit.blobs),
+            size=hit.size,
+            meta=_node_meta(item.mtime, item.ctime, item.xattrs()),
+        )
+        self._done(item, reused=True)
+
+    def _process(self, builder: Any, item: BoxItem, fp: str, needs_capture: bool) -> None:
+        try:
+            self._capture(item, fp, needs_capture)
+            if item.type == "web_link":
+                self._try_inline(builder, item)
+                return
+            while True:
+                hit = self.content.find(item.id, item.version_id, item.sha1, item.size)
+                if hit is not None:
+                    self._add_blobs(builder, item, hit)
+                    return
+                other = self.content.claim(item.sha1)
+                if other is None:
+                    break
+                other.result()  # someone else is fetching these bytes: wait, then look again
+            try:
+                self._download(builder, item)
+            finally:
+                self.content.released(item.sha1)  # no-op after `stored`
+        except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
+            with self._lock:
+                self.report.fail_item(item.id, item.path, f"{type(exc).__name__}: {exc}")
+
+    def _download(self, builder: Any, item: BoxItem) -> None:
+        last: Exception | None = None
+        for _ in range(max(1, self.options.verify_attempts)):
+            if self._stopping():
+                raise DownloadError("stopped")
+            try:
+                with builder.add_file(
+                    self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs())
+                ) as f:
+                    result = download(
+                        self.client,
+                        self.conn.stats,
+                        item.id,
+                        f.write,
+                        version_id=item.version_id,
+                        expected_sha1=item.sha1,
+                        expected_size=item.size,
+                        should_stop=self.options.should_stop,
+                    )
+            except ChecksumMismatch as exc:
+                last = exc  # the engine dropped the half-added node; try the whole file again
+                self.conn.stats.count_retry("sha1")
+                continue
+            stored = f.result
+            content = CachedContent(tuple(stored.content), int(stored.size))
+            self.content.stored(self.user.id, item.id, item.version_id, result.sha1, content)
+            self._done(item, downloaded=result.size)
+            return
+        raise last if last is not None else DownloadError("no attempt made")
+
+
+def run_backup(
+    conn: BoxConnection,
+    repo: Any,
+    *,
+    options: BackupOptions,
+    catalog: Catalog,
+    state: StateStore,
+    cache: BlobCache,
+    user_ids: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    started = time.monotonic()
+    scope = options.enterprise_id
+    everyone = list_users(conn.client)
+    changes = diff_users(state.users(scope), everyone)
+    state.save_users(scope, everyone)
+    by_id = {u.id: u for u in everyone}
+    reports: list[UserReport] = []
+    chosen: list[BoxUser] = []
+    if user_ids:
+        for uid in dict.fromkeys(user_ids):
+            user = by_id.get(uid)
+            if user is None:
+                reports.append(
+                    UserReport(
+                        box_user_id=uid,
+                        login="",
+                        status=FAILED,
+                        error=f"no managed user {uid} in enterprise {scope}",
+                    )
+                )
+            else:
+                chosen.append(user)
+    else:
+        chosen = [u for u in everyone if u.active]
+    tracker = Progress(progress)
+    parents: dict[str, tuple[int, str]] = {}
+    for snap in repo.list_snapshots(host=options.hostname):
+        for tag in snap.tags or []:
+            if tag.startswith("user:") and (tag[5:] not in parents or parents[tag[5:]][0] <= snap.time_ns):
+                parents[tag[5:]] = (snap.time_ns, snap.id)
+    with repo.writer() as writer:
+        content = ContentStore(cache, lambda blob: bool(repo.has_blob(blob)))
+        checkpointer = _Checkpointer(writer, content, options.checkpoint_seconds)
+        checkpointer.start()
+        try:
+
+            def one(user: BoxUser) -> UserReport:
+                tracker.set_user(user.login)
+                job = _UserBackup(conn, repo, writer, user, options, content, catalog, state, tracker)
+                job.parent = parents[user.id][1] if user.id in parents else None
+                return job.run()
+
+            with ThreadPoolExecutor(
+                max_workers=max(1, options.user_workers), thread_name_prefix="box-user"
+            ) as pool:
+                reports.extend(pool.map(one, chosen))
+        finally:
+            checkpointer.stop()
+        checkpointer.checkpoint()
+    tracker.set_user("", walking=False)
+    status = overall(reports)
+    if status == FAILED and any(r.status != FAILED for r in reports):
+        status = PARTIAL
+    return RunReport(
+        status=status,
+        users=reports,
+        requests=conn.stats.snapshot(),
+        user_changes=changes.to_json(),
+        duration=time.monotonic() - started,
+    )

@@ -1,0 +1,69 @@
+"""Structured data beyond an item's own fields, captured so a restore can recreate it later:
+collaborations, comments and metadata instances, each as JSON in a `box.<kind>` extended attribute.
+
+Asked only where Box says there is something (`has_collaborations`, `comment_count` from the
+listing) and, for metadata, once per item etag: an unchanged item reuses what was captured before
+(see :class:`boxvault.box.state.StateStore`), so an incremental run pays only for what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from box_sdk_gen.box.errors import BoxAPIError
+from box_sdk_gen.client import BoxClient
+
+from boxvault.box.api import get_json, iter_marker_pages, iter_offset_pages
+from boxvault.box.model import BoxItem
+
+COLLAB_FIELDS = (
+    "id,type,role,status,accessible_by,invite_email,expires_at,is_access_only,created_at,created_by"
+)
+COMMENT_FIELDS = "id,type,message,tagged_message,created_by,created_at,modified_at,is_reply_comment"
+
+
+def fingerprint(item: BoxItem, metadata: bool) -> str:
+    return (
+        f"{item.etag}|{item.sequence_id}|{int(item.has_collaborations)}|{item.comment_count}|{int(metadata)}"
+    )
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _kind(item: BoxItem) -> str:
+    return {"file": "files", "folder": "folders", "web_link": "web_links"}[item.type]
+
+
+def capture(client: BoxClient, item: BoxItem, *, metadata: bool) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if item.type == "web_link":
+        return out
+    kind = _kind(item)
+    if item.has_collaborations:
+        collabs: list[dict[str, Any]] = []
+        pages = iter_marker_pages if item.type == "folder" else iter_offset_pages
+        for page in pages(client, f"/2.0/{kind}/{item.id}/collaborations", {"fields": COLLAB_FIELDS}, 100):
+            collabs.extend(page)
+        out["box.collaborations"] = _dump(collabs)
+    if item.type == "file" and item.comment_count > 0:
+        comments: list[dict[str, Any]] = []
+        for page in iter_offset_pages(
+            client, f"/2.0/files/{item.id}/comments", {"fields": COMMENT_FIELDS}, 100
+        ):
+            comments.extend(page)
+        out["box.comments"] = _dump(comments)
+    if metadata and item.id != "0":
+        try:
+            data = get_json(client, f"/2.0/{kind}/{item.id}/metadata")
+        except BoxAPIError as exc:
+            # 403/404 here means "no metadata visible to this user", not a failed backup
+            if exc.response_info.status_code not in (403, 404):
+                raise
+            data = {}
+        entries = data.get("entries") or []
+        if entries:
+            out["box.metadata"] = _dump(entries)
+    return out

@@ -1,0 +1,98 @@
+"""Local state of the Box backup between runs (SQLite): the users seen last time, each user's events
+stream position, and per-item captured extras with the etag they were captured at."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from boxvault.box.users import BoxUser
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    scope TEXT NOT NULL, id TEXT NOT NULL, login TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (scope, id)
+);
+CREATE TABLE IF NOT EXISTS stream_positions (
+    scope TEXT NOT NULL, box_user_id TEXT NOT NULL, position TEXT NOT NULL, PRIMARY KEY (scope, box_user_id)
+);
+CREATE TABLE IF NOT EXISTS item_extras (
+    scope TEXT NOT NULL, box_user_id TEXT NOT NULL, item_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,      -- etag + the listing flags the capture depended on
+    extras TEXT NOT NULL,           -- JSON {"box.collaborations": "...", ...}
+    PRIMARY KEY (scope, box_user_id, item_id)
+);
+"""
+
+
+class StateStore:
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def users(self, scope: str) -> list[BoxUser]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, login, name, status FROM users WHERE scope=?", (scope,)
+            ).fetchall()
+        return [BoxUser(*r) for r in rows]
+
+    def save_users(self, scope: str, users: list[BoxUser]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM users WHERE scope=?", (scope,))
+            self._db.executemany(
+                "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                [(scope, u.id, u.login, u.name, u.status) for u in users],
+            )
+            self._db.execute("COMMIT")
+
+    def stream_position(self, scope: str, box_user_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM stream_positions WHERE scope=? AND box_user_id=?", (scope, box_user_id)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_stream_position(self, scope: str, box_user_id: str, position: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO stream_positions VALUES (?, ?, ?)", (scope, box_user_id, position)
+            )
+
+    def extras(self, scope: str, box_user_id: str, item_id: str, fingerprint: str) -> dict[str, bytes] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT extras FROM item_extras "
+                "WHERE scope=? AND box_user_id=? AND item_id=? AND fingerprint=?",
+                (scope, box_user_id, item_id, fingerprint),
+            ).fetchone()
+        if row is None:
+            return None
+        return {k: v.encode() for k, v in json.loads(row[0]).items()}
+
+    def save_extras(
+        self, scope: str, box_user_id: str, rows: list[tuple[str, str, dict[str, bytes]]]
+    ) -> None:
+        """(item id, fingerprint, extras) rows."""
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO item_extras VALUES (?, ?, ?, ?, ?)",
+                [
+                    (scope, box_user_id, iid, fp, json.dumps({k: v.decode() for k, v in ex.items()}))
+                    for iid, fp, ex in rows
+                ],
+            )
+            self._db.execute("COMMIT")

@@ -1,0 +1,81 @@
+"""Walk a user's All Files from folder 0, as that user, listing folders in parallel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from box_sdk_gen.client import BoxClient
+
+from boxvault.box.api import iter_marker_pages
+from boxvault.box.model import ITEM_FIELDS, BoxItem
+
+ROOT_ID = "0"
+
+
+@dataclass
+class WalkError:
+    item_id: str
+    path: str
+    error: str
+
+
+@dataclass
+class WalkStats:
+    folders: int = 0
+    pages: int = 0
+
+
+def _list_folder(client: BoxClient, folder: BoxItem, stats: WalkStats, lock: threading.Lock) -> list[BoxItem]:
+    children: list[BoxItem] = []
+    pages = 0
+    for entries in iter_marker_pages(
+        client, f"/2.0/folders/{folder.id}/items", {"fields": ",".join(ITEM_FIELDS)}
+    ):
+        pages += 1
+        for raw in entries:
+            if raw.get("type") not in ("file", "folder", "web_link"):
+                continue
+            children.append(BoxItem.from_json(raw, folder.id, folder.path))
+    with lock:
+        stats.folders += 1
+        stats.pages += pages
+    return children
+
+
+def walk(
+    client: BoxClient,
+    *,
+    workers: int = 4,
+    on_error: Callable[[WalkError], None] | None = None,
+    stats: WalkStats | None = None,
+    root_id: str = ROOT_ID,
+) -> Iterator[BoxItem]:
+    """Yield every item under `root_id` (not the root itself); a folder before its children.
+
+    A folder that cannot be listed (after the network layer's retries) is reported through
+    `on_error` and yielded without children, so the rest of the tree is still backed up.
+    """
+    stats = stats if stats is not None else WalkStats()
+    lock = threading.Lock()
+    root = BoxItem(type="folder", id=root_id, name="", parent_id=None, path="")
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="box-list") as pool:
+        pending: dict[Future[list[BoxItem]], BoxItem] = {
+            pool.submit(_list_folder, client, root, stats, lock): root
+        }
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                folder = pending.pop(future)
+                try:
+                    children = future.result()
+                except Exception as exc:  # noqa: BLE001 - reported per folder, the walk goes on
+                    if on_error is not None:
+                        on_error(WalkError(folder.id, folder.path, f"listing failed: {exc}"))
+                    continue
+                for child in children:
+                    yield child
+                    if child.type == "folder":
+                        pending[pool.submit(_list_folder, client, child, stats, lock)] = child

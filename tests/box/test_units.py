@@ -1,0 +1,135 @@
+"""Pure parts of the Box backup: item mapping, user diffs, blob cache, rate limiter, token storage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from box_sdk_gen.schemas.access_token import AccessToken
+
+from boxvault.box.blobcache import BlobCache, CachedContent
+from boxvault.box.model import BoxItem
+from boxvault.box.ratelimit import RateLimiter, TokenBucket
+from boxvault.box.tokens import FileRefreshLock, FileTokenStorage, new_fernet_key
+from boxvault.box.users import BoxUser, diff_users
+
+
+def test_item_from_listing_json_and_xattrs() -> None:
+    raw = {
+        "type": "file",
+        "id": "11",
+        "name": "Résumé 2024.pdf",
+        "sha1": "ab" * 20,
+        "etag": "3",
+        "sequence_id": "3",
+        "file_version": {"type": "file_version", "id": "99", "sha1": "ab" * 20},
+        "size": 1234,
+        "created_at": "2024-01-02T03:04:05-08:00",
+        "modified_at": "2024-02-02T03:04:05-08:00",
+        "content_created_at": "2023-01-02T03:04:05-08:00",
+        "content_modified_at": "2023-06-01T00:00:00Z",
+        "created_by": {"type": "user", "id": "7", "name": "Jane", "login": "jane@corp.com"},
+        "owned_by": {"type": "user", "id": "7", "name": "Jane", "login": "jane@corp.com"},
+        "shared_link": {"url": "https://box/s/x", "access": "open"},
+        "has_collaborations": True,
+        "comment_count": 2,
+    }
+    item = BoxItem.from_json(raw, "5", "Docs/Ünïcode")
+    assert item.path == "Docs/Ünïcode/Résumé 2024.pdf"
+    assert item.version_id == "99" and item.size == 1234 and item.parent_id == "5"
+    assert item.mtime.isoformat() == "2023-06-01T00:00:00+00:00"
+    x = item.xattrs()
+    assert x["box.id"] == b"11" and x["box.version_id"] == b"99" and x["box.sha1"] == b"ab" * 20
+    assert b'"login":"jane@corp.com"' in x["box.owner"]
+    assert b'"access": "open"' in x["box.shared_link"]
+    assert "box.modified_by" not in x  # absent in the listing: absent in the node
+    assert all(k.startswith("box.") for k in x)
+
+
+def test_diff_users() -> None:
+    before = [
+        BoxUser("1", "a@x", "A", "active"),
+        BoxUser("2", "b@x", "B", "active"),
+        BoxUser("3", "c@x", "C", "inactive"),
+    ]
+    now = [
+        BoxUser("1", "a@x", "A", "active"),
+        BoxUser("2", "b@x", "B", "inactive"),
+        BoxUser("3", "c@x", "C", "active"),
+        BoxUser("4", "d@x", "D", "active"),
+    ]
+    ch = diff_users(before, now)
+    assert [u.id for u in ch.new] == ["4"]
+    assert [u.id for u in ch.deactivated] == ["2"]
+    assert [u.id for u in ch.reactivated] == ["3"]
+    assert diff_users(now, now[:1]).deleted == now[1:]
+
+
+def test_blob_cache_by_version_then_sha1(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "b.sqlite", "repo1")
+    blobs = (b"\x01" * 32, b"\x02" * 32)
+    cache.store_many([("f1", "v1", "s" * 40, CachedContent(blobs, 10))])
+    assert cache.lookup("f1", "v1", None) == CachedContent(blobs, 10)
+    assert cache.lookup("other", "vX", "s" * 40) == CachedContent(blobs, 10)  # same content elsewhere
+    assert cache.lookup("f1", "v2", None) is None
+    assert BlobCache(tmp_path / "b.sqlite", "repo2").lookup("f1", "v1", "s" * 40) is None  # per repository
+    with pytest.raises(ValueError):
+        cache.store_many([("f", "v", "s", CachedContent((b"short",), 1))])
+
+
+def test_token_bucket_limits_rate() -> None:
+    bucket = TokenBucket(rate=50, burst=5)
+    start = time.monotonic()
+    for _ in range(30):
+        bucket.acquire()
+    elapsed = time.monotonic() - start
+    assert 0.4 <= elapsed < 1.5  # 25 tokens beyond the burst at 50/s
+    limiter = RateLimiter(per_user=0, per_enterprise=0)
+    start = time.monotonic()
+    for _ in range(1000):
+        limiter.acquire("u")
+    assert time.monotonic() - start < 0.5  # 0 = unlimited
+
+
+def test_file_token_storage_encrypted_and_atomic(tmp_path: Path) -> None:
+    key = new_fernet_key()
+    path = tmp_path / "t" / "token.json"
+    store = FileTokenStorage(path, key)
+    assert store.get() is None
+    store.store(AccessToken(access_token="A1", refresh_token="R1", expires_in=3600, token_type="bearer"))
+    assert b"R1" not in path.read_bytes()  # encrypted at rest
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    other = FileTokenStorage(path, key)  # another process sees the rotated token
+    token = other.get()
+    assert token is not None and token.refresh_token == "R1"
+    store.store(AccessToken(access_token="A2", refresh_token="R2"))
+    assert other.get().refresh_token == "R1"  # type: ignore[union-attr]  # cached until reload
+    assert other.reload().refresh_token == "R2"  # type: ignore[union-attr]
+    assert list(path.parent.iterdir()) == [path]  # no temporary left behind
+
+
+def test_file_refresh_lock_serialises_threads(tmp_path: Path) -> None:
+    lock = FileRefreshLock(tmp_path / "lock")
+    inside = 0
+    peak = 0
+    guard = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, peak
+        for _ in range(20):
+            with lock.hold():
+                with guard:
+                    inside += 1
+                    peak = max(peak, inside)
+                time.sleep(0.001)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 1
