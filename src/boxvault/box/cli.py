@@ -142,8 +142,8 @@ def backup(
     from boxvault.box.catalog import SqliteCatalog
     from boxvault.box.connect import connect
     from boxvault.box.state import StateStore
-    from boxvault.engine.repository import Repository
     from boxvault.engine.errors import EngineError
+    from boxvault.engine.repository import Repository
     from boxvault.engine.storage import StorageError, open_backend
 
     if not repo:
