@@ -1,0 +1,1 @@
+"""REST API v1 and the per-user API tokens that authenticate it."""

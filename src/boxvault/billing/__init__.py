@@ -1,0 +1,1 @@
+"""Billing. For now only the trial every new account starts with."""

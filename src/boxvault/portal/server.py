@@ -1,0 +1,45 @@
+"""`boxvault serve`: waitress in a thread, the Huey consumer (worker threads + periodic scheduler) in the main
+thread, because the consumer owns signal handling: SIGINT stops gracefully, SIGTERM at once; both bring the
+web server down with it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger("boxvault.serve")
+
+
+def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -> None:
+    from django.core.wsgi import get_wsgi_application
+    from huey.contrib.djhuey import HUEY
+    from waitress import create_server
+
+    server = create_server(
+        get_wsgi_application(),
+        host=host,
+        port=port,
+        threads=web_threads,
+        ident="boxvault",
+        clear_untrusted_proxy_headers=True,
+    )
+    web = threading.Thread(target=server.run, name="waitress", daemon=True)
+    web.start()
+    print(f"boxvault is running on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+    consumer = HUEY.create_consumer(
+        workers=queue_workers, worker_type="thread", periodic=True, check_worker_health=True
+    )
+    try:
+        consumer.run()
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=5)
+        print("boxvault stopped.", flush=True)
+
+
+def run_worker(queue_workers: int, periodic: bool) -> None:
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.create_consumer(
+        workers=queue_workers, worker_type="thread", periodic=periodic, check_worker_health=True
+    ).run()

@@ -1,0 +1,26 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from boxvault.api import pages as api_pages
+from boxvault.portal import views
+
+urlpatterns = [
+    path("home/", views.home),
+    path("", include("boxvault.portal.shell_urls")),
+    path("", include("boxvault.accounts.urls")),
+    path("", include("boxvault.security.urls")),
+    path("settings/tokens/", api_pages.tokens, name="api_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", api_pages.revoke, name="api_token_revoke"),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("boxvault.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api_redoc"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+]
+
+handler400 = "boxvault.portal.views.bad_request"
+handler403 = "boxvault.portal.views.forbidden"
+handler404 = "boxvault.portal.views.not_found"
+handler500 = "boxvault.portal.views.server_error"

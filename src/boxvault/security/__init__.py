@@ -1,0 +1,1 @@
+"""The security audit trail: who signed in, changed what, added or removed whom."""

@@ -1,0 +1,133 @@
+"""Audit rows for events that happen inside django.contrib.auth, allauth and axes, not in our services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import transaction
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from boxvault.security.models import AuditEvent
+from boxvault.security.services import from_where, record
+
+Activity = AuditEvent.Activity
+
+
+def _account_of(user: Any) -> Any:
+    member = getattr(user, "member", None) if user is not None else None
+    return member.account if member is not None else None
+
+
+def _user_by_email(email: str | None) -> Any:
+    if not email:
+        return None
+    return (
+        get_user_model().objects.filter(email__iexact=email.strip()).select_related("member__account").first()
+    )
+
+
+@receiver(user_logged_in)
+def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    with transaction.atomic():
+        record(
+            _account_of(user),
+            Activity.SIGN_IN,
+            f"Native Sign In (OK) {from_where(request)}",
+            actor=user,
+            request=request,
+        )
+
+
+@receiver(user_login_failed)
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    email = credentials.get("email") or credentials.get("username")
+    user = _user_by_email(email)
+    with transaction.atomic():
+        event = record(
+            _account_of(user),
+            Activity.SIGN_IN,
+            f"Native Sign In (Failed) {from_where(request)}",
+            actor=user,
+            request=request,
+            status=AuditEvent.Status.FAILED,
+        )
+        if user is None:
+            event.performed_by = (email or "")[:254]
+            event.save(update_fields=["performed_by"])
+
+
+@receiver(user_locked_out)
+def on_locked_out(sender: Any, request: HttpRequest, username: str | None = None, **kwargs: Any) -> None:
+    user = _user_by_email(username)
+    with transaction.atomic():
+        record(
+            _account_of(user),
+            Activity.LOCKED_OUT,
+            f"Sign-in locked after repeated failures {from_where(request)}",
+            actor=user,
+            request=request,
+            status=AuditEvent.Status.FAILED,
+        )
+
+
+@receiver(account_signals.password_changed)
+def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    record(
+        _account_of(user),
+        Activity.PASSWORD_CHANGED,
+        f"Password changed {from_where(request)}",
+        actor=user,
+        request=request,
+    )
+
+
+@receiver(account_signals.password_set)
+def on_password_set(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    record(
+        _account_of(user),
+        Activity.PASSWORD_CHANGED,
+        f"Password set {from_where(request)}",
+        actor=user,
+        request=request,
+    )
+
+
+@receiver(account_signals.password_reset)
+def on_password_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    record(
+        _account_of(user),
+        Activity.PASSWORD_RESET,
+        f"Password reset by e-mail link {from_where(request)}",
+        actor=user,
+        request=request,
+    )
+
+
+@receiver(mfa_signals.authenticator_added)
+def on_mfa_added(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kwargs: Any) -> None:
+    record(
+        _account_of(user),
+        Activity.MFA_CHANGED,
+        f"Added {authenticator.get_type_display()} {from_where(request)}",
+        actor=user,
+        request=request,
+    )
+
+
+@receiver(mfa_signals.authenticator_removed)
+def on_mfa_removed(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kwargs: Any) -> None:
+    record(
+        _account_of(user),
+        Activity.MFA_CHANGED,
+        f"Removed {authenticator.get_type_display()} {from_where(request)}",
+        actor=user,
+        request=request,
+    )
