@@ -202,25 +202,16 @@ class _UserBackup:
                 if self._stopping():
                     break
                 self.progress.found(1, item.size if item.type == "file" else 0)
-                fp = fingerprint(item, self.options.metadata)
-                needs_capture = self._needs_capture(item)
-                if needs_capture:
-                    cached = self.state.extras(self.scope, self.user.id, item.id, fp)
-                    if cached is not None:
-                        item.extras = cached
-                        needs_capture = False
-                if item.type == "folder":
-                    # folders inline: a child must never be added before its directory's metadata
-                    self._capture(item, fp, needs_capture)
-                    builder.add_dir(self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs()))
-                    self._done(item)
+                try:
+                    job = self._inline(builder, item)
+                except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
                     with self._lock:
-                        report.folders += 1
+                        report.fail_item(item.id, item.path, f"{type(exc).__name__}: {exc}")
                     continue
-                if not needs_capture and self._try_inline(builder, item):
+                if job is None:
                     continue
                 slots.acquire()
-                future = pool.submit(self._process, builder, item, fp, needs_capture)
+                future = pool.submit(self._process, builder, item, *job)
                 future.add_done_callback(lambda _f: slots.release())
                 futures.append(future)
                 if len(futures) > 4096:
@@ -229,6 +220,27 @@ class _UserBackup:
                 future.result()
         report.listing_pages = walk_stats.pages
         self.progress.set_user(self.user.login, walking=False)
+
+    def _inline(self, builder: Any, item: BoxItem) -> tuple[str, bool] | None:
+        """Add what needs no request right away; otherwise return the (fingerprint, capture) of a job."""
+        fp = fingerprint(item, self.options.metadata)
+        needs_capture = self._needs_capture(item)
+        if needs_capture:
+            cached = self.state.extras(self.scope, self.user.id, item.id, fp)
+            if cached is not None:
+                item.extras = cached
+                needs_capture = False
+        if item.type == "folder":
+            # folders inline: their metadata is set before any child can be added below them
+            self._capture(item, fp, needs_capture)
+            builder.add_dir(self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs()))
+            self._done(item)
+            with self._lock:
+                self.report.folders += 1
+            return None
+        if not needs_capture and self._try_inline(builder, item):
+            return None
+        return fp, needs_capture
 
     def _needs_capture(self, item: BoxItem) -> bool:
         if item.type == "web_link":

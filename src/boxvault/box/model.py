@@ -162,6 +162,8 @@ class BoxItem:
             "box.description": self.description,
             "box.url": self.url,
         }
+        if self.path.rpartition("/")[2] != self.name:
+            values["box.name"] = self.name  # the node's name had to differ (see walker._unique_name)
         out = {k: v.encode() for k, v in values.items() if v is not None}
         out.update(self.extras)
         return out

@@ -30,6 +30,7 @@ class WalkStats:
 
 def _list_folder(client: BoxClient, folder: BoxItem, stats: WalkStats, lock: threading.Lock) -> list[BoxItem]:
     children: list[BoxItem] = []
+    taken: set[str] = set()
     pages = 0
     for entries in iter_marker_pages(
         client, f"/2.0/folders/{folder.id}/items", {"fields": ",".join(ITEM_FIELDS)}
@@ -38,11 +39,31 @@ def _list_folder(client: BoxClient, folder: BoxItem, stats: WalkStats, lock: thr
         for raw in entries:
             if raw.get("type") not in ("file", "folder", "web_link"):
                 continue
-            children.append(BoxItem.from_json(raw, folder.id, folder.path))
+            child = BoxItem.from_json(raw, folder.id, folder.path)
+            _unique_name(child, folder.path, taken)
+            children.append(child)
     with lock:
         stats.folders += 1
         stats.pages += pages
     return children
+
+
+def _unique_name(item: BoxItem, parent_path: str, taken: set[str]) -> None:
+    """Give the item a node name no sibling has (compared case-insensitively).
+
+    Box keeps names unique per folder, but a user's root also shows the folders others shared with
+    them, which may carry the name of one of the user's own folders; a restic tree cannot hold both.
+    The node then gets "<name> (box <id>)"; `box.name` keeps Box's own name.
+    """
+    name = item.name.replace("/", "_")
+    if name in (".", ".."):
+        name = f"{name} (box {item.id})"
+    if name.casefold() in taken:
+        stem, dot, ext = name.rpartition(".") if item.type != "folder" else (name, "", "")
+        name = f"{stem} (box {item.id}).{ext}" if dot and stem else f"{name} (box {item.id})"
+    taken.add(name.casefold())
+    if name != item.name:
+        item.path = f"{parent_path}/{name}" if parent_path else name
 
 
 def walk(
