@@ -1,0 +1,98 @@
+"""`boxvault sandbox serve|seed|mutate` (a contract: see the issue's CLI section and docs/sandbox.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="The Box API sandbox: serve, seed, mutate."
+)
+
+
+@app.command()
+def serve(
+    data: Path = typer.Option(..., "--data", help="data directory (SQLite database and uploaded content)"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8765, "--port"),
+    requests_per_minute: int = typer.Option(
+        0, "--rate-limit", help="per-user API requests a minute (0: off)"
+    ),
+    uploads_per_minute: int = typer.Option(
+        0, "--upload-rate-limit", help="per-user uploads a minute (0: off)"
+    ),
+    log_level: str = typer.Option("warning", "--log-level"),
+) -> None:
+    """Run the sandbox until stopped; ready when GET /_sandbox/health answers 200."""
+    import uvicorn
+
+    from .app import create_app
+
+    asgi = create_app(data)
+    if requests_per_minute or uploads_per_minute:
+        asgi.sandbox.limiter.configure(requests_per_minute, uploads_per_minute)  # type: ignore[attr-defined]
+    typer.echo(f"Box sandbox on http://{host}:{port} (data in {data})", err=True)
+    uvicorn.run(
+        asgi,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        timeout_keep_alive=30,
+    )
+
+
+@app.command()
+def seed(
+    data: Path = typer.Option(..., "--data"),
+    users: int = typer.Option(..., "--users", min=0),
+    files_per_user: int = typer.Option(..., "--files-per-user", min=0),
+    seed: int = typer.Option(1, "--seed"),
+    large_files: int = typer.Option(
+        1, "--large-files", min=0, help="files of about 62 MB (content generated)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON output (the default output is JSON too)"),
+) -> None:
+    """Generate an enterprise (deterministic from --seed) and print its credentials as JSON."""
+    from .seed import SeedOptions
+    from .seed import seed as do_seed
+    from .store import Store
+
+    store = Store(data)
+    try:
+        result = do_seed(
+            store, SeedOptions(users=users, files_per_user=files_per_user, seed=seed, large_files=large_files)
+        )
+    finally:
+        store.close()
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 2))
+
+
+@app.command()
+def mutate(
+    data: Path = typer.Option(..., "--data"),
+    fraction: float = typer.Option(..., "--fraction", min=0.0, max=1.0),
+    seed: int = typer.Option(1, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Change a fraction of the files; print the counts per kind and the ids of files whose content
+    changed.
+    """
+    from .mutate import mutate as do_mutate
+    from .store import Store
+
+    if not (data / "sandbox.sqlite3").exists():
+        typer.echo(
+            f"error: {data} holds no sandbox: run `boxvault sandbox seed --data {data}` first", err=True
+        )
+        raise typer.Exit(2)
+    store = Store(data)
+    try:
+        report = do_mutate(store, fraction, seed)
+    finally:
+        store.close()
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=None if as_json else 2))

@@ -1,0 +1,143 @@
+# ruff: noqa: S608 - SQL from fixed fragments; values are always bound parameters
+"""Files: get, update (rename, move, shared link), trash, restore, purge, versions."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import items
+from ..errors import BoxError, bad_request, not_found
+from .common import context, fields_param, int_param, json_body, limit_param, ok, ref_id
+from .links import apply_shared_link
+
+
+def check_if_match(request: Request, etag: str) -> None:
+    wanted = request.headers.get("if-match")
+    if wanted is not None and wanted.strip('"') != etag:
+        raise BoxError(
+            412,
+            "precondition_failed",
+            "The resource has been modified. Please retrieve the resource again and retry",
+        )
+
+
+async def get_file(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    etag = str(row["sequence_id"])
+    none_match = request.headers.get("if-none-match")
+    if none_match is not None and none_match.strip('"') == etag:
+        return Response(status_code=304)
+    return ok(renderer.item(row, fields_param(request)))
+
+
+async def update_file(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    check_if_match(request, str(row["sequence_id"]))
+    body = await json_body(request)
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad_request("'name' must be a string")
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise bad_request("'description' must be a string")
+    parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
+    if "shared_link" in body:
+        apply_shared_link(request, store, row, body["shared_link"])
+    if name is not None or parent is not None or description is not None:
+        items.update(store, row, actor.id, name=name, parent=parent, description=description)
+    updated = store.item(int(row["id"]))
+    if updated is None:
+        raise not_found("file")
+    return ok(renderer.item(updated, fields_param(request)))
+
+
+async def delete_file(request: Request) -> Response:
+    store, actor, _ = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    check_if_match(request, str(row["sequence_id"]))
+    items.trash(store, row, actor.id)
+    return Response(status_code=204)
+
+
+async def restore_file(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
+    body = await json_body(request, required=False)
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad_request("'name' must be a string")
+    parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
+    items.restore(store, row, actor.id, name, parent)
+    restored = store.item(int(row["id"]))
+    if restored is None:
+        raise not_found("file")
+    return ok(renderer.item(restored, fields_param(request)), 201)
+
+
+async def get_trashed_file(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
+    return ok(renderer.item(row, fields_param(request)))
+
+
+async def purge_file(request: Request) -> Response:
+    store, actor, _ = context(request)
+    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
+    items.purge(store, row, actor.id)
+    return Response(status_code=204)
+
+
+async def list_versions(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    limit = limit_param(request)
+    offset = int_param(request, "offset", 0)
+    # Box lists the previous versions only, newest first; the current one is the file itself
+    where = "file_id = ? AND id != ?"
+    total = int(
+        store.scalar(f"SELECT COUNT(*) FROM versions WHERE {where}", row["id"], row["version_id"]) or 0
+    )
+    rows = store.all(
+        f"SELECT * FROM versions WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        row["id"],
+        row["version_id"],
+        limit,
+        offset,
+    )
+    return ok(
+        {
+            "total_count": total,
+            "limit": limit,
+            "offset": offset,
+            "order": [{"by": "created_at", "direction": "DESC"}],
+            "entries": [renderer.file_version(v) for v in rows],
+        }
+    )
+
+
+async def get_version(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    raw = request.path_params["version_id"]
+    version = store.one(
+        "SELECT * FROM versions WHERE id = ? AND file_id = ?", items.parse_id(raw, "file_version"), row["id"]
+    )
+    if version is None:
+        raise not_found("file_version")
+    return ok(renderer.file_version(version))
+
+
+routes = [
+    Route("/2.0/files/{file_id}", get_file, methods=["GET"]),
+    Route("/2.0/files/{file_id}", update_file, methods=["PUT"]),
+    Route("/2.0/files/{file_id}", delete_file, methods=["DELETE"]),
+    Route("/2.0/files/{file_id}", restore_file, methods=["POST"]),
+    Route("/2.0/files/{file_id}/trash", get_trashed_file, methods=["GET"]),
+    Route("/2.0/files/{file_id}/trash", purge_file, methods=["DELETE"]),
+    Route("/2.0/files/{file_id}/versions", list_versions, methods=["GET"]),
+    Route("/2.0/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
+]
