@@ -1,0 +1,318 @@
+"""Building one snapshot from any source: local files, HTTP streams (Box) or blob lists reused from before.
+
+Paths are absolute, ``/``-separated; parent directories are created implicitly. Trees are written bottom-up
+on ``commit()``, after which the writer is flushed (packs, then index) and only then the snapshot is saved.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO
+
+from . import gojson
+from .chunker import Chunker
+from .errors import EngineError, InvalidArgument
+from .index import DATA, TREE
+from .snapshot import Snapshot
+from .tree import MODE_DIR, MODE_SYMLINK, Node, encode_tree
+from .writer import WriteStats
+
+if TYPE_CHECKING:
+    from .writer import Writer
+
+PROGRAM_VERSION = "boxvault 0.1.0"
+
+
+@dataclass
+class NodeMeta:
+    """Metadata of a node; times are aware datetimes (or epoch nanoseconds in the ``*_ns`` fields)."""
+
+    mtime: datetime | None = None
+    ctime: datetime | None = None
+    atime: datetime | None = None
+    mode: int | None = None  # permission bits (0o644); the type bits are added by the builder
+    uid: int = 0
+    gid: int = 0
+    user: str = ""
+    group: str = ""
+    extended_attributes: dict[str, bytes] | None = None
+    inode: int = 0
+    device_id: int = 0
+    links: int = 0
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
+    atime_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    content: list[bytes]
+    size: int
+
+
+def _time_text(dt: datetime | None, ns: int | None, default: str) -> str:
+    if ns is not None:
+        return gojson.format_local_ns(ns)
+    if dt is not None:
+        return gojson.format_datetime(dt)
+    return default
+
+
+def make_node(name: str, kind: str, meta: NodeMeta | None, default_time: str, default_perm: int) -> Node:
+    meta = meta or NodeMeta()
+    mtime = _time_text(meta.mtime, meta.mtime_ns, default_time)
+    perm = default_perm if meta.mode is None else meta.mode
+    type_bits = MODE_DIR if kind == "dir" else MODE_SYMLINK if kind == "symlink" else 0
+    return Node(
+        name=name,
+        type=kind,
+        mode=(perm & ~(MODE_DIR | MODE_SYMLINK)) | type_bits,
+        mtime=mtime,
+        atime=_time_text(meta.atime, meta.atime_ns, mtime),
+        ctime=_time_text(meta.ctime, meta.ctime_ns, mtime),
+        uid=meta.uid,
+        gid=meta.gid,
+        user=meta.user,
+        group=meta.group,
+        inode=meta.inode,
+        device_id=meta.device_id,
+        links=meta.links,
+        extended_attributes=sorted((meta.extended_attributes or {}).items()),
+    )
+
+
+class _Dir:
+    __slots__ = ("node", "children")
+
+    def __init__(self, node: Node | None) -> None:
+        self.node = node  # None while only implied by a descendant
+        self.children: dict[str, _Dir | Node] = {}
+
+
+def split_path(path: str) -> list[str]:
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InvalidArgument(f"invalid snapshot path {path!r}: must be absolute, without '..'")
+    return parts
+
+
+class FileWriter:
+    """Streams one file's content into the repository: ``write()`` any number of times, then ``close()``."""
+
+    def __init__(self, builder: SnapshotBuilder, path: str, meta: NodeMeta | None, size_hint: int) -> None:
+        self.builder = builder
+        self.path = path
+        self.meta = meta
+        self._futures: list[Future[bytes]] = []
+        self._chunker = Chunker(self._emit, size_hint)
+        self.result: FileResult | None = None
+
+    def _emit(self, chunk: memoryview) -> None:
+        self._futures.append(self.builder.writer.save(DATA, chunk, self.builder.stats))
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._chunker.write(data)
+        return len(data)
+
+    def read_from(self, f: BinaryIO) -> None:
+        self._chunker.read_from(f)
+
+    def close(self) -> FileResult:
+        if self.result is None:
+            self._chunker.finish()
+            content = [fut.result() for fut in self._futures]
+            self._futures.clear()
+            self.result = FileResult(content, self._chunker.size)
+            self.builder.add_file_blobs(
+                self.path, self.result.content, self.result.size, self.meta, _new=True
+            )
+        return self.result
+
+    def abort(self) -> None:
+        self._chunker = Chunker(self._emit, 0)
+        self._futures.clear()
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class SnapshotBuilder:
+    def __init__(
+        self,
+        writer: Writer,
+        *,
+        hostname: str,
+        paths: list[str],
+        tags: list[str],
+        time: datetime | None,
+        parent: str | bytes | None,
+        username: str | None,
+        program_version: str | None,
+    ) -> None:
+        self.writer = writer
+        self.hostname = hostname
+        self.paths = list(paths)
+        self.tags = list(tags)
+        self.time = gojson.format_datetime(time or datetime.now().astimezone())
+        self.parent = bytes.fromhex(parent) if isinstance(parent, str) else parent
+        self.username = username if username is not None else _username()
+        self.program_version = program_version or PROGRAM_VERSION
+        self.stats = WriteStats()
+        self.files_new = 0
+        self.files_reused = 0
+        self.dirs = 0
+        self.bytes_processed = 0
+        self._root = _Dir(None)
+        self._lock = threading.Lock()
+        self._done = False
+        self._started = datetime.now().astimezone()
+
+    # --- adding nodes -------------------------------------------------------------------------------------
+
+    def _parent_dir(self, parts: list[str]) -> _Dir:
+        d = self._root
+        for name in parts:
+            child = d.children.get(name)
+            if child is None:
+                child = d.children[name] = _Dir(None)
+            elif isinstance(child, Node):
+                raise InvalidArgument(f"{'/'.join(parts)}: {name!r} is a {child.type}, not a directory")
+            d = child
+        return d
+
+    def _put(self, path: str, node: Node) -> None:
+        if self._done:
+            raise InvalidArgument("the snapshot was already committed or aborted")
+        parts = split_path(path)
+        with self._lock:
+            parent = self._parent_dir(parts[:-1])
+            existing = parent.children.get(parts[-1])
+            if existing is not None:
+                raise InvalidArgument(f"{path} was added twice")
+            parent.children[parts[-1]] = node
+
+    def add_dir(self, path: str, meta: NodeMeta | None = None) -> None:
+        parts = split_path(path)
+        node = make_node(parts[-1], "dir", meta, self.time, 0o755)
+        with self._lock:
+            d = self._parent_dir(parts)
+            if d.node is not None:
+                raise InvalidArgument(f"{path} was added twice")
+            d.node = node
+            self.dirs += 1
+
+    def add_file(self, path: str, meta: NodeMeta | None = None, size_hint: int = 64 * 1024) -> FileWriter:
+        split_path(path)
+        return FileWriter(self, path, meta, size_hint)
+
+    def add_file_blobs(
+        self, path: str, content: list[bytes], size: int, meta: NodeMeta | None = None, *, _new: bool = False
+    ) -> None:
+        """A file whose blobs are already stored (an unchanged file): nothing is read."""
+        parts = split_path(path)
+        node = make_node(parts[-1], "file", meta, self.time, 0o644)
+        node.content = list(content)
+        node.size = size
+        self._put(path, node)
+        with self._lock:
+            if _new:
+                self.files_new += 1
+            else:
+                self.files_reused += 1
+            self.bytes_processed += size
+
+    def add_symlink(self, path: str, target: str, meta: NodeMeta | None = None) -> None:
+        parts = split_path(path)
+        node = make_node(parts[-1], "symlink", meta, self.time, 0o777)
+        node.linktarget = target
+        self._put(path, node)
+
+    def add_node(self, path: str, node: Node) -> None:
+        """A node built by the caller (other special files); its name is taken from the path."""
+        node.name = split_path(path)[-1]
+        self._put(path, node)
+
+    # --- commit -------------------------------------------------------------------------------------------
+
+    def _write_tree(self, d: _Dir) -> bytes:
+        nodes: list[Node] = []
+        for name, child in d.children.items():
+            if isinstance(child, Node):
+                nodes.append(child)
+                continue
+            subtree = self._write_tree(child)
+            node = child.node or make_node(name, "dir", None, self.time, 0o755)
+            node.subtree = subtree
+            node.content = None
+            nodes.append(node)
+        data = encode_tree(nodes)
+        return self.writer.save_now(TREE, data, self.stats)
+
+    def commit(self) -> str:
+        """Write the trees, make every blob durable, then save the snapshot; returns its id."""
+        if self._done:
+            raise InvalidArgument("the snapshot was already committed or aborted")
+        self._done = True
+        tree = self._write_tree(self._root)
+        self.writer.flush()
+        end = datetime.now().astimezone()
+        snap = Snapshot(
+            time=self.time,
+            tree=tree,
+            paths=self.paths,
+            hostname=self.hostname,
+            username=self.username,
+            uid=os.getuid() if hasattr(os, "getuid") else 0,
+            gid=os.getgid() if hasattr(os, "getgid") else 0,
+            tags=self.tags,
+            parent=self.parent,
+            program_version=self.program_version,
+            summary=self.summary(end),
+        )
+        try:
+            return self.writer.repo.save_snapshot(snap)
+        except OSError as e:
+            raise EngineError(f"cannot save the snapshot: {e}") from e
+
+    def summary(self, end: datetime) -> dict[str, object]:
+        s = self.stats
+        return {
+            "backup_start": gojson.format_datetime(self._started),
+            "backup_end": gojson.format_datetime(end),
+            "files_new": self.files_new,
+            "files_changed": 0,
+            "files_unmodified": self.files_reused,
+            "dirs_new": self.dirs,
+            "dirs_changed": 0,
+            "dirs_unmodified": 0,
+            "data_blobs": s.data_blobs,
+            "tree_blobs": s.tree_blobs,
+            "data_added": s.data_added,
+            "data_added_packed": s.data_added_packed,
+            "total_files_processed": self.files_new + self.files_reused,
+            "total_bytes_processed": self.bytes_processed,
+        }
+
+    def abort(self) -> None:
+        self._done = True
+
+
+def _username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -1,0 +1,406 @@
+"""`check`: verify a repository without changing it (restic's internal/checker, plus damage attribution).
+
+Order as restic: snapshots, every index file, every pack's presence and size, the structure (every tree of
+every snapshot loads, hashes to its id and decodes; every file's blobs are indexed), then optionally the data
+(every selected pack is read whole: its id, header, every blob's MAC and hash). Unlike restic, every damaged
+blob is then traced to the snapshots and file paths that need it, so an operator knows exactly what is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .maint_io import (
+    IndexRecord,
+    ObjectDamaged,
+    RepoLike,
+    SnapshotDoc,
+    decode_blob,
+    list_ids,
+    load_json,
+    load_snapshots,
+    pack_name,
+    parse_index,
+    read_blob,
+)
+from .pack import PackError, read_header
+from .prune_plan import COMPRESSED_ENTRY_SIZE, HEADER_OVERHEAD, PLAIN_ENTRY_SIZE, parse_size
+from .tree import Node, decode_tree
+
+BlobKey = tuple[str, bytes]
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+class CheckOptionError(ValueError):
+    """A --read-data-subset value that cannot be understood."""
+
+
+@dataclass
+class Affected:
+    snapshot: str
+    path: str
+    blob: str
+    kind: str
+
+
+@dataclass
+class CheckReport:
+    errors: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    damaged: dict[BlobKey, str] = field(default_factory=dict)  # blob -> first reason
+    affected: list[Affected] = field(default_factory=list)
+    snapshots: int = 0
+    index_files: int = 0
+    packs: int = 0
+    trees: int = 0
+    packs_read: int = 0
+    bytes_read: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def damaged_paths(self) -> dict[str, list[str]]:
+        """snapshot id -> sorted paths that cannot be restored intact."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for a in self.affected:
+            out[a.snapshot].add(a.path)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "errors": self.errors,
+            "hints": self.hints,
+            "damaged_blobs": [
+                {"type": kind, "id": blob_id.hex(), "reason": reason}
+                for (kind, blob_id), reason in sorted(self.damaged.items())
+            ],
+            "affected": [
+                {"snapshot": a.snapshot, "path": a.path, "blob": a.blob, "type": a.kind}
+                for a in self.affected
+            ],
+            "snapshots": self.snapshots,
+            "index_files": self.index_files,
+            "packs": self.packs,
+            "trees": self.trees,
+            "packs_read": self.packs_read,
+            "bytes_read": self.bytes_read,
+        }
+
+
+def select_subset(packs: dict[str, int], subset: str, rng: random.Random | None = None) -> dict[str, int]:
+    """restic's --read-data-subset: `n/t` (first id byte mod t is n-1), `x%` or a size like `50M`."""
+    rng = rng or random.Random()  # noqa: S311 - sampling, not security
+    text = subset.strip()
+    m = re.fullmatch(r"(\d+)/(\d+)", text)
+    if m:
+        n, t = int(m.group(1)), int(m.group(2))
+        if t < 1 or n < 1 or n > t:
+            raise CheckOptionError(f"--read-data-subset {text}: need 1 <= n <= t")
+        return {p: s for p, s in packs.items() if int(p[:2], 16) % t == n - 1}
+    if text.endswith("%"):
+        try:
+            pct = float(text[:-1])
+        except ValueError:
+            raise CheckOptionError(f"--read-data-subset {text}: invalid percentage") from None
+        if not 0 < pct <= 100:
+            raise CheckOptionError(f"--read-data-subset {text}: percentage must be in (0, 100]")
+        count = max(1, round(len(packs) * pct / 100)) if packs else 0
+        chosen = rng.sample(sorted(packs), count)
+        return {p: packs[p] for p in chosen}
+    try:
+        wanted = parse_size(text)
+    except ValueError:
+        raise CheckOptionError(f"--read-data-subset {text}: use n/t, x% or a size such as 50M") from None
+    order = sorted(packs)
+    rng.shuffle(order)
+    chosen_packs: dict[str, int] = {}
+    total = 0
+    for p in order:
+        if total >= wanted:
+            break
+        chosen_packs[p] = packs[p]
+        total += packs[p]
+    return chosen_packs
+
+
+class Checker:
+    def __init__(self, repo: RepoLike, progress: Progress | None = None) -> None:
+        self.repo = repo
+        self.report = CheckReport()
+        self.progress = progress or (lambda phase, done, total: None)
+        self.snapshots: list[SnapshotDoc] = []
+        self.records: dict[BlobKey, list[IndexRecord]] = defaultdict(list)
+        self.by_pack: dict[str, list[IndexRecord]] = defaultdict(list)
+        self.stored_packs: dict[str, int] = {}
+        # copies known to be bad: (blob, pack id)
+        self._bad_copies: dict[BlobKey, set[str]] = defaultdict(set)
+        self._tree_cache: dict[bytes, list[Node] | None] = {}
+
+    # --- phases ------------------------------------------------------------------------------------------
+
+    def load_snapshots(self) -> None:
+        self.snapshots, errors = load_snapshots(self.repo)
+        self.report.snapshots = len(self.snapshots) + len(errors)
+        self.report.errors += errors
+
+    def load_index(self) -> None:
+        files = sorted(list_ids(self.repo, "index"))
+        self.report.index_files = len(files)
+        for i, (index_id, _) in enumerate(files):
+            name = f"index/{index_id}"
+            try:
+                records, _ = parse_index(load_json(self.repo, name), name)
+            except ObjectDamaged as e:
+                self.report.errors.append(f"index {index_id} is damaged: {e}")
+                continue
+            except Exception as e:  # noqa: BLE001 - storage errors name the object
+                self.report.errors.append(f"index {index_id} cannot be read: {e}")
+                continue
+            for rec in records:
+                self.records[(rec.kind, rec.blob_id)].append(rec)
+                self.by_pack[rec.pack_id].append(rec)
+            self.progress("index", i + 1, len(files))
+        kinds: dict[str, set[str]] = defaultdict(set)
+        for pack_id, recs in self.by_pack.items():
+            for r in recs:
+                kinds[pack_id].add(r.kind)
+        for pack_id, ks in sorted(kinds.items()):
+            if len(ks) > 1:
+                self.report.hints.append(f"pack {pack_id} contains both data and tree blobs (mixed pack)")
+
+    def check_packs(self) -> None:
+        self.stored_packs = dict(list_ids(self.repo, "data"))
+        self.report.packs = len(self.stored_packs)
+        for pack_id, recs in sorted(self.by_pack.items()):
+            # the same blob listed by two index files is one stored copy
+            unique = list({(r.offset, r.length): r for r in recs}.values())
+            if pack_id not in self.stored_packs:
+                self.report.errors.append(
+                    f"pack {pack_id} is referenced by the index but missing from storage "
+                    f"({len(unique)} blobs: {_blob_list(unique)})"
+                )
+                for r in unique:
+                    self._mark_bad(r, f"its pack {pack_id} is missing")
+                continue
+            expected = HEADER_OVERHEAD + sum(
+                r.length + (COMPRESSED_ENTRY_SIZE if r.uncompressed_length else PLAIN_ENTRY_SIZE)
+                for r in unique
+            )
+            actual = self.stored_packs[pack_id]
+            if actual != expected:
+                self.report.errors.append(
+                    f"pack {pack_id}: size {actual} does not match the {expected} bytes "
+                    "its index entries describe"
+                )
+        for pack_id in sorted(set(self.stored_packs) - set(self.by_pack)):
+            self.report.hints.append(f"pack {pack_id} is not referenced in any index (prune removes it)")
+
+    def check_structure(self) -> None:
+        total = len(self.snapshots)
+        for i, sn in enumerate(self.snapshots):
+            tree = sn.tree
+            if tree is None:
+                self.report.errors.append(f"snapshot {sn.short_id} has no tree")
+                continue
+            self._check_tree(tree, f"snapshot {sn.short_id}")
+            self.progress("snapshots", i + 1, total)
+        self.report.trees = len(self._tree_cache)
+
+    def read_data(self, packs: dict[str, int]) -> None:
+        total = len(packs)
+        for i, (pack_id, size) in enumerate(sorted(packs.items())):
+            self._read_pack(pack_id, size)
+            self.progress("read data", i + 1, total)
+
+    def attribute(self) -> None:
+        """Trace every damaged blob (every copy bad) to the snapshots and paths that need it."""
+        lost = {k for k in self.report.damaged if self._all_copies_bad(k)}
+        if not lost:
+            return
+        memo: dict[bytes, list[tuple[str, str, bytes]]] = {}
+        for sn in self.snapshots:
+            if sn.tree is None:
+                continue
+            root = "/"
+            if ("tree", sn.tree) in lost:
+                self.report.affected.append(Affected(sn.id, root, sn.tree.hex(), "tree"))
+                continue
+            for rel, kind, blob_id in self._affected_in(sn.tree, lost, memo):
+                self.report.affected.append(Affected(sn.id, rel, blob_id.hex(), kind))
+
+    # --- helpers -----------------------------------------------------------------------------------------
+
+    def _mark_bad(self, rec: IndexRecord, reason: str) -> None:
+        key = (rec.kind, rec.blob_id)
+        self._bad_copies[key].add(rec.pack_id)
+        self.report.damaged.setdefault(key, reason)
+
+    def _all_copies_bad(self, key: BlobKey) -> bool:
+        copies = {r.pack_id for r in self.records.get(key, ())}
+        return not copies or copies <= self._bad_copies.get(key, set())
+
+    def _load_tree(self, tree_id: bytes) -> list[Node] | None:
+        if tree_id in self._tree_cache:
+            return self._tree_cache[tree_id]
+        nodes: list[Node] | None = None
+        key: BlobKey = ("tree", tree_id)
+        reasons: list[str] = []
+        for rec in self.records.get(key, ()):
+            if rec.pack_id in self._bad_copies.get(key, set()):
+                continue
+            try:
+                nodes = decode_tree(read_blob(self.repo, rec))
+                break
+            except (ObjectDamaged, ValueError) as e:
+                reasons.append(str(e))
+                self._mark_bad(rec, str(e))
+            except Exception as e:  # noqa: BLE001 - storage errors (missing or short pack)
+                reasons.append(f"tree {tree_id.hex()} in {pack_name(rec.pack_id)}: {e}")
+                self._mark_bad(rec, str(e))
+        if nodes is None and key not in self.records:
+            self.report.damaged.setdefault(key, "not in any index")
+        self._tree_cache[tree_id] = nodes
+        return nodes
+
+    def _check_tree(self, tree_id: bytes, referrer: str) -> None:
+        pending = [(tree_id, referrer)]
+        visited: set[bytes] = set()
+        while pending:
+            tid, ref = pending.pop()
+            if tid in visited:
+                continue
+            visited.add(tid)
+            nodes = self._load_tree(tid)
+            if nodes is None:
+                reason = self.report.damaged.get(("tree", tid), "unreadable")
+                self.report.errors.append(
+                    f"tree {tid.hex()} (referenced by {ref}) cannot be loaded: {reason}"
+                )
+                continue
+            for node in nodes:
+                if node.type == "file":
+                    if node.content is None:
+                        self.report.errors.append(f"tree {tid.hex()}: file {node.name!r} has no content list")
+                        continue
+                    for blob_id in node.content:
+                        key: BlobKey = ("data", blob_id)
+                        if key not in self.records:
+                            self.report.damaged.setdefault(key, "not in any index")
+                            self.report.errors.append(
+                                f"tree {tid.hex()}: file {node.name!r} blob {blob_id.hex()} "
+                                "not found in index"
+                            )
+                elif node.type == "dir":
+                    if node.subtree is None:
+                        self.report.errors.append(f"tree {tid.hex()}: dir {node.name!r} subtree is missing")
+                        continue
+                    if node.subtree not in visited:
+                        pending.append((node.subtree, f"dir {node.name!r} of tree {tid.hex()[:8]}"))
+
+    def _affected_in(
+        self, tree_id: bytes, lost: set[BlobKey], memo: dict[bytes, list[tuple[str, str, bytes]]]
+    ) -> list[tuple[str, str, bytes]]:
+        """Paths below this tree (absolute from it, '/'-separated) that need a lost blob."""
+        if tree_id in memo:
+            return memo[tree_id]
+        memo[tree_id] = []  # guards against cycles
+        nodes = self._tree_cache.get(tree_id)
+        if nodes is None:
+            nodes = self._load_tree(tree_id)
+        out: list[tuple[str, str, bytes]] = []
+        for node in nodes or ():
+            path = "/" + node.name
+            if node.type == "file":
+                for blob_id in node.content or ():
+                    if ("data", blob_id) in lost:
+                        out.append((path, "data", blob_id))
+                        break
+            elif node.type == "dir" and node.subtree is not None:
+                if ("tree", node.subtree) in lost:
+                    out.append((path, "tree", node.subtree))
+                    continue
+                out += [(path + sub, kind, b) for sub, kind, b in self._affected_in(node.subtree, lost, memo)]
+        memo[tree_id] = out
+        return out
+
+    def _read_pack(self, pack_id: str, size: int) -> None:
+        name = pack_name(pack_id)
+        indexed = self.by_pack.get(pack_id, [])
+        try:
+            data = self.repo.backend.read(name)
+        except Exception as e:  # noqa: BLE001
+            self.report.errors.append(f"pack {pack_id} cannot be read: {e}")
+            for r in indexed:
+                self._mark_bad(r, f"its pack {pack_id} cannot be read")
+            return
+        self.report.packs_read += 1
+        self.report.bytes_read += len(data)
+        if hashlib.sha256(data).hexdigest() != pack_id:
+            self.report.errors.append(f"pack {pack_id}: content does not match its id (damaged)")
+        header: dict[tuple[str, bytes], tuple[int, int, int]] = {}
+        try:
+            blobs, _ = read_header(self.repo.key, data, len(data))
+            for b in blobs:
+                header[("data" if b.kind == 0 else "tree", b.blob_id)] = (
+                    b.offset,
+                    b.length,
+                    b.uncompressed_length,
+                )
+        except PackError as e:
+            self.report.errors.append(f"pack {pack_id}: header is damaged: {e}")
+        checked: set[tuple[int, int]] = set()
+        for r in indexed:
+            key = (r.kind, r.blob_id)
+            if header and header.get(key) != (r.offset, r.length, r.uncompressed_length):
+                self.report.errors.append(
+                    f"pack {pack_id}: {r.kind} blob {r.blob_id.hex()} is in the index "
+                    "but not in the pack header"
+                )
+            if (r.offset, r.length) in checked:
+                continue
+            checked.add((r.offset, r.length))
+            raw = data[r.offset : r.offset + r.length]
+            try:
+                if len(raw) != r.length:
+                    raise ObjectDamaged(f"{r.kind} blob {r.blob_id.hex()} in {name}: pack is truncated")
+                decode_blob(self.repo.key, r.kind, r.blob_id, raw, r.uncompressed_length, name)
+            except ObjectDamaged as e:
+                self.report.errors.append(f"pack {pack_id}: {e}")
+                self._mark_bad(r, str(e))
+
+
+def _blob_list(records: Iterable[IndexRecord], limit: int = 10) -> str:
+    items = [f"{r.kind} {r.blob_id.hex()}" for r in records]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def check(
+    repo: RepoLike,
+    *,
+    read_data: bool = False,
+    read_data_subset: str | None = None,
+    progress: Progress | None = None,
+    rng: random.Random | None = None,
+) -> CheckReport:
+    """Run every check; nothing in the repository is modified."""
+    c = Checker(repo, progress)
+    c.load_snapshots()
+    c.load_index()
+    c.check_packs()
+    c.check_structure()
+    if read_data or read_data_subset:
+        packs = c.stored_packs
+        if read_data_subset and not read_data:
+            packs = select_subset(packs, read_data_subset, rng)
+        c.read_data(packs)
+    c.attribute()
+    return c.report

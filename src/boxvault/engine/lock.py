@@ -1,0 +1,136 @@
+"""Repository locks as restic uses them (design.rst "Locks"; internal/restic/lock.go).
+
+A lock is an unpacked file in ``locks/``. Shared locks coexist; an exclusive lock excludes every other lock.
+A lock is stale when its time is older than 30 minutes, or when it was made on this host by a process that
+no longer exists. Live locks are refreshed (a new file, then the old one deleted) every 5 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import gojson
+from .errors import EngineError, RepositoryLocked
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+STALE_AFTER_NS = 30 * 60 * 1_000_000_000
+REFRESH_SECONDS = 5 * 60
+
+
+def lock_document(exclusive: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "time": gojson.format_datetime(datetime.now().astimezone()),
+        "exclusive": exclusive,
+        "hostname": socket.gethostname(),
+        "username": _username(),
+        "pid": os.getpid(),
+    }
+    if hasattr(os, "getuid"):
+        if os.getuid():
+            doc["uid"] = os.getuid()
+        if os.getgid():
+            doc["gid"] = os.getgid()
+    return doc
+
+
+def _username() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def is_stale(doc: dict[str, Any], now_ns: int | None = None) -> bool:
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    try:
+        created, _ = gojson.parse_time(str(doc.get("time", "")))
+    except ValueError:
+        return True
+    if now_ns - created > STALE_AFTER_NS:
+        return True
+    if doc.get("hostname") != socket.gethostname():
+        return False  # another machine's process cannot be probed: trust its lock until it times out
+    try:
+        os.kill(int(doc.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, OverflowError):
+        return False
+    return False
+
+
+class Lock:
+    def __init__(self, repo: Repository, exclusive: bool, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.repo = repo
+        self.exclusive = exclusive
+        self.refresh_seconds = refresh_seconds
+        self.lock_id: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._mutex = threading.Lock()
+
+    def _conflicts(self) -> list[str]:
+        found = []
+        for lock_id, doc in self.repo.iter_locks():
+            if lock_id == self.lock_id or is_stale(doc):
+                continue
+            if self.exclusive or doc.get("exclusive"):
+                kind = "exclusive" if doc.get("exclusive") else "shared"
+                found.append(
+                    f"{kind} lock {lock_id[:8]} by PID {doc.get('pid')} on {doc.get('hostname')} "
+                    f"since {doc.get('time')}"
+                )
+        return found
+
+    def acquire(self) -> Lock:
+        conflicts = self._conflicts()
+        if conflicts:
+            raise RepositoryLocked("; ".join(conflicts))
+        self.lock_id = self.repo.save_json("locks", lock_document(self.exclusive))
+        conflicts = self._conflicts()  # someone may have locked at the same moment
+        if conflicts:
+            self.repo.backend.delete(f"locks/{self.lock_id}")
+            self.lock_id = None
+            raise RepositoryLocked("; ".join(conflicts))
+        self._thread = threading.Thread(target=self._refresh_loop, name="restic-lock-refresh", daemon=True)
+        self._thread.start()
+        return self
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh()
+            except (EngineError, OSError):
+                continue  # the next attempt may succeed; a lock is stale only after 30 minutes
+
+    def refresh(self) -> None:
+        with self._mutex:
+            if self.lock_id is None:
+                return
+            old = self.lock_id
+            self.lock_id = self.repo.save_json("locks", lock_document(self.exclusive))
+            self.repo.backend.delete(f"locks/{old}")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        with self._mutex:
+            if self.lock_id is not None:
+                self.repo.backend.delete(f"locks/{self.lock_id}")
+                self.lock_id = None
+
+    def __enter__(self) -> Lock:
+        return self.acquire() if self.lock_id is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

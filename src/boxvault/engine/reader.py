@@ -1,0 +1,233 @@
+"""Reading snapshots: walking trees, streaming file contents, restoring to a directory."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import BlobNotFound, CorruptObject, EngineError, InvalidArgument
+from .tree import Node, unix_perm
+
+if TYPE_CHECKING:
+    from .repository import Repository
+    from .snapshot import Snapshot
+
+
+def _safe_name(name: str, where: str) -> str:
+    if name in ("", ".", "..") or "/" in name or "\x00" in name:
+        raise CorruptObject(f"tree of {where or '/'}", f"unsafe node name {name!r}")
+    return name
+
+
+def _selected(path: str, include: list[str] | None) -> tuple[bool, bool]:
+    """(yield this path, descend into it) for restic-style path includes (prefixes of whole components)."""
+    if not include:
+        return True, True
+    for inc in include:
+        if path == inc or path.startswith(inc + "/"):
+            return True, True
+    descend = any(inc.startswith(path + "/") for inc in include)
+    return False, descend
+
+
+def walk(
+    repo: Repository, snapshot: Snapshot, include: list[str] | None = None
+) -> Iterator[tuple[str, Node]]:
+    """Every node below the snapshot's root tree, parents before children, paths absolute."""
+    inc = [("/" + p.strip("/")) if p.strip("/") else "/" for p in include or []]
+    if "/" in inc:
+        inc = []
+    yield from _walk(repo, snapshot.tree, "", inc)
+
+
+def _walk(repo: Repository, tree_id: bytes, prefix: str, include: list[str]) -> Iterator[tuple[str, Node]]:
+    for node in repo.load_tree(tree_id):
+        path = f"{prefix}/{_safe_name(node.name, prefix)}"
+        emit, descend = _selected(path, include)
+        if emit:
+            yield path, node
+        if node.type == "dir" and node.subtree is not None and descend:
+            yield from _walk(repo, node.subtree, path, include)
+
+
+class FileReader(io.RawIOBase):
+    """A file's content, blob after blob; the next blob is fetched while the current one is consumed."""
+
+    _prefetch_pool: ThreadPoolExecutor | None = None
+    _pool_lock = threading.Lock()
+
+    def __init__(self, repo: Repository, node: Node) -> None:
+        super().__init__()
+        if node.type != "file":
+            raise InvalidArgument(f"{node.name} is a {node.type}, not a file")
+        self.repo = repo
+        self.node = node
+        self._blobs = list(node.content or [])
+        self._next = 0
+        self._buf = memoryview(b"")
+        self._ahead: Future[bytes] | None = None
+
+    @classmethod
+    def _pool(cls) -> ThreadPoolExecutor:
+        with cls._pool_lock:
+            if cls._prefetch_pool is None:
+                cls._prefetch_pool = ThreadPoolExecutor(4, thread_name_prefix="prefetch")
+            return cls._prefetch_pool
+
+    def readable(self) -> bool:
+        return True
+
+    def _load_next(self) -> bool:
+        if self._next >= len(self._blobs):
+            return False
+        fut = self._ahead
+        if fut is None:
+            data = self.repo.load_blob(self._blobs[self._next])
+        else:
+            data = fut.result()
+        self._next += 1
+        self._ahead = None
+        if self._next < len(self._blobs):
+            self._ahead = self._pool().submit(self.repo.load_blob, self._blobs[self._next])
+        self._buf = memoryview(data)
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not len(self._buf):
+            if not self._load_next():
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def iter_blobs(self) -> Iterator[bytes]:
+        """Whole blobs (the fastest way to copy a file elsewhere)."""
+        if len(self._buf):
+            yield bytes(self._buf)
+            self._buf = memoryview(b"")
+        while self._load_next():
+            chunk = bytes(self._buf) if not isinstance(self._buf.obj, bytes) else self._buf.obj
+            self._buf = memoryview(b"")
+            yield chunk
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+        super().close()
+
+
+def iter_files(
+    repo: Repository, snapshot: Snapshot, include: list[str] | None = None
+) -> Iterator[tuple[str, Node, FileReader]]:
+    for path, node in walk(repo, snapshot, include):
+        if node.type == "file":
+            yield path, node, FileReader(repo, node)
+
+
+@dataclass
+class RestoreStats:
+    files: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    bytes: int = 0
+    skipped: int = 0
+
+
+def _apply_meta(path: str, node: Node, *, symlink: bool = False) -> None:
+    try:
+        if not symlink:
+            os.chmod(path, unix_perm(node.mode))
+        os.utime(path, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=not symlink)
+    except (OSError, ValueError, OverflowError):
+        pass  # metadata is best effort, as restic's restorer only warns
+
+
+def restore(
+    repo: Repository,
+    snapshot: Snapshot,
+    target: str,
+    include: list[str] | None = None,
+    workers: int = 4,
+    progress: object = None,
+) -> RestoreStats:
+    """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``."""
+    stats = RestoreStats()
+    root = os.path.abspath(target)
+    os.makedirs(root, exist_ok=True)
+    repo.load_index()
+    dirs: list[tuple[str, Node]] = []
+    files: list[tuple[str, Node]] = []
+    jobs: list[tuple[str, bytes, int]] = []
+    for path, node in walk(repo, snapshot, include):
+        dest = root + path
+        if node.type == "dir":
+            os.makedirs(dest, exist_ok=True)
+            dirs.append((dest, node))
+            stats.dirs += 1
+        elif node.type == "file":
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            offset = 0
+            for blob_id in node.content or []:
+                loc = repo.lookup(blob_id, "data")
+                if loc is None:
+                    raise BlobNotFound("data", blob_id.hex())
+                jobs.append((dest, blob_id, offset))
+                offset += loc.plain_length
+            _create(dest, offset)
+            files.append((dest, node))
+            stats.files += 1
+            stats.bytes += offset
+        elif node.type == "symlink":
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            os.symlink(node.linktarget, dest)
+            _apply_meta(dest, node, symlink=True)
+            stats.symlinks += 1
+        else:
+            stats.skipped += 1  # devices, fifos and sockets need privileges restic also asks for
+
+    def write_blob(job: tuple[str, bytes, int]) -> int:
+        dest, blob_id, offset = job
+        data = repo.load_blob(blob_id, "data")
+        fd = os.open(dest, os.O_WRONLY)
+        try:
+            view = memoryview(data)
+            pos = offset
+            while view:
+                n = os.pwrite(fd, view, pos)
+                view, pos = view[n:], pos + n
+        finally:
+            os.close(fd)
+        return len(data)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="restore") as pool:
+        for n in pool.map(write_blob, jobs):
+            if progress is not None and callable(progress):
+                progress(n)
+    for dest, node in files:
+        _apply_meta(dest, node)
+    for dest, node in reversed(dirs):
+        _apply_meta(dest, node)
+    return stats
+
+
+def _create(dest: str, size: int) -> None:
+    try:
+        if os.path.islink(dest):
+            os.unlink(dest)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as e:
+        raise EngineError(f"cannot create {dest}: {e.strerror or e}") from e
+    try:
+        if size:
+            os.ftruncate(fd, size)
+    finally:
+        os.close(fd)

@@ -1,0 +1,314 @@
+"""The blob writer: dedup, compression, encryption and packing on a thread pool, uploads on their own threads.
+
+Data flow (one Writer per process and repository, shared by every SnapshotBuilder):
+chunk (caller's thread) -> worker: SHA-256, dedup against the index and in-flight blobs, zstd, AES-CTR +
+Poly1305 -> the open pack of that blob type -> full pack: upload thread writes ``data/xx/<id>`` and adds its
+blobs to the in-memory index -> ``flush()`` writes an index file, after which the blobs are durable
+(design.rst "Read and Write Ordering": packs, then indexes, then snapshots).
+hashlib and zstandard release the GIL on large buffers, and uploads wait on I/O, so both cores stay busy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import compression
+from .crypto import Buffer
+from .errors import EngineError, InvalidArgument
+from .index import DATA, MAX_INDEX_ENTRIES, TREE, PackRecord, index_document
+from .pack import header_entry, header_trailer
+from .storage import StorageError, data_name
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .builder import SnapshotBuilder
+    from .lock import Lock
+    from .repository import Repository
+
+MIN_PACK_SIZE = 1 * 2**20
+
+
+@dataclass
+class WriteStats:
+    """What a snapshot added; aggregated per builder (restic's summary fields)."""
+
+    data_blobs: int = 0
+    tree_blobs: int = 0
+    data_added: int = 0  # plaintext bytes of new blobs
+    data_added_packed: int = 0  # their stored size
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: int, plain: int, stored: int) -> None:
+        with self._lock:
+            if kind == TREE:
+                self.tree_blobs += 1
+            else:
+                self.data_blobs += 1
+            self.data_added += plain
+            self.data_added_packed += stored
+
+
+class _OpenPack:
+    def __init__(self) -> None:
+        self.parts: list[Buffer] = []
+        self.header: list[bytes] = []
+        self.blobs: list[tuple[int, bytes, int, int, int]] = []
+        self.size = 0
+
+
+class Writer:
+    """Thread-safe: many threads (and SnapshotBuilders) may save blobs at the same time."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        pack_size: int = 16 * 2**20,
+        lock: bool = True,
+        workers: int | None = None,
+        uploaders: int = 2,
+    ) -> None:
+        if pack_size < MIN_PACK_SIZE:
+            raise InvalidArgument(f"pack size {pack_size} is below the minimum of {MIN_PACK_SIZE}")
+        self.repo = repo
+        self.pack_size = pack_size
+        self.level = compression.LEVELS[repo.compression]
+        self.workers = workers or max(2, os.cpu_count() or 2)
+        repo.load_index()
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, bytes], None] = {}  # saved but not yet in the index
+        self._open: dict[int, _OpenPack] = {DATA: _OpenPack(), TREE: _OpenPack()}
+        self._records: list[PackRecord] = []  # uploaded packs no index file lists yet
+        self._jobs: set[Future[Any]] = set()
+        self._uploads: set[Future[Any]] = set()
+        self._slots = threading.BoundedSemaphore(self.workers * 2 + 2)
+        self._upload_slots = threading.BoundedSemaphore(uploaders + 1)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="blob")
+        self._upload_pool = ThreadPoolExecutor(uploaders, thread_name_prefix="upload")
+        self._flush_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._want_lock = lock
+        self._repo_lock: Lock | None = None
+        self.stats = WriteStats()
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Writer:
+        if self._want_lock and self._repo_lock is None:
+            self._repo_lock = self.repo.lock(exclusive=False).acquire()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the threads; blobs not flushed stay in packs without an index (prune collects them)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True)
+        self._upload_pool.shutdown(wait=True)
+        if self._repo_lock is not None:
+            self._repo_lock.release()
+            self._repo_lock = None
+
+    def snapshot(
+        self,
+        *,
+        hostname: str,
+        paths: list[str],
+        tags: list[str] | None = None,
+        time: datetime | None = None,
+        parent: str | bytes | None = None,
+        username: str | None = None,
+        program_version: str | None = None,
+    ) -> SnapshotBuilder:
+        from .builder import SnapshotBuilder
+
+        return SnapshotBuilder(
+            self,
+            hostname=hostname,
+            paths=paths,
+            tags=tags or [],
+            time=time,
+            parent=parent,
+            username=username,
+            program_version=program_version,
+        )
+
+    # --- saving blobs -------------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise EngineError(f"writing to the repository failed: {self._error}") from self._error
+        if self._closed:
+            raise InvalidArgument("the writer is closed")
+
+    def save(
+        self, kind: int, data: Buffer, stats: WriteStats | None = None, blob_id: bytes | None = None
+    ) -> Future[bytes]:
+        """Queue a blob; the future yields its id. ``data`` must not change until the future is done."""
+        self._check()
+        self._slots.acquire()
+        try:
+            fut = self._pool.submit(self._process, kind, data, stats, blob_id)
+        except BaseException:
+            self._slots.release()
+            raise
+        with self._lock:
+            self._jobs.add(fut)
+        fut.add_done_callback(self._job_done)
+        return fut
+
+    def save_now(self, kind: int, data: Buffer, stats: WriteStats | None = None) -> bytes:
+        return self.save(kind, data, stats).result()
+
+    def _job_done(self, fut: Future[Any]) -> None:
+        with self._lock:
+            self._jobs.discard(fut)
+        self._slots.release()
+        exc = fut.exception()
+        if exc is not None and self._error is None:
+            self._error = exc
+
+    def _process(self, kind: int, data: Buffer, stats: WriteStats | None, blob_id: bytes | None) -> bytes:
+        if blob_id is None:
+            blob_id = hashlib.sha256(data).digest()
+        key = (kind, blob_id)
+        with self._lock:
+            if key in self._pending:
+                return blob_id
+            if self.repo.index.has(kind, blob_id):
+                return blob_id
+            self._pending[key] = None
+        try:
+            plain_len = len(data)
+            payload: Buffer = data
+            ulen = 0
+            # restic compresses trees even with compression off; a blob that does not shrink stays plain
+            level = self.level or (compression.LEVELS["auto"] if kind == TREE else 0)
+            if level and plain_len:
+                packed = compression.compress(data, level)
+                if len(packed) < plain_len:
+                    payload, ulen = packed, plain_len
+            sealed = self.repo.key.encrypt_data(payload)
+        except BaseException:
+            with self._lock:
+                self._pending.pop(key, None)
+            raise
+        self._add_to_pack(kind, blob_id, sealed, ulen)
+        for s in (self.stats, stats):
+            if s is not None:
+                s.add(kind, plain_len, len(sealed))
+        return blob_id
+
+    def _add_to_pack(self, kind: int, blob_id: bytes, sealed: Buffer, ulen: int) -> None:
+        full: _OpenPack | None = None
+        with self._lock:
+            pack = self._open[kind]
+            pack.blobs.append((kind, blob_id, pack.size, len(sealed), ulen))
+            pack.header.append(header_entry(kind, blob_id, len(sealed), ulen))
+            pack.parts.append(sealed)
+            pack.size += len(sealed)
+            if pack.size >= self.pack_size:
+                full = pack
+                self._open[kind] = _OpenPack()
+        if full is not None:
+            self._submit_upload(full)
+
+    def _submit_upload(self, pack: _OpenPack) -> None:
+        self._upload_slots.acquire()
+        try:
+            fut = self._upload_pool.submit(self._upload, pack)
+        except BaseException:
+            self._upload_slots.release()
+            raise
+        with self._lock:
+            self._uploads.add(fut)
+        fut.add_done_callback(self._upload_done)
+
+    def _upload_done(self, fut: Future[Any]) -> None:
+        with self._lock:
+            self._uploads.discard(fut)
+        self._upload_slots.release()
+        exc = fut.exception()
+        if exc is not None and self._error is None:
+            self._error = exc
+
+    def _upload(self, pack: _OpenPack) -> None:
+        pack.parts.append(header_trailer(self.repo.key, b"".join(pack.header)))
+        blob = b"".join(pack.parts)
+        pack.parts.clear()
+        pack_id = hashlib.sha256(blob).digest()
+        try:
+            self.repo.backend.write(data_name(pack_id.hex()), blob)
+        except StorageError as e:
+            with self._lock:
+                for kind, blob_id, *_ in pack.blobs:
+                    self._pending.pop((kind, blob_id), None)
+            raise EngineError(f"cannot upload pack {pack_id.hex()}: {e}") from e
+        del blob
+        index = self.repo.index
+        with self._lock:
+            for kind, blob_id, offset, length, ulen in pack.blobs:
+                index.add(kind, blob_id, pack_id, offset, length, ulen)
+                self._pending.pop((kind, blob_id), None)
+            self._records.append(PackRecord(pack_id, pack.blobs))
+            many = sum(len(r.blobs) for r in self._records) >= MAX_INDEX_ENTRIES
+        if many:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        with self._index_lock:
+            with self._lock:
+                records, self._records = self._records, []
+            while records:
+                batch: list[PackRecord] = []
+                count = 0
+                while records and (not batch or count + len(records[0].blobs) <= MAX_INDEX_ENTRIES):
+                    count += len(records[0].blobs)
+                    batch.append(records.pop(0))
+                try:
+                    self.repo.save_json("index", index_document(batch))
+                except BaseException:
+                    with self._lock:
+                        self._records[:0] = batch + records
+                    raise
+
+    # --- durability ---------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Make every blob saved before this call durable: finish jobs, upload open packs, write the index."""
+        self._check()
+        with self._flush_lock:
+            with self._lock:
+                jobs = set(self._jobs)
+            wait(jobs)
+            with self._lock:
+                packs = [p for p in self._open.values() if p.blobs]
+                self._open = {DATA: _OpenPack(), TREE: _OpenPack()}
+            for pack in packs:
+                self._submit_upload(pack)
+            with self._lock:
+                uploads = set(self._uploads)
+            wait(uploads)
+            self._check()
+            self._write_index()
+
+    checkpoint = flush
+
+    def run_in_pool(self, fn: Callable[[], Any]) -> Future[Any]:
+        return self._pool.submit(fn)
