@@ -13,7 +13,10 @@ import typer
 
 # group name -> "module:attribute" of a typer.Typer
 GROUPS: dict[str, tuple[str, str]] = {
-    "repo": ("boxvault.engine.cli:app", "restic-format repositories: init, backup, restore, check, prune ..."),
+    "repo": (
+        "boxvault.engine.cli:app",
+        "restic-format repositories: init, backup, restore, check, prune ...",
+    ),
     "sandbox": ("boxvault.sandbox.cli:app", "the Box API sandbox: serve, seed, mutate"),
     "box": ("boxvault.box.cli:app", "back up a Box enterprise into a repository (no portal needed)"),
     "account": ("boxvault.portal.cli:account_app", "operator commands for accounts"),
@@ -36,7 +39,9 @@ def _load(target: str) -> object:
 
 
 def build_app(only: str | None = None) -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, help="boxvault: backup and recovery for Box.")
+    app = typer.Typer(
+        no_args_is_help=True, add_completion=False, help="boxvault: backup and recovery for Box."
+    )
     app.callback()(_root)  # keeps `boxvault` a command group even with a single sub-command loaded
     app.command(name="version", help="print the version")(_version)
     for name, (target, help_text) in GROUPS.items():
@@ -58,8 +63,14 @@ def build_app(only: str | None = None) -> typer.Typer:
             if only is not None:
                 raise
             continue
-        app.command(name=name, help=help_text, context_settings={"allow_extra_args": name == "manage",
-                                                                  "ignore_unknown_options": name == "manage"})(fn)  # type: ignore[arg-type]
+        app.command(
+            name=name,
+            help=help_text,
+            context_settings={
+                "allow_extra_args": name == "manage",
+                "ignore_unknown_options": name == "manage",
+            },
+        )(fn)  # type: ignore[arg-type]
     return app
 
 
