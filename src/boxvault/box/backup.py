@@ -268,6 +268,8 @@ class _UserBackup:
             if item.type != "folder":
                 self.report.files += 1
                 self.report.bytes += item.size
+                if item.type == "web_link":
+                    self.report.web_links += 1
                 if reused:
                     self.report.reused += 1
                 if downloaded:

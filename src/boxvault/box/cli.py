@@ -142,7 +142,7 @@ def backup(
     from boxvault.box.catalog import SqliteCatalog
     from boxvault.box.connect import connect
     from boxvault.box.state import StateStore
-    from boxvault.engine.errors import EngineError
+    from boxvault.engine.errors import EngineError, NotARepository
     from boxvault.engine.repository import Repository
     from boxvault.engine.storage import StorageError, open_backend
 
@@ -157,9 +157,7 @@ def backup(
             repository = Repository.open(backend, password)
     except (EngineError, StorageError, ValueError) as exc:
         hint = (
-            " (create it with `boxvault repo init` or pass --init)"
-            if "not a repository" in str(exc).lower()
-            else ""
+            " (create it with `boxvault repo init` or pass --init)" if isinstance(exc, NotARepository) else ""
         )
         raise _fail(f"{exc}{hint}") from None
     try:

@@ -24,6 +24,7 @@ class UserReport:
     status: str = SUCCEEDED
     snapshot_id: str | None = None
     files: int = 0  # files (and web links) in the snapshot
+    web_links: int = 0
     folders: int = 0
     bytes: int = 0  # total size of the files in the snapshot
     downloaded: int = 0  # files whose content was downloaded in this run
@@ -62,7 +63,7 @@ class RunReport:
             "user_changes": self.user_changes,
             "totals": {
                 k: sum(getattr(u, k) for u in self.users)
-                for k in ("files", "bytes", "downloaded", "downloaded_bytes", "reused", "failed")
+                for k in ("files", "web_links", "bytes", "downloaded", "downloaded_bytes", "reused", "failed")
             },
         }
 
