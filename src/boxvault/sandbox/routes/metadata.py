@@ -87,7 +87,7 @@ async def create_instance(request: Request) -> Response:
     store, _, item, kind = _target(request)
     scope = _scope(store, request.path_params["scope"])
     template = request.path_params["template"]
-    data = _valid_data(await json_body(request))
+    data = _valid_data(await json_body(request, required=False))
     with store.tx():
         if store.scalar(
             "SELECT 1 FROM metadata WHERE item_id = ? AND scope = ? AND template = ?",
