@@ -37,7 +37,8 @@ class Key:
 
     @classmethod
     def random(cls) -> Key:
-        return cls(os.urandom(32), os.urandom(16), os.urandom(16))
+        # restic stores r already clamped (as Poly1305 would clamp it), so `cat masterkey` matches restic's
+        return cls(os.urandom(32), os.urandom(16), clamp_r(os.urandom(16)))
 
     @classmethod
     def from_kdf(cls, derived: bytes) -> Key:
@@ -99,6 +100,16 @@ class Key:
             raise AuthenticationError("ciphertext verification failed")
         dec = Cipher(algorithms.AES(self.encrypt), modes.CTR(nonce)).decryptor()
         return dec.update(body) + dec.finalize()
+
+
+def clamp_r(r: bytes) -> bytes:
+    """Poly1305's clamping of r: the top 4 bits of bytes 3, 7, 11, 15 and the low 2 of 4, 8, 12 cleared."""
+    out = bytearray(r)
+    for i in (3, 7, 11, 15):
+        out[i] &= 0x0F
+    for i in (4, 8, 12):
+        out[i] &= 0xFC
+    return bytes(out)
 
 
 def _b64(data: bytes) -> str:

@@ -1,0 +1,143 @@
+"""The writer API of the Box backup: streaming files, reusing blob lists, parallel snapshots, durability."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boxvault.engine.builder import NodeMeta
+from boxvault.engine.errors import InvalidArgument
+from boxvault.engine.repository import Repository
+from support.restic import reopen, restic, restic_bytes, restic_json
+
+MTIME = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+def _stream(seed: int, size: int, piece: int = 100_003) -> list[bytes]:
+    data = np.random.default_rng(seed).bytes(size)
+    return [data[i : i + piece] for i in range(0, size, piece)]
+
+
+def test_streamed_files_with_box_metadata(repo: Repository, repo_path: Path) -> None:
+    meta = NodeMeta(mtime=MTIME, extended_attributes={"box.id": b"12345", "box.sha1": b"abc"})
+    with repo.writer(pack_size=4 * 2**20) as w:
+        b = w.snapshot(
+            hostname="box-1", paths=["/jane@corp.com"], tags=["box", "user:7", "task:1"], time=MTIME
+        )
+        b.add_dir("/jane@corp.com/Docs", meta=NodeMeta(mtime=MTIME))
+        with b.add_file("/jane@corp.com/Docs/a.bin", meta=meta) as f:
+            for piece in _stream(1, 9 * 2**20 + 17):
+                f.write(piece)
+        assert f.result is not None and f.result.size == 9 * 2**20 + 17
+        assert len(f.result.content) > 1
+        with b.add_file("/jane@corp.com/Deep/Implicit/empty.txt", meta=NodeMeta(mtime=MTIME)) as e:
+            pass
+        assert e.result is not None and e.result.content == [] and e.result.size == 0
+        snapshot_id = b.commit()
+
+    assert "no errors were found" in restic(repo_path, "check", "--read-data").stdout
+    [listed] = restic_json(repo_path, "snapshots")
+    assert listed["id"] == snapshot_id
+    assert listed["tags"] == ["box", "user:7", "task:1"] and listed["hostname"] == "box-1"
+    assert listed["time"] == "2024-05-06T07:08:09.123456Z"
+    data = restic_bytes(repo_path, "dump", snapshot_id, "/jane@corp.com/Docs/a.bin")
+    assert data == b"".join(_stream(1, 9 * 2**20 + 17))
+
+    again = reopen(repo_path)
+    snap = again.find_snapshot(snapshot_id[:8])
+    nodes = dict(again.walk(snap))
+    node = nodes["/jane@corp.com/Docs/a.bin"]
+    assert node.xattr("box.id") == b"12345" and node.mtime_dt == MTIME
+    assert nodes["/jane@corp.com/Deep/Implicit"].type == "dir"
+    with again.open_file(node) as reader:
+        assert hashlib.sha256(reader.read()).digest() == hashlib.sha256(data).digest()
+
+
+def test_reuse_blob_list_without_reading(repo: Repository, repo_path: Path) -> None:
+    with repo.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"])
+        with b.add_file("/u/f.bin") as f:
+            f.write(b"x" * 3_000_000)
+        first = b.commit()
+    assert f.result is not None
+    again = reopen(repo_path)
+    assert all(again.has_blob(blob) for blob in f.result.content)
+    assert not again.has_blob(hashlib.sha256(b"never stored").digest())
+    with again.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"], parent=first)
+        b.add_file_blobs("/u/f.bin", f.result.content, f.result.size, NodeMeta(mtime=MTIME))
+        second = b.commit()
+        assert w.stats.data_blobs == 0  # nothing new was stored
+    snaps = restic_json(repo_path, "snapshots")
+    assert [s["id"] for s in snaps] == [first, second] and snaps[1]["parent"] == first
+    assert restic_bytes(repo_path, "dump", second, "/u/f.bin") == b"x" * 3_000_000
+
+
+def test_parallel_snapshots_share_one_writer(repo: Repository, repo_path: Path) -> None:
+    shared = np.random.default_rng(99).bytes(1_500_000)  # identical in every user's tree: stored once
+    ids: dict[int, str] = {}
+    shared_blobs: set[bytes] = set()
+
+    with repo.writer(pack_size=2 * 2**20) as w:
+
+        def user(n: int) -> None:
+            b = w.snapshot(hostname="box-9", paths=[f"/user{n}"], tags=["box", f"user:{n}"])
+            for i in range(5):
+                with b.add_file(f"/user{n}/dir{i % 2}/file{i}.bin") as f:
+                    f.write(np.random.default_rng(n * 100 + i).bytes(200_000 + i))
+            with b.add_file(f"/user{n}/shared.bin") as f:
+                f.write(shared)
+            assert f.result is not None
+            shared_blobs.update(f.result.content)
+            ids[n] = b.commit()
+
+        threads = [threading.Thread(target=user, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(shared_blobs) >= 2
+        assert w.stats.data_blobs == 6 * 5 + len(shared_blobs)
+
+    assert len(ids) == 6
+    assert "no errors were found" in restic(repo_path, "check", "--read-data").stdout
+    listed = {s["id"]: s for s in restic_json(repo_path, "snapshots")}
+    assert set(listed) == set(ids.values())
+    again = reopen(repo_path)
+    assert len(again.list_snapshots(tags=["user:3"])) == 1
+    assert again.list_snapshots(tags=["user:3"])[0].id == ids[3]
+    assert again.list_snapshots(host="nope") == []
+
+
+def test_checkpoint_makes_blobs_durable_without_a_snapshot(repo: Repository, repo_path: Path) -> None:
+    with repo.writer() as w:
+        b = w.snapshot(hostname="h", paths=["/p"])
+        with b.add_file("/p/a") as f:
+            f.write(b"durable content" * 1000)
+        w.checkpoint()
+        assert f.result is not None
+        fresh = reopen(repo_path)
+        assert all(fresh.has_blob(x) for x in f.result.content)
+        b.abort()
+    assert restic_json(repo_path, "snapshots") == []
+    assert "no errors were found" in restic(repo_path, "check").stdout
+
+
+def test_builder_rejects_bad_paths_and_duplicates(repo: Repository) -> None:
+    with repo.writer() as w:
+        b = w.snapshot(hostname="h", paths=["/p"])
+        b.add_file_blobs("/p/a", [], 0)
+        with pytest.raises(InvalidArgument):
+            b.add_file_blobs("/p/a", [], 0)
+        with pytest.raises(InvalidArgument):
+            b.add_dir("/p/../etc")
+        with pytest.raises(InvalidArgument):
+            b.add_file_blobs("/p/a/under-a-file", [], 0)
+        b.commit()
+        with pytest.raises(InvalidArgument):
+            b.commit()
