@@ -54,7 +54,7 @@ def removal(request: HttpRequest) -> HttpResponse:
     access = request.access  # type: ignore[attr-defined]
     if access.account.pending_removal:
         return render(request, "accounts/removal_pending.html", {"account": access.account})
-    form = RemovalForm(request.POST or None)
+    form = RemovalForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if request.POST.get("confirm") != "yes":
             return render(request, "accounts/removal_confirm.html", {"account": access.account})
@@ -86,7 +86,7 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires(Operation.MANAGE_USERS)
 def member_add(request: HttpRequest) -> HttpResponse:
-    form = NewMemberForm(request.POST or None)
+    form = NewMemberForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -122,7 +122,7 @@ def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "operations": member.operations,
         "services": member.services,
     }
-    form = MemberForm(request.POST or None, initial=initial)
+    form = MemberForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_member(access, member, request=request, **form.cleaned_data)

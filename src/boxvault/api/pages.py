@@ -19,7 +19,7 @@ class TokenForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 @requires()
 def tokens(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:

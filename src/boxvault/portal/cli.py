@@ -78,6 +78,14 @@ account_app = typer.Typer(no_args_is_help=True, help="operator commands for acco
 token_app = typer.Typer(no_args_is_help=True, help="operator commands for API tokens")
 
 
+def _ready(data: Path | None) -> None:
+    """Operator commands may be the very first thing run against a data directory."""
+    bootstrap.setup(data)
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
@@ -100,10 +108,7 @@ def account_create(
     except OSError as exc:
         _fail(f"cannot read the password file: {exc.strerror or exc}")
     password = raw.rstrip("\r\n")
-    bootstrap.setup(data)
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    _ready(data)
     from boxvault.accounts.services import ServiceError, create_account_with_admin
 
     try:
@@ -134,7 +139,7 @@ def token_create(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Print a new API token for a user (shown once)."""
-    bootstrap.setup(data)
+    _ready(data)
     from django.contrib.auth import get_user_model
 
     from boxvault.api.tokens import TokenError, create_token

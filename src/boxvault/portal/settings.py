@@ -174,6 +174,8 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # django-axes owns lock-out after failed sign-ins; allauth's own failed-login limit would answer first.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
+# Off by default so sign-up says plainly that an address is taken; an operator may prefer not to reveal it.
+ACCOUNT_PREVENT_ENUMERATION = env_bool("BOXVAULT_PREVENT_ENUMERATION", False)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "boxvault"
 

@@ -14,7 +14,7 @@ from boxvault.security.models import AuditEvent
 
 def _filtered(request: HttpRequest) -> AuditFilter:
     queryset = scoped(request.access, AuditEvent.objects.all())  # type: ignore[attr-defined]
-    return AuditFilter(request.GET or None, queryset=queryset)
+    return AuditFilter(request.GET, queryset=queryset)
 
 
 @requires(Operation.VIEW_ACTIVITY)

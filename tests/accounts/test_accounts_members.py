@@ -1,0 +1,146 @@
+"""User management pages: add (password or invitation), edit, remove; every refusal is a message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from portal.fixtures import PASSWORD, login
+
+
+@pytest.fixture
+def admin_client(client: Any, admin: Any) -> Any:
+    return login(client, admin.user)
+
+
+def _new(**change: Any) -> dict[str, Any]:
+    data = {
+        "email": "bob@a.example",
+        "first_name": "Bob",
+        "last_name": "Builder",
+        "role": "custom",
+        "operations": ["view_backups", "restore"],
+        "services": ["box"],
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+    }
+    data.update(change)
+    return data
+
+
+def test_add_with_password_then_sign_in(admin_client: Any, admin: Any) -> None:
+    from boxvault.accounts.models import Member
+    from boxvault.security.models import AuditEvent
+
+    response = admin_client.post("/users/add/", _new())
+    assert response.status_code == 302
+    bob = Member.objects.get(user__email="bob@a.example")
+    assert bob.account == admin.account and bob.operations == ["restore", "view_backups"]
+    event = AuditEvent.objects.get(account=admin.account, activity="user_added")
+    assert "bob@a.example" in event.description and "Restore" in event.description
+    listing = admin_client.get("/users/").content.decode()
+    assert "bob@a.example" in listing and "Custom" in listing and "Off" in listing
+    admin_client.logout()
+    response = admin_client.post("/accounts/login/", {"login": "bob@a.example", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_add_by_invitation(admin_client: Any, admin: Any, django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/users/add/", _new(password1="", password2=""))
+    assert response.status_code == 302
+    invite = [m for m in mail.outbox if m.to == ["bob@a.example"]][-1]
+    assert "invited you to Acme" in invite.subject
+    path = re.search(r"https?://[^/\s]+(/\S+)", invite.body).group(1)
+    admin_client.logout()
+    response = admin_client.get(path, follow=True)
+    form_url = response.redirect_chain[-1][0]
+    new = "Invited-Person-Pass-1"
+    assert admin_client.post(form_url, {"password1": new, "password2": new}).status_code == 302
+    assert (
+        admin_client.post("/accounts/login/", {"login": "bob@a.example", "password": new}).status_code == 302
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"email": ""}, "This field is required"),
+        ({"email": "nope"}, "valid email"),
+        ({"email": "x" * 250 + "@a.example"}, "at most 254"),
+        ({"first_name": "x" * 151}, "at most 150"),
+        ({"password2": "Different-Pass-99"}, "do not match"),
+        ({"password1": "short", "password2": "short"}, "too short"),
+        ({"role": "emperor"}, "Select a valid choice"),
+        ({"operations": ["launch_missiles"]}, "Select a valid choice"),
+        ({"services": ["dropbox"]}, "Select a valid choice"),
+        ({"email": "ADMIN@a.example"}, "already exists"),
+    ],
+)
+def test_add_bad_input(admin_client: Any, change: dict[str, Any], message: str) -> None:
+    response = admin_client.post("/users/add/", _new(**change))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+def test_edit_permissions_is_audited(admin_client: Any, admin: Any, restricted: Any) -> None:
+    from boxvault.security.models import AuditEvent
+
+    response = admin_client.post(
+        f"/users/{restricted.pk}/",
+        {"role": "custom", "operations": ["export"], "services": ["box"], "first_name": "Rita"},
+    )
+    assert response.status_code == 302
+    restricted.refresh_from_db()
+    assert restricted.operations == ["export"]
+    event = AuditEvent.objects.get(account=admin.account, activity="permissions_changed")
+    assert "rita@a.example" in event.description and "Export" in event.description
+
+
+def test_last_administrator_cannot_be_demoted(admin_client: Any, admin: Any) -> None:
+    response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
+    assert response.status_code == 200
+    assert "at least one administrator" in response.content.decode()
+
+
+def test_remove_user(admin_client: Any, admin: Any, restricted: Any) -> None:
+    from boxvault.accounts.models import User
+    from boxvault.security.models import AuditEvent
+
+    assert admin_client.post(f"/users/{restricted.pk}/remove/").status_code == 302
+    assert not User.objects.filter(email="rita@a.example").exists()
+    assert AuditEvent.objects.filter(
+        account=admin.account, activity="user_removed", description__contains="rita@a.example"
+    ).exists()
+    # removing oneself is refused with a message
+    response = admin_client.post(f"/users/{admin.pk}/remove/", follow=True)
+    assert "cannot remove yourself" in response.content.decode()
+
+
+def test_non_numeric_and_unknown_ids_are_404(admin_client: Any) -> None:
+    assert admin_client.get("/users/999999/").status_code == 404
+    assert admin_client.get("/users/abc/").status_code == 404
+
+
+def test_settings_rename_and_bad_input(admin_client: Any, admin: Any) -> None:
+    from boxvault.security.models import AuditEvent
+
+    response = admin_client.post("/settings/", {"name": "Acme Europe", "email": "it@a.example"})
+    assert response.status_code == 302
+    admin.account.refresh_from_db()
+    assert admin.account.name == "Acme Europe"
+    assert AuditEvent.objects.filter(
+        account=admin.account, activity="settings_changed", description__contains="'Acme Europe'"
+    ).exists()
+    for bad, message in [
+        ({"name": ""}, "required"),
+        ({"name": "n" * 121}, "at most 120"),
+        ({"email": "zzz"}, "valid email"),
+    ]:
+        response = admin_client.post("/settings/", {"name": "Ok", "email": "it@a.example", **bad})
+        assert response.status_code == 200 and message in response.content.decode()
+    page = admin_client.get("/settings/").content.decode()
+    assert "Local storage (this server)" in page and "day" in page

@@ -1,0 +1,107 @@
+"""The operator CLI and `boxvault serve` as real subprocesses, each with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from support import boxvault_cmd, cli_env, free_port, run_cli, wait_for
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def _env(data: Path) -> dict[str, str]:
+    return {"BOXVAULT_DATA": str(data), "DATABASE_URL": "", "BOXVAULT_REDIS_URL": ""}
+
+
+def test_account_and_token_create(data: Path, tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("Operator-Chosen-Pass-1\n")
+    out = run_cli(
+        [
+            "account",
+            "create",
+            "--email",
+            "Ops@Corp.example",
+            "--password-file",
+            str(password),
+            "--name",
+            "Corp",
+            "--json",
+        ],
+        env=_env(data),
+    ).stdout
+    created = json.loads(out)
+    assert created["name"] == "Corp" and created["email"] == "ops@corp.example"
+    assert (data / "secret_key").is_file() and (data / "boxvault.sqlite3").is_file()
+    token = run_cli(["token", "create", "--email", "ops@corp.example"], env=_env(data)).stdout.strip()
+    assert token.startswith("bvt_") and len(token) > 40
+    again = run_cli(
+        ["account", "create", "--email", "ops@corp.example", "--password-file", str(password)],
+        env=_env(data),
+        check=False,
+    )
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["account", "create", "--email", "x@y.example", "--password-file", "/nonexistent"], "cannot read"),
+        (["account", "create", "--email", "not-mail", "--password-file", "{pw}"], "valid e-mail"),
+        (["account", "create", "--email", "x@y.example", "--password-file", "{short}"], "too short"),
+        (["token", "create", "--email", "ghost@y.example"], "no user"),
+    ],
+)
+def test_cli_bad_input(data: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "pw").write_text("Fine-Password-123")
+    (tmp_path / "short").write_text("short")
+    args = [a.format(pw=tmp_path / "pw", short=tmp_path / "short") for a in args]
+    proc = run_cli(args, env=_env(data), check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_manage_passes_arguments(data: Path) -> None:
+    out = run_cli(["manage", "showmigrations", "accounts"], env=_env(data)).stdout
+    assert "0001_initial" in out
+
+
+def test_serve_runs_and_stops_on_ctrl_c(data: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        boxvault_cmd("serve", "--port", str(port), "--data", str(data), "--demo"),
+        env=cli_env(_env(data)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200,
+            timeout=60,
+            what="boxvault serve",
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
+            assert b'name="login"' in response.read()
+        assert (data / "queue.sqlite3").is_file()
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        assert proc.wait(timeout=20) == 0
+        assert time.monotonic() - started < 20
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = proc.stdout.read() if proc.stdout else ""
+    assert "demo Box enterprise is not available yet" in output
+    assert "boxvault stopped." in output and "Traceback" not in output
