@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "boxvault.security",
     "boxvault.billing",
     "boxvault.api",
+    "boxvault.jobs",
+    "boxvault.activity",
 ]
 
 MIDDLEWARE = [

@@ -20,7 +20,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
 ]
 
-handler400 = "boxvault.portal.views.bad_request"
-handler403 = "boxvault.portal.views.forbidden"
-handler404 = "boxvault.portal.views.not_found"
-handler500 = "boxvault.portal.views.server_error"
+handler400 = "boxvault.portal.errors.bad_request"
+handler403 = "boxvault.portal.errors.forbidden"
+handler404 = "boxvault.portal.errors.not_found"
+handler500 = "boxvault.portal.errors.server_error"
