@@ -29,7 +29,7 @@ from .maint_io import (
     parse_index,
     read_blob,
 )
-from .pack import PackError, read_header
+from .pack import TAIL_READ, PackError, read_header
 from .prune_plan import COMPRESSED_ENTRY_SIZE, HEADER_OVERHEAD, PLAIN_ENTRY_SIZE, parse_size
 from .tree import Node, decode_tree
 
@@ -143,6 +143,7 @@ class Checker:
         # copies known to be bad: (blob, pack id)
         self._bad_copies: dict[BlobKey, set[str]] = defaultdict(set)
         self._tree_cache: dict[bytes, list[Node] | None] = {}
+        self.unindexed: dict[BlobKey, IndexRecord] = {}  # blobs found only in packs no index mentions
 
     # --- phases ------------------------------------------------------------------------------------------
 
@@ -202,6 +203,27 @@ class Checker:
                 )
         for pack_id in sorted(set(self.stored_packs) - set(self.by_pack)):
             self.report.hints.append(f"pack {pack_id} is not referenced in any index (prune removes it)")
+            self._read_unindexed_header(pack_id)
+
+    def _read_unindexed_header(self, pack_id: str) -> None:
+        """Learn what an unindexed pack holds, so trees lost with a damaged index can still be walked and
+        the files below them named (the blobs stay reported as not indexed: restore cannot find them)."""
+        name = pack_name(pack_id)
+        size = self.stored_packs[pack_id]
+        try:
+            tail = self.repo.backend.read(name, max(0, size - TAIL_READ), min(size, TAIL_READ))
+            blobs, needed = read_header(self.repo.key, tail, size)
+            if not blobs and needed > len(tail):
+                tail = self.repo.backend.read(name, size - needed, needed)
+                blobs, _ = read_header(self.repo.key, tail, size)
+        except Exception:  # noqa: BLE001 - an unreadable orphan is only a hint
+            return
+        for b in blobs:
+            kind = "data" if b.kind == 0 else "tree"
+            self.unindexed.setdefault(
+                (kind, b.blob_id),
+                IndexRecord(kind, b.blob_id, pack_id, b.offset, b.length, b.uncompressed_length),
+            )
 
     def check_structure(self) -> None:
         total = len(self.snapshots)
@@ -229,10 +251,9 @@ class Checker:
         for sn in self.snapshots:
             if sn.tree is None:
                 continue
-            root = "/"
             if ("tree", sn.tree) in lost:
-                self.report.affected.append(Affected(sn.id, root, sn.tree.hex(), "tree"))
-                continue
+                # nothing of this snapshot can be restored until the tree is readable again
+                self.report.affected.append(Affected(sn.id, "/", sn.tree.hex(), "tree"))
             for rel, kind, blob_id in self._affected_in(sn.tree, lost, memo):
                 self.report.affected.append(Affected(sn.id, rel, blob_id.hex(), kind))
 
@@ -266,7 +287,16 @@ class Checker:
                 reasons.append(f"tree {tree_id.hex()} in {pack_name(rec.pack_id)}: {e}")
                 self._mark_bad(rec, str(e))
         if nodes is None and key not in self.records:
-            self.report.damaged.setdefault(key, "not in any index")
+            orphan = self.unindexed.get(key)
+            where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
+            self.report.damaged.setdefault(key, "not in any index" + where)
+            if orphan is not None:
+                # still walk it: the files below are named precisely, and their blobs checked
+                try:
+                    nodes = decode_tree(read_blob(self.repo, orphan))
+                except Exception:  # noqa: BLE001 - best effort
+                    nodes = None
+                self.report.errors.append(f"tree {tree_id.hex()} not found in index{where}")
         self._tree_cache[tree_id] = nodes
         return nodes
 
@@ -293,10 +323,12 @@ class Checker:
                     for blob_id in node.content:
                         key: BlobKey = ("data", blob_id)
                         if key not in self.records:
-                            self.report.damaged.setdefault(key, "not in any index")
+                            orphan = self.unindexed.get(key)
+                            where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
+                            self.report.damaged.setdefault(key, "not in any index" + where)
                             self.report.errors.append(
                                 f"tree {tid.hex()}: file {node.name!r} blob {blob_id.hex()} "
-                                "not found in index"
+                                f"not found in index{where}"
                             )
                 elif node.type == "dir":
                     if node.subtree is None:
@@ -326,7 +358,6 @@ class Checker:
             elif node.type == "dir" and node.subtree is not None:
                 if ("tree", node.subtree) in lost:
                     out.append((path, "tree", node.subtree))
-                    continue
                 out += [(path + sub, kind, b) for sub, kind, b in self._affected_in(node.subtree, lost, memo)]
         memo[tree_id] = out
         return out
