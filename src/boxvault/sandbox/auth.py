@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from .errors import BoxError, OAuthError, forbidden, unauthorized
 from .runtime import sandbox
-from .store import Row, Store
+from .store import Row, Store, is_id
 
 ACCESS_TTL = 3600
 REFRESH_TTL = 60 * 24 * 3600
@@ -78,7 +78,7 @@ def _client(store: Store, form: dict[str, str], need_secret: bool = True) -> Row
 
 
 def _active_user(store: Store, user_id: str) -> Row:
-    if not user_id.isdigit():
+    if not is_id(user_id):
         raise OAuthError(
             "invalid_grant", "Please check the 'sub' claim / subject id: it is not a valid user id"
         )
@@ -233,7 +233,7 @@ def authenticate(request: Request, upload: bool = False) -> Actor:
     if as_user is not None:
         if not (token_user["is_service"] or token_user["role"] in ("admin", "coadmin")):
             raise forbidden("The As-User header requires an admin or service account token")
-        target = sb.store.user(int(as_user)) if as_user.strip().isdigit() else None
+        target = sb.store.user(int(as_user)) if is_id(as_user.strip()) else None
         if target is None:
             raise BoxError(404, "not_found", "The user in the As-User header does not exist")
         if target["status"] != "active":

@@ -19,7 +19,7 @@ from .errors import BoxError, bad_request, not_found
 from .mutate import mutate
 from .runtime import sandbox
 from .seed import CONTENT_TABLES, SeedOptions, credentials, seed
-from .store import now_iso
+from .store import is_id, now_iso
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -116,7 +116,7 @@ async def put_oauth(request: Request) -> Response:
             value = body["auto_approve_user_id"]
             if value is None:
                 store.db.execute("DELETE FROM settings WHERE key = 'auto_approve_user_id'")
-            elif store.user(int(value)) if str(value).isdigit() else None:
+            elif store.user(int(value)) if is_id(str(value)) else None:
                 store.set_setting("auto_approve_user_id", str(value))
             else:
                 raise not_found("user")
@@ -145,7 +145,7 @@ async def create_token(request: Request) -> Response:
     body = await _body(request)
     store = sandbox(request).store
     user_id = str(body.get("user_id", ""))
-    user = store.user(int(user_id)) if user_id.isdigit() else None
+    user = store.user(int(user_id)) if is_id(user_id) else None
     if user is None:
         raise not_found("user")
     ttl = _int(body, "expires_in", 3600, 1)
@@ -215,7 +215,7 @@ async def set_user_status(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in ("activate", "deactivate"):
         raise not_found("action")
-    user = store.user(int(raw)) if raw.isdigit() else None
+    user = store.user(int(raw)) if is_id(raw) else None
     if user is None:
         raise not_found("user")
     with store.tx():
@@ -229,7 +229,7 @@ async def set_user_status(request: Request) -> Response:
 async def delete_user(request: Request) -> Response:
     store = sandbox(request).store
     raw = request.path_params["user_id"]
-    user = store.user(int(raw)) if raw.isdigit() else None
+    user = store.user(int(raw)) if is_id(raw) else None
     if user is None:
         raise not_found("user")
     with store.tx():

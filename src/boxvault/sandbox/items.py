@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import BoxError, bad_request, not_found, trashed
 from .render import Renderer, user_mini
-from .store import Row, Store, now_iso
+from .store import Row, Store, is_id, now_iso
 
 ADMIN_EVENT = {
     "ITEM_UPLOAD": "UPLOAD",
@@ -50,7 +50,7 @@ def check_name(name: Any) -> str:
 
 def parse_id(raw: Any, kind: str = "item") -> int:
     text = str(raw)
-    if not text.isdigit() or len(text) > 18:
+    if not is_id(text) or len(text) > 18:
         raise not_found(kind)
     return int(text)
 
@@ -341,7 +341,9 @@ def _change_owner(store: Store, item_id: int, owner_id: int) -> None:
 def trash(store: Store, row: Row, actor_id: int) -> None:
     with store.tx():
         store.db.execute(
-            "UPDATE items SET trashed_at = ?, trashed_by = ?, sequence_id = sequence_id + 1 WHERE id = ?",
+            # trashing removes the item's shared link; a restored item comes back without one
+            "UPDATE items SET trashed_at = ?, trashed_by = ?, shared_link = NULL, "
+            "sequence_id = sequence_id + 1 WHERE id = ?",
             (now_iso(), actor_id, row["id"]),
         )
         record(store, "ITEM_TRASH", int(row["id"]), actor_id)

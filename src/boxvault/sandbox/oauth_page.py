@@ -15,7 +15,7 @@ from starlette.routing import Route
 from .auth import CODE_TTL
 from .errors import bad_request
 from .runtime import sandbox
-from .store import Store
+from .store import Store, is_id
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Box sandbox - grant access</title>
@@ -105,7 +105,7 @@ async def authorize_submit(request: Request) -> Response:
         sep = "&" if "?" in redirect_uri else "?"
         return RedirectResponse(f"{redirect_uri}{sep}{urlencode(query)}", status_code=302)
     raw = str(form.get("user_id", ""))
-    user = store.user(int(raw)) if raw.isdigit() else None
+    user = store.user(int(raw)) if is_id(raw) else None
     if user is None or user["status"] != "active":
         raise bad_request("Pick an active sandbox user")
     return _issue_code(store, client_id, int(user["id"]), redirect_uri, state)

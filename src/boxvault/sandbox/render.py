@@ -148,7 +148,8 @@ class Renderer:
         return folder_mini(chain[-1]) if chain else ROOT_MINI
 
     def shared_link(self, row: Row) -> dict[str, Any] | None:
-        if not row["shared_link"]:
+        # a trashed item's link does not work, and Box shows it as null (TrashFile.shared_link)
+        if not row["shared_link"] or row["trashed_at"]:
             return None
         link: dict[str, Any] = json.loads(row["shared_link"])
         return link
@@ -262,9 +263,7 @@ class Renderer:
             "modified_at": v["created_at"],
             "modified_by": self.user(v["modified_by"]),
             "trashed_at": None,
-            "trashed_by": None,
             "restored_at": None,
-            "restored_by": None,
             "purged_at": None,
             "version_number": str(v["number"]),
         }

@@ -88,6 +88,11 @@ CREATE TABLE IF NOT EXISTS upload_parts (
 Row = sqlite3.Row
 
 
+def is_id(text: str) -> bool:
+    """Box ids are ASCII digit strings; `str.isdigit` alone also accepts '²' or '١', which `int` refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def now_iso(ts: float | None = None) -> str:
     """Box's timestamp format: RFC 3339 with an explicit offset and whole seconds."""
     dt = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -156,9 +161,13 @@ class Store:
         self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
 
     def user(self, user_id: int) -> Row | None:
+        if not 0 <= user_id < 1 << 62:
+            return None  # ids beyond SQLite's integers cannot exist (and would raise OverflowError)
         return self.one("SELECT * FROM users WHERE id = ? AND deleted = 0", user_id)
 
     def item(self, item_id: int) -> Row | None:
+        if not 0 <= item_id < 1 << 62:
+            return None
         return self.one("SELECT * FROM items WHERE id = ? AND purged = 0", item_id)
 
     def blob_path(self, sha1: str) -> Path:

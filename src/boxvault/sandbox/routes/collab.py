@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from .. import items
 from ..errors import BoxError, bad_request, forbidden, not_found
-from ..store import Row, Store, now_iso
+from ..store import Row, Store, is_id, now_iso
 from .common import context, fields_param, int_param, json_body, limit_param, ok, ref_id, require_str
 
 ROLES = ("editor", "viewer", "previewer", "uploader", "previewer uploader", "viewer uploader", "co-owner")
@@ -32,17 +32,17 @@ async def create_collaboration(request: Request) -> Response:
     item_ref = body.get("item")
     if not isinstance(item_ref, dict) or item_ref.get("type") not in ("folder", "file"):
         raise bad_request("'item' must be an object with type folder or file and an id")
-    item = items.get_item(store, actor.id, ref_id(body, "item"), str(item_ref["type"]))
     grantee = body.get("accessible_by")
     if not isinstance(grantee, dict) or grantee.get("type", "user") != "user":
         raise bad_request("'accessible_by' must be an object of type user with an id or a login")
     role = body.get("role")
     if role not in ROLES:
         raise bad_request(f"'role' must be one of {', '.join(ROLES)}")
+    item = items.get_item(store, actor.id, ref_id(body, "item"), str(item_ref["type"]))
     user: Row | None = None
     if grantee.get("id") is not None:
         raw = str(grantee["id"])
-        user = store.user(int(raw)) if raw.isdigit() else None
+        user = store.user(int(raw)) if is_id(raw) else None
     elif isinstance(grantee.get("login"), str):
         user = store.one("SELECT * FROM users WHERE login = ? AND deleted = 0", grantee["login"])
     if user is None:
@@ -208,7 +208,7 @@ async def create_web_link(request: Request) -> Response:
         items.record(store, "ITEM_CREATE", int(cur.lastrowid or 0), actor.id)
     row = store.item(int(cur.lastrowid or 0))
     assert row is not None
-    return ok(renderer.item(row, fields_param(request)), 201)
+    return ok(renderer.item(row, fields_param(request)), 200)  # Box answers 200 here, not 201
 
 
 async def get_web_link(request: Request) -> Response:
@@ -252,7 +252,76 @@ async def delete_web_link(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def get_trashed_web_link(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_trashed(store, actor.id, request.path_params["link_id"], "web_link")
+    return ok(renderer.item(row, fields_param(request)))
+
+
+async def purge_web_link(request: Request) -> Response:
+    store, actor, _ = context(request)
+    items.purge(
+        store, items.get_trashed(store, actor.id, request.path_params["link_id"], "web_link"), actor.id
+    )
+    return Response(status_code=204)
+
+
+async def restore_web_link(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    row = items.get_trashed(store, actor.id, request.path_params["link_id"], "web_link")
+    body = await json_body(request, required=False)
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad_request("'name' must be a string")
+    parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
+    items.restore(store, row, actor.id, name, parent)
+    fresh = store.item(int(row["id"]))
+    assert fresh is not None
+    return ok(renderer.item(fresh, fields_param(request)), 201)
+
+
+async def pending_collaborations(request: Request) -> Response:
+    context(request)
+    if request.query_params.get("status") != "pending":
+        raise bad_request("status=pending is required")
+    # collaborations are accepted on creation in the sandbox: nothing is ever pending
+    return ok({"total_count": 0, "entries": [], "limit": 100, "offset": 0})
+
+
+async def update_comment(request: Request) -> Response:
+    store, actor, renderer = context(request)
+    c = store.one(
+        "SELECT * FROM comments WHERE id = ?", items.parse_id(request.path_params["comment_id"], "comment")
+    )
+    if c is None:
+        raise not_found("comment")
+    items.get_item(store, actor.id, c["item_id"], "file")
+    if int(c["created_by"]) != actor.id:
+        raise forbidden("Only the author can change a comment")
+    body = await json_body(request)
+    message = require_str(body, "message")
+    with store.tx():
+        store.db.execute("UPDATE comments SET message = ? WHERE id = ?", (message, c["id"]))
+    fresh = store.one("SELECT * FROM comments WHERE id = ?", c["id"])
+    assert fresh is not None
+    return ok(_comment(renderer.user(int(fresh["created_by"])), fresh))
+
+
+async def delete_comment(request: Request) -> Response:
+    store, actor, _ = context(request)
+    c = store.one(
+        "SELECT * FROM comments WHERE id = ?", items.parse_id(request.path_params["comment_id"], "comment")
+    )
+    if c is None:
+        raise not_found("comment")
+    items.get_item(store, actor.id, c["item_id"], "file")
+    with store.tx():
+        store.db.execute("DELETE FROM comments WHERE id = ?", (c["id"],))
+    return Response(status_code=204)
+
+
 routes = [
+    Route("/2.0/collaborations", pending_collaborations, methods=["GET"]),
     Route("/2.0/collaborations", create_collaboration, methods=["POST"]),
     Route("/2.0/collaborations/{collab_id}", get_collaboration, methods=["GET"]),
     Route("/2.0/collaborations/{collab_id}", update_collaboration, methods=["PUT"]),
@@ -261,9 +330,14 @@ routes = [
     Route("/2.0/files/{item_id}/collaborations", _item_collaborations("file"), methods=["GET"]),
     Route("/2.0/comments", create_comment, methods=["POST"]),
     Route("/2.0/comments/{comment_id}", get_comment, methods=["GET"]),
+    Route("/2.0/comments/{comment_id}", update_comment, methods=["PUT"]),
+    Route("/2.0/comments/{comment_id}", delete_comment, methods=["DELETE"]),
     Route("/2.0/files/{item_id}/comments", file_comments, methods=["GET"]),
     Route("/2.0/web_links", create_web_link, methods=["POST"]),
     Route("/2.0/web_links/{link_id}", get_web_link, methods=["GET"]),
     Route("/2.0/web_links/{link_id}", update_web_link, methods=["PUT"]),
     Route("/2.0/web_links/{link_id}", delete_web_link, methods=["DELETE"]),
+    Route("/2.0/web_links/{link_id}", restore_web_link, methods=["POST"]),
+    Route("/2.0/web_links/{link_id}/trash", get_trashed_web_link, methods=["GET"]),
+    Route("/2.0/web_links/{link_id}/trash", purge_web_link, methods=["DELETE"]),
 ]

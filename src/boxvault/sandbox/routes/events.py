@@ -13,7 +13,7 @@ from starlette.routing import Route
 from ..auth import require_admin
 from ..errors import bad_request
 from ..items import ADMIN_EVENT
-from ..store import Row
+from ..store import Row, is_id
 from .common import context, ok
 
 STREAM_TYPES = ("all", "changes", "sync", "admin_logs", "admin_logs_streaming")
@@ -38,9 +38,7 @@ def _event(row: Row, user: dict[str, Any], admin: bool) -> dict[str, Any]:
         "created_at": row["created_at"],
         "recorded_at": row["created_at"],
         "created_by": user,
-        "session_id": None,
         "source": source,
-        "additional_details": None,
     }
 
 
@@ -53,7 +51,7 @@ async def get_events(request: Request) -> Response:
     if admin:
         require_admin(actor)
     raw_limit = request.query_params.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+    if not is_id(raw_limit) or not 1 <= int(raw_limit) <= 500:
         raise bad_request("limit must be an integer between 1 and 500")
     limit = int(raw_limit)
     position = request.query_params.get("stream_position", "0")
@@ -65,7 +63,7 @@ async def get_events(request: Request) -> Response:
         latest = store.scalar(f"SELECT MAX(id) FROM events WHERE {where}", *args) or 0
         latest = max(int(latest), int(store.scalar("SELECT MAX(id) FROM events") or 0))
         return ok({"chunk_size": 0, "next_stream_position": str(latest), "entries": []})
-    if not position.isdigit() or len(position) > 19:
+    if not is_id(position) or len(position) > 19:
         raise bad_request("stream_position must be 'now', '0' or a position returned by the API")
     rows = store.all(
         f"SELECT * FROM events WHERE {where} AND id > ? ORDER BY id LIMIT ?", *args, int(position), limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,14 @@ async def preflight(request: Request) -> Response:
     parent_id, owner_id = items.target_folder(store, actor.id, ref_id(body, "parent"))
     existing = items.conflict(store, parent_id, owner_id, name)
     if existing is not None:
-        raise items.conflict_error(store, existing, as_list=False)
-    return ok({"upload_url": f"{base_url(request)}/api/2.0/files/content", "upload_token": None})
+        # the spec's ConflictError for preflight carries a list of conflicts (uploads carry one object)
+        raise items.conflict_error(store, existing, as_list=True)
+    return ok(
+        {
+            "upload_url": f"{base_url(request)}/api/2.0/files/content",
+            "upload_token": secrets.token_urlsafe(24),
+        }
+    )
 
 
 async def preflight_version(request: Request) -> Response:
@@ -179,9 +186,14 @@ async def preflight_version(request: Request) -> Response:
         items.check_name(name)
         existing = items.conflict(store, int(row["parent_id"]), int(row["owner_id"]), name, exclude=row["id"])
         if existing is not None:
-            raise items.conflict_error(store, existing, as_list=False)
+            raise items.conflict_error(store, existing, as_list=True)
     _size(body, required=False)
-    return ok({"upload_url": f"{base_url(request)}/api/2.0/files/{row['id']}/content", "upload_token": None})
+    return ok(
+        {
+            "upload_url": f"{base_url(request)}/api/2.0/files/{row['id']}/content",
+            "upload_token": secrets.token_urlsafe(24),
+        }
+    )
 
 
 routes = [

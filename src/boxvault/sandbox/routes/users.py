@@ -13,7 +13,7 @@ from ..auth import authenticate, require_admin
 from ..errors import bad_request, forbidden, not_found
 from ..render import user_full
 from ..runtime import sandbox
-from ..store import Row
+from ..store import Row, is_id
 from .common import bool_param, decode_marker, encode_marker, fields_param, int_param, limit_param, ok
 
 USER_STANDARD = (
@@ -87,7 +87,7 @@ async def get_user(request: Request) -> Response:
     raw = request.path_params["user_id"]
     if raw == "me":
         return await me(request)
-    row = store.user(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    row = store.user(int(raw)) if is_id(raw) and len(raw) < 19 else None
     if row is None:
         raise not_found("user")
     if row["id"] != actor.id and not actor.is_admin:
