@@ -182,14 +182,18 @@ class PackBuilder:
         if size >= self._target:
             self._flush(kind)
 
-    def add_plain(self, kind: str, plain: bytes, *, compress: bool = True) -> bytes:
-        """Compress (repository v2), encrypt and add a new blob; returns its id."""
+    def add_plain(self, kind: str, plain: bytes, *, compress: bool = True, always: bool = False) -> bytes:
+        """Compress (repository v2), encrypt and add a new blob; returns its id.
+
+        ``always`` compresses even when that does not shrink the blob: restic's prune repacks every tree pack
+        holding an uncompressed blob, so a repacked tree must come out compressed or it is repacked forever.
+        """
         blob_id = hashlib.sha256(plain).digest()
         ulen = 0
         payload = plain
         if compress:
             packed = zstandard.ZstdCompressor(level=3).compress(plain)
-            if len(packed) < len(plain):
+            if always or len(packed) < len(plain):
                 payload, ulen = packed, len(plain)
         self.add_encrypted(kind, blob_id, bytes(self._repo.key.encrypt_data(payload)), ulen)
         return blob_id

@@ -193,6 +193,7 @@ def execute(
 
     # (2) repack
     builder = PackBuilder(repo, pack_size)
+    compress_trees = int(getattr(getattr(repo, "config", None), "version", 2)) >= 2
     by_pack: dict[str, list[IndexRecord]] = defaultdict(list)
     for r in index.records:
         if r.pack_id in p.repack:
@@ -208,10 +209,15 @@ def execute(
                 raw = data[r.offset : r.offset + r.length]
                 try:
                     # verify before copying: a damaged blob must not be laundered into a fresh pack
-                    decode_blob(repo.key, r.kind, r.blob_id, raw, r.uncompressed_length, pack_name(pack_id))
+                    plain = decode_blob(
+                        repo.key, r.kind, r.blob_id, raw, r.uncompressed_length, pack_name(pack_id)
+                    )
                 except ObjectDamaged as e:
                     raise PruneError(f"cannot repack: {e}; nothing was deleted") from e
-                builder.add_encrypted(r.kind, r.blob_id, raw, r.uncompressed_length)
+                if compress_trees and r.kind == "tree" and not r.uncompressed_length:
+                    builder.add_plain("tree", plain, always=True)
+                else:
+                    builder.add_encrypted(r.kind, r.blob_id, raw, r.uncompressed_length)
                 to_copy.discard(key)
         if progress:
             progress("repack", i + 1, len(by_pack))
