@@ -53,8 +53,9 @@ def seed(
     files_per_user: int = typer.Option(..., "--files-per-user", min=0),
     seed: int = typer.Option(1, "--seed"),
     large_files: int = typer.Option(
-        1, "--large-files", min=0, help="files of about 62 MB (content generated)"
+        1, "--large-files", min=0, help="how many large files (generated content)"
     ),
+    large_size_mb: int = typer.Option(62, "--large-size-mb", min=1, help="size of each large file in MiB"),
     as_json: bool = typer.Option(False, "--json", help="JSON output (the default output is JSON too)"),
 ) -> None:
     """Generate an enterprise (deterministic from --seed) and print its credentials as JSON."""
@@ -64,9 +65,9 @@ def seed(
 
     store = Store(data)
     try:
-        result = do_seed(
-            store, SeedOptions(users=users, files_per_user=files_per_user, seed=seed, large_files=large_files)
-        )
+        options = SeedOptions(users=users, files_per_user=files_per_user, seed=seed, large_files=large_files)
+        options.large_size = large_size_mb * 1024 * 1024
+        result = do_seed(store, options)
     finally:
         store.close()
     typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 2))

@@ -43,6 +43,7 @@ class SeedOptions:
     files_per_user: int = 50
     seed: int = 1
     large_files: int = 1
+    large_size: int = LARGE_SIZE
     max_small_size: int = 4 * 1024 * 1024
 
 
@@ -142,7 +143,7 @@ def _user_tree(ctx: _Ctx, owner: int, files: int, large: int) -> list[int]:
             top.append(folder_id)
     for i in range(files):
         parent, _ = rng.choice(folders)
-        size = LARGE_SIZE + rng.randint(0, 1 << 20) if i < large else _size(ctx)
+        size = ctx.opts.large_size + rng.randint(0, 1 << 20) if i < large else _size(ctx)
         versions = 1 if rng.random() > 0.12 else rng.randint(2, 4)
         _add_file(ctx, parent, owner, unique(file_name(rng), names[parent]), size, versions)
     return top
