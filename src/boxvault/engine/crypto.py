@@ -90,6 +90,12 @@ class Key:
 
     def decrypt_data(self, data: Buffer) -> bytes:
         """Verify the MAC, then decrypt; AuthenticationError if either the key or the data is wrong."""
+        out = self.decrypt_into(data)
+        # a large plaintext stays a bytearray (no copy): every consumer accepts any buffer
+        return bytes(out) if len(out) < 4096 else out  # type: ignore[return-value]
+
+    def decrypt_into(self, data: Buffer) -> bytearray:
+        """As decrypt_data, into a new bytearray without intermediate copies."""
         view = memoryview(data)
         if len(view) < OVERHEAD:
             raise AuthenticationError("ciphertext too short")
@@ -98,8 +104,11 @@ class Key:
         tag = self._mac(nonce, body)
         if not hmac.compare_digest(tag, bytes(view[-MAC_SIZE:])):
             raise AuthenticationError("ciphertext verification failed")
+        out = bytearray(len(body) + 15)
         dec = Cipher(algorithms.AES(self.encrypt), modes.CTR(nonce)).decryptor()
-        return dec.update(body) + dec.finalize()
+        n = dec.update_into(body, out) if len(body) else 0
+        del out[n:]
+        return out
 
 
 def clamp_r(r: bytes) -> bytes:

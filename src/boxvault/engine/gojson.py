@@ -7,6 +7,7 @@ restic's design.rst ("Trees and Data") asks that JSON be encoded deterministical
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -148,6 +149,13 @@ def datetime_to_ns(value: datetime) -> int:
 
 def local_offset(ns: int) -> int:
     """The local UTC offset at that instant, in seconds (Go writes local times with their offset)."""
+    return _offset_at_hour(ns // 3_600_000_000_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset_at_hour(hour: int) -> int:
+    # time zones change offsets on (quarter-)hour boundaries; one lookup per hour is exact enough here
+    ns = hour * 3_600_000_000_000
     try:
         offset = datetime.fromtimestamp(ns // 1_000_000_000, UTC).astimezone().utcoffset()
     except (OverflowError, OSError, ValueError):
@@ -159,8 +167,14 @@ def format_local_ns(ns: int) -> str:
     return format_time_ns(ns, local_offset(ns))
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
 def parse_time(text: str) -> tuple[int, int]:
     """Parse RFC 3339 (any fraction length) into (nanoseconds since the epoch, UTC offset in seconds)."""
+    fast = _parse_fast(text)
+    if fast is not None:
+        return fast
     m = _TIME_RE.match(text)
     if m is None:
         raise ValueError(f"invalid RFC 3339 time {text!r}")
@@ -171,6 +185,35 @@ def parse_time(text: str) -> tuple[int, int]:
         offset = (int(m.group(10)) * 3600 + int(m.group(11)) * 60) * (1 if m.group(9) == "+" else -1)
     naive = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     delta = naive - _EPOCH
+    return (delta.days * 86400 + delta.seconds - offset) * 1_000_000_000 + frac, offset
+
+
+def _parse_fast(text: str) -> tuple[int, int] | None:
+    """The common shapes Go writes, without the regular expression (trees hold three times per node)."""
+    if len(text) < 20 or text[10] != "T" or text[19] not in ".Z+-":
+        return None
+    try:
+        base = datetime.fromisoformat(text[:19])
+    except ValueError:
+        return None
+    rest = text[19:]
+    frac = 0
+    if rest[0] == ".":
+        end = 1
+        while end < len(rest) and rest[end].isdigit():
+            end += 1
+        digits = rest[1:end]
+        if not 1 <= len(digits) <= 9:
+            return None
+        frac = int(digits.ljust(9, "0"))
+        rest = rest[end:]
+    if rest == "Z":
+        offset = 0
+    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:].isdigit():
+        offset = (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60) * (1 if rest[0] == "+" else -1)
+    else:
+        return None
+    delta = base - _NAIVE_EPOCH
     return (delta.days * 86400 + delta.seconds - offset) * 1_000_000_000 + frac, offset
 
 

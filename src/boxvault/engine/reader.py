@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import BlobNotFound, CorruptObject, EngineError, InvalidArgument
+from .errors import BlobNotFound, CorruptObject, EngineError, InvalidArgument, MissingObject
+from .index import BlobLocation
+from .storage import NotFound, ShortRead, data_name
 from .tree import Node, unix_perm
 
 if TYPE_CHECKING:
@@ -154,17 +156,21 @@ def restore(
     snapshot: Snapshot,
     target: str,
     include: list[str] | None = None,
-    workers: int = 4,
-    progress: object = None,
+    workers: int = 3,
+    progress: Callable[[int], None] | None = None,
 ) -> RestoreStats:
-    """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``."""
+    """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``.
+
+    Like restic's restorer, work is grouped by pack: each pack is read once (the span of the blobs needed),
+    and every blob is decrypted, checked and written to all the places it goes.
+    """
     stats = RestoreStats()
     root = os.path.abspath(target)
     os.makedirs(root, exist_ok=True)
     repo.load_index()
     dirs: list[tuple[str, Node]] = []
     files: list[tuple[str, Node]] = []
-    jobs: list[tuple[str, bytes, int]] = []
+    by_pack: dict[bytes, dict[bytes, _BlobJob]] = {}
     for path, node in walk(repo, snapshot, include):
         dest = root + path
         if node.type == "dir":
@@ -178,7 +184,10 @@ def restore(
                 loc = repo.lookup(blob_id, "data")
                 if loc is None:
                     raise BlobNotFound("data", blob_id.hex())
-                jobs.append((dest, blob_id, offset))
+                job = by_pack.setdefault(loc.pack_id, {}).get(blob_id)
+                if job is None:
+                    job = by_pack[loc.pack_id][blob_id] = _BlobJob(blob_id, loc, [])
+                job.targets.append((dest, offset))
                 offset += loc.plain_length
             _create(dest, offset)
             files.append((dest, node))
@@ -194,29 +203,74 @@ def restore(
         else:
             stats.skipped += 1  # devices, fifos and sockets need privileges restic also asks for
 
-    def write_blob(job: tuple[str, bytes, int]) -> int:
-        dest, blob_id, offset = job
-        data = repo.load_blob(blob_id, "data")
-        fd = os.open(dest, os.O_WRONLY)
-        try:
-            view = memoryview(data)
-            pos = offset
-            while view:
-                n = os.pwrite(fd, view, pos)
-                view, pos = view[n:], pos + n
-        finally:
-            os.close(fd)
-        return len(data)
+    def restore_pack(item: tuple[bytes, dict[bytes, _BlobJob]]) -> int:
+        pack_id, jobs = item
+        ordered = sorted(jobs.values(), key=lambda j: j.location.offset)
+        done = 0
+        for group in _spans(ordered):
+            start = group[0].location.offset
+            end = group[-1].location.offset + group[-1].location.length
+            name = data_name(pack_id.hex())
+            try:
+                raw = memoryview(repo.backend.read(name, start, end - start))
+            except NotFound:
+                raise MissingObject(name, f"data blob {group[0].blob_id.hex()}") from None
+            except ShortRead as e:
+                raise CorruptObject(name, f"truncated ({e})") from e
+            for job in group:
+                loc = job.location
+                plain = repo.read_blob_at(
+                    job.blob_id, "data", loc, raw=raw[loc.offset - start :][: loc.length]
+                )
+                for dest, offset in job.targets:
+                    _write_at(dest, plain, offset)
+                done += len(plain) * len(job.targets)
+        if progress is not None:
+            progress(done)
+        return done
 
     with ThreadPoolExecutor(workers, thread_name_prefix="restore") as pool:
-        for n in pool.map(write_blob, jobs):
-            if progress is not None and callable(progress):
-                progress(n)
+        for _ in pool.map(restore_pack, list(by_pack.items())):
+            pass
     for dest, node in files:
         _apply_meta(dest, node)
     for dest, node in reversed(dirs):
         _apply_meta(dest, node)
     return stats
+
+
+@dataclass
+class _BlobJob:
+    blob_id: bytes
+    location: BlobLocation
+    targets: list[tuple[str, int]]
+
+
+_GAP = 1024 * 1024  # read across holes smaller than this rather than issuing another request
+
+
+def _spans(jobs: list[_BlobJob]) -> Iterator[list[_BlobJob]]:
+    group: list[_BlobJob] = []
+    for job in jobs:
+        if group:
+            last = group[-1].location
+            if job.location.offset - (last.offset + last.length) > _GAP:
+                yield group
+                group = []
+        group.append(job)
+    if group:
+        yield group
+
+
+def _write_at(dest: str, data: bytes | bytearray | memoryview, offset: int) -> None:
+    fd = os.open(dest, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+    finally:
+        os.close(fd)
 
 
 def _create(dest: str, size: int) -> None:

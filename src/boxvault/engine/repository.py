@@ -13,7 +13,7 @@ import zstandard
 
 from . import compression, gojson
 from .config import Config
-from .crypto import AuthenticationError, Key
+from .crypto import AuthenticationError, Buffer, Key
 from .errors import (
     AmbiguousId,
     BlobNotFound,
@@ -241,7 +241,7 @@ class Repository:
         return self.read_blob_at(blob_id, kind, loc, verify=verify)
 
     def read_blob_at(
-        self, blob_id: bytes, kind: str, loc: BlobLocation, *, verify: bool = True, raw: bytes | None = None
+        self, blob_id: bytes, kind: str, loc: BlobLocation, *, verify: bool = True, raw: Buffer | None = None
     ) -> bytes:
         name = data_name(loc.pack_id.hex())
         what = f"{kind} blob {blob_id.hex()} in {name}"

@@ -200,7 +200,7 @@ class Writer:
             ulen = 0
             # restic compresses trees even with compression off; a blob that does not shrink stays plain
             level = self.level or (compression.LEVELS["auto"] if kind == TREE else 0)
-            if level and plain_len:
+            if level and plain_len and not compression.looks_incompressible(data, level):
                 packed = compression.compress(data, level)
                 if len(packed) < plain_len:
                     payload, ulen = packed, plain_len

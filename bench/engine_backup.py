@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Benchmark: boxvault's engine against the restic binary on the same corpus, in the same script.
+
+usage: python bench/engine_backup.py [--corpus DIR] [--work DIR] [--runs 3]
+
+The corpus comes from ../shared/bench/mkcorpus.py (about 1 GB, 4,800 files; built once and reused). Each run
+uses fresh repositories and measures, for each tool: full backup, no-change backup and full restore, timed
+as child processes (wall clock) with their peak RSS from wait4(). Prints medians and restic-time /
+boxvault-time (above 1.0 means boxvault is faster). Both tools see warm page caches alike; dirty pages are
+synced before each timed step. The machine's load average is printed, since other work skews the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MKCORPUS = ROOT.parent / "shared" / "bench" / "mkcorpus.py"
+PASSWORD = "bench-password"
+STEPS = ("full backup", "no-change backup", "restore")
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of a child process; fails loudly on a non-zero exit."""
+    os.sync()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}\n{err}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def tools(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    restic = shutil.which("restic")
+    if restic is None:
+        sys.exit("the restic binary is not installed (apt-get install restic)")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+    base["RESTIC_PASSWORD"] = PASSWORD
+    boxvault_env = dict(base, PYTHONPATH=str(ROOT / "src"))
+    return {
+        "restic": ([restic, "-q"], dict(base, RESTIC_CACHE_DIR=str(work / "restic-cache"))),
+        "boxvault": ([sys.executable, "-m", "boxvault", "repo"], boxvault_env),
+    }
+
+
+def one_round(
+    name: str, cmd: list[str], env: dict[str, str], corpus: Path, work: Path
+) -> dict[str, tuple[float, float]]:
+    repo = work / f"{name}-repo"
+    target = work / f"{name}-restore"
+    for p in (repo, target, work / "restic-cache"):
+        shutil.rmtree(p, ignore_errors=True)
+    env = dict(env, RESTIC_REPOSITORY=str(repo))
+    init_cmd = [*cmd, "init"]
+    subprocess.run(init_cmd, env=env, check=True, capture_output=True)
+    results = {
+        "full backup": run([*cmd, "backup", str(corpus)], env),
+        "no-change backup": run([*cmd, "backup", str(corpus)], env),
+        "restore": run([*cmd, "restore", "latest", "--target", str(target)], env),
+    }
+    restored = target / str(corpus).lstrip("/")
+    if not restored.is_dir() or sum(1 for _ in restored.rglob("*")) < 100:
+        sys.exit(f"{name} restore produced no files in {restored}")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--corpus", type=Path, default=Path("/tmp/boxvault-bench/corpus"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/boxvault-bench/work"))
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    corpus: Path = a.corpus.resolve()
+    if not corpus.is_dir():
+        if not MKCORPUS.is_file():
+            sys.exit(f"no corpus at {corpus} and no generator at {MKCORPUS}: pass --corpus DIR")
+        print(f"building the corpus in {corpus} ...", flush=True)
+        subprocess.run([sys.executable, str(MKCORPUS), str(corpus)], check=True)
+    a.work.mkdir(parents=True, exist_ok=True)
+    work: Path = a.work.resolve()
+    files = sum(1 for p in corpus.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
+    print(f"corpus {corpus}: {files} files, {size / 2**20:.0f} MiB; {a.runs} runs; load {os.getloadavg()}")
+
+    measured: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    setups = tools(work)
+    for i in range(a.runs):
+        order = list(setups) if i % 2 == 0 else list(reversed(setups))  # alternate who goes first
+        for name in order:
+            cmd, env = setups[name]
+            for step, value in one_round(name, cmd, env, corpus, work).items():
+                measured.setdefault(name, {}).setdefault(step, []).append(value)
+            print(f"  run {i + 1} {name}: " + ", ".join(
+                f"{s} {measured[name][s][-1][0]:.2f}s" for s in STEPS), flush=True)  # fmt: skip
+
+    print(
+        f"\n{'step':<18}{'restic s':>10}{'boxvault s':>12}{'ratio':>8}{'restic MiB':>12}{'boxvault MiB':>14}"
+    )
+    for step in STEPS:
+        r_t = statistics.median(t for t, _ in measured["restic"][step])
+        b_t = statistics.median(t for t, _ in measured["boxvault"][step])
+        r_m = max(m for _, m in measured["restic"][step])
+        b_m = max(m for _, m in measured["boxvault"][step])
+        print(f"{step:<18}{r_t:>10.2f}{b_t:>12.2f}{r_t / b_t:>8.2f}{r_m:>12.0f}{b_m:>14.0f}")
+    print(f"(medians of {a.runs}; ratio = restic time / boxvault time; peak RSS is the max over runs; "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
