@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from boxvault.accounts.access import scoped
+from boxvault.accounts.decorators import requires
+from boxvault.accounts.operations import Operation
+from boxvault.activity.export import csv_lines
+from boxvault.activity.filters import ActivityFilter
+from boxvault.activity.models import ActivityEvent
+from boxvault.activity.plots import plots
+
+
+def _filtered(request: HttpRequest) -> ActivityFilter:
+    queryset = scoped(request.access, ActivityEvent.objects.all())  # type: ignore[attr-defined]
+    return ActivityFilter(request.GET, queryset=queryset)
+
+
+@requires(Operation.VIEW_ACTIVITY)
+def activity_list(request: HttpRequest) -> HttpResponse:
+    filterset = _filtered(request)
+    events = filterset.qs if filterset.is_valid() else ActivityEvent.objects.none()
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "activity/list.html",
+        {"filter": filterset, "page": page, "query": query.urlencode(), "plots": plots(events)},
+    )
+
+
+@requires(Operation.VIEW_ACTIVITY)
+def activity_csv(request: HttpRequest) -> HttpResponse:
+    filterset = _filtered(request)
+    if not filterset.is_valid():
+        return HttpResponse(
+            "Invalid filter: " + filterset.errors.as_text(), status=400, content_type="text/plain"
+        )
+    response = StreamingHttpResponse(csv_lines(filterset.qs.iterator()), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="system-activity.csv"'
+    return response
