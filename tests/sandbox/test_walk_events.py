@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from box_sdk_gen import CreateFolderParent
 
 from support import run_cli
 from support.sandbox import SandboxServer, running_sandbox
@@ -175,3 +176,11 @@ def _files(client, folder_id: str = "0") -> list:
 def test_mutate_rejects_bad_fractions(tmp_path, fraction: str) -> None:
     proc = run_cli(["sandbox", "mutate", "--data", str(tmp_path), "--fraction", fraction], check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_state_survives_a_restart(fresh_sandbox: SandboxServer) -> None:
+    client = fresh_sandbox.ccg_client().with_as_user_header(fresh_sandbox.users[0]["id"])
+    folder = client.folders.create_folder("Kept across restarts", CreateFolderParent(id="0"))
+    fresh_sandbox.restart()
+    client = fresh_sandbox.ccg_client().with_as_user_header(fresh_sandbox.users[0]["id"])
+    assert client.folders.get_folder_by_id(folder.id).name == "Kept across restarts"

@@ -32,6 +32,7 @@ class SandboxServer:
     users: list[dict[str, str]]
     seed_info: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
 
     # ---- control API -------------------------------------------------------------------------------------
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -131,6 +132,35 @@ class SandboxServer:
         )
         return BoxClient(auth=BoxCCGAuth(config=config), network_session=self.network_session())
 
+    def start(self) -> None:
+        """Starts `boxvault sandbox serve` on this server's port and data directory; waits until healthy."""
+        port = self.url.rsplit(":", 1)[1]
+        log = (self.data_dir.parent / "sandbox.log").open("ab")
+        proc = subprocess.Popen(
+            boxvault_cmd("sandbox", "serve", "--data", str(self.data_dir), "--port", port, *self.extra_args),
+            env=cli_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.process = proc
+
+        try:
+            wait_for(
+                lambda: proc.poll() is not None or _healthy(self.url), timeout=30, what="the Box sandbox"
+            )
+        except TimeoutError:
+            pass
+        if proc.poll() is not None or not _healthy(self.url):
+            self.stop()
+            text = (self.data_dir.parent / "sandbox.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the Box sandbox did not start (exit code {proc.poll()}):\n{text}")
+
+    def restart(self) -> None:
+        """Stops and starts the server on the same data directory (state survives; faults and stats reset)."""
+        self.stop()
+        self.start()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -176,17 +206,8 @@ def running_sandbox(
             ]
         ).stdout
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "sandbox.log").open("wb")
-    proc = subprocess.Popen(
-        boxvault_cmd("sandbox", "serve", "--data", str(data_dir), "--port", str(port), *(extra_args or [])),
-        env=cli_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     server = SandboxServer(
-        url=url,
+        url=f"http://127.0.0.1:{free_port()}",
         data_dir=data_dir,
         client_id=info["client_id"],
         client_secret=info["client_secret"],
@@ -194,11 +215,10 @@ def running_sandbox(
         admin_user_id=info["admin_user_id"],
         users=info["users"],
         seed_info=info,
-        process=proc,
+        extra_args=list(extra_args or []),
     )
+    server.start()
     try:
-        wait_for(lambda: proc.poll() is None and _healthy(url), timeout=30, what="the Box sandbox to start")
         yield server
     finally:
         server.stop()
-        log.close()
