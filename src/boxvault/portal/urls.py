@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("boxvault.portal.shell_urls")),
     path("", include("boxvault.accounts.urls")),
     path("", include("boxvault.security.urls")),
+    path("", include("boxvault.jobs.urls")),
+    path("", include("boxvault.activity.urls")),
     path("settings/tokens/", api_pages.tokens, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", api_pages.revoke, name="api_token_revoke"),
     path("accounts/", include("allauth.urls")),
