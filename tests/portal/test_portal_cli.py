@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -105,3 +106,85 @@ def test_serve_runs_and_stops_on_ctrl_c(data: Path) -> None:
     output = proc.stdout.read() if proc.stdout else ""
     assert "demo Box enterprise is not available yet" in output
     assert "boxvault stopped." in output and "Traceback" not in output
+
+
+def _start(data: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        boxvault_cmd("serve", "--port", str(port), "--data", str(data)),
+        env=cli_env({**_env(data), **extra}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    # probes answer whatever the Host header and scheme (HealthCheckMiddleware)
+    try:
+        wait_for(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200,
+            timeout=60,
+            what="boxvault serve",
+        )
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def test_serve_behind_a_tls_proxy(data: Path) -> None:
+    port = free_port()
+    proc = _start(
+        data,
+        port,
+        {
+            "BOXVAULT_ALLOWED_HOSTS": "backup.example.com",
+            "BOXVAULT_TRUSTED_PROXY": "127.0.0.1",
+            "BOXVAULT_SECRET_KEY": "x" * 60,
+        },
+    )
+    try:
+
+        def get(headers: dict[str, str]) -> tuple[int, str]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/accounts/login/", headers={"Host": "backup.example.com", **headers}
+            )
+            opener = urllib.request.build_opener(_NoRedirect)
+            try:
+                with opener.open(request, timeout=5) as response:
+                    return response.status, response.headers.get("Strict-Transport-Security", "")
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.headers.get("Location", "")
+
+        # plain HTTP goes to HTTPS; through the proxy (X-Forwarded-Proto: https) the page comes with HSTS
+        assert get({}) == (301, "https://backup.example.com/accounts/login/")
+        status, hsts = get({"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert status == 200 and "max-age=31536000" in hsts
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+@pytest.mark.redis
+def test_redis_url_switches_the_queue(data: Path) -> None:
+    import os
+
+    url = os.environ.get("BOXVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except Exception:  # noqa: BLE001 - any failure means "no Redis here"
+        from support import missing
+
+        missing("Redis")
+    code = "from huey.contrib.djhuey import HUEY; print(type(HUEY).__name__, HUEY.storage.conn.ping())"
+    out = run_cli(["manage", "shell", "-c", code], env={**_env(data), "BOXVAULT_REDIS_URL": url}).stdout
+    assert out.splitlines()[-1].split() == ["RedisHuey", "True"]
+    out = run_cli(
+        ["manage", "shell", "-c", code.replace(", HUEY.storage.conn.ping()", "")], env=_env(data)
+    ).stdout
+    assert out.splitlines()[-1] == "SqliteHuey"

@@ -11,10 +11,18 @@ log = logging.getLogger("boxvault.serve")
 
 
 def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -> None:
+    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     from huey.contrib.djhuey import HUEY
     from waitress import create_server
 
+    proxy: dict[str, object] = {}
+    if settings.BOXVAULT_TRUSTED_PROXY:
+        proxy = {
+            "trusted_proxy": settings.BOXVAULT_TRUSTED_PROXY,
+            "trusted_proxy_count": settings.BOXVAULT_TRUSTED_PROXY_COUNT,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+        }
     server = create_server(
         get_wsgi_application(),
         host=host,
@@ -22,6 +30,7 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
         threads=web_threads,
         ident="boxvault",
         clear_untrusted_proxy_headers=True,
+        **proxy,  # type: ignore[arg-type]
     )
     web = threading.Thread(target=server.run, name="waitress", daemon=True)
     web.start()

@@ -49,7 +49,10 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env_int("BOXVAULT_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("BOXVAULT_HSTS_PRELOAD", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The address of the TLS proxy in front of waitress ("*" for any): waitress then takes the client address and
+# scheme from its X-Forwarded-For/-Proto headers; from anyone else those headers are dropped.
+BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
+BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "boxvault.portal.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
