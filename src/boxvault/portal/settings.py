@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # several models have a `status`; each choice set gets its own schema name
+    "ENUM_NAME_OVERRIDES": {
+        "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
+        "JobStatusEnum": "boxvault.jobs.models.Job.Status",
+    },
 }
 
 # --- e-mail: console unless an SMTP host is configured
