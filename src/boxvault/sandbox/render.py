@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL from fixed fragments; values are always bound parameters
 """Box's JSON shapes for the sandbox's rows (users, folders, files, web links, versions, collaborations)."""
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ PERMISSIONS = (
     "can_download can_preview can_upload can_comment can_rename can_delete can_share can_set_share_access "
     "can_invite_collaborator can_annotate can_view_annotations_all can_view_annotations_self"
 ).split()
+
+FILE_PERMISSIONS = dict.fromkeys(PERMISSIONS, True)
+FOLDER_PERMISSIONS = dict.fromkeys(
+    (
+        "can_download can_upload can_rename can_delete can_share can_invite_collaborator can_set_share_access"
+    ).split(),
+    True,
+)
 
 
 def parse_fields(raw: str | None) -> list[str] | None:
@@ -104,6 +113,44 @@ class Renderer:
         self.viewer_id = viewer_id
         self.base_url = base_url
         self._users: dict[int, Row | None] = {}
+        # caches for one request: listings render up to 1000 siblings sharing parents, owners and lookups
+        self._chains: dict[int, list[Row]] = {}
+        self._versions: dict[int, Row] = {}
+        self._comments: dict[int, int] | None = None
+        self._collaborated_items: set[int] | None = None
+
+    def prefetch(self, rows: list[Row]) -> None:
+        """Loads the versions, comment counts and collaboration flags of a page of rows in a few queries."""
+        ids = [int(r["id"]) for r in rows]
+        version_ids = [int(r["version_id"]) for r in rows if r["version_id"] is not None]
+        self._comments = {}
+        self._collaborated_items = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, n in self.store.all(
+                f"SELECT item_id, COUNT(*) FROM comments WHERE item_id IN ({marks}) GROUP BY item_id", *chunk
+            ):
+                self._comments[int(item_id)] = int(n)
+            for (item_id,) in self.store.all(
+                f"SELECT DISTINCT item_id FROM collaborations WHERE item_id IN ({marks})", *chunk
+            ):
+                self._collaborated_items.add(int(item_id))
+        for start in range(0, len(version_ids), 500):
+            chunk = version_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for v in self.store.all(f"SELECT * FROM versions WHERE id IN ({marks})", *chunk):
+                self._versions[int(v["id"])] = v
+
+    def comment_count(self, item_id: int) -> int:
+        if self._comments is not None:
+            return self._comments.get(item_id, 0)
+        return int(self.store.scalar("SELECT COUNT(*) FROM comments WHERE item_id = ?", item_id) or 0)
+
+    def has_collaborations(self, item_id: int) -> bool:
+        if self._collaborated_items is not None:
+            return item_id in self._collaborated_items
+        return self.store.scalar("SELECT 1 FROM collaborations WHERE item_id = ?", item_id) is not None
 
     def user(self, user_id: int) -> dict[str, Any]:
         if user_id not in self._users:
@@ -126,6 +173,9 @@ class Renderer:
         if row["owner_id"] != self.viewer_id and self.collaborated(row["id"]):
             return chain
         pid = row["parent_id"]
+        cached = self._chains.get(pid)
+        if cached is not None:
+            return cached
         seen: set[int] = set()
         while pid != 0 and pid not in seen:
             seen.add(pid)
@@ -137,6 +187,7 @@ class Renderer:
                 break
             pid = parent["parent_id"]
         chain.reverse()
+        self._chains[row["parent_id"]] = chain
         return chain
 
     def path_collection(self, row: Row) -> dict[str, Any]:
@@ -157,6 +208,9 @@ class Renderer:
     def version(self, row: Row) -> Row | None:
         if row["version_id"] is None:
             return None
+        cached = self._versions.get(int(row["version_id"]))
+        if cached is not None:
+            return cached
         return self.store.one("SELECT * FROM versions WHERE id = ?", row["version_id"])
 
     def item(self, row: Row, fields: list[str] | None = None, mini: bool = False) -> dict[str, Any]:
@@ -177,9 +231,8 @@ class Renderer:
                 data["version_number"] = str(version["number"])
             data["extension"] = row["name"].rsplit(".", 1)[1] if "." in row["name"] else ""
             data["is_package"] = False
-            data["comment_count"] = int(
-                self.store.scalar("SELECT COUNT(*) FROM comments WHERE item_id = ?", row["id"]) or 0
-            )
+            if "comment_count" in wanted:
+                data["comment_count"] = self.comment_count(int(row["id"]))
         elif kind == "web_link":
             data["url"] = row["url"]
         if cheap_only:
@@ -201,15 +254,13 @@ class Renderer:
             data["path_collection"] = self.path_collection(row)
             entries = data["path_collection"]["entries"]
             data["parent"] = entries[-1]
-        has_collab = (
-            self.store.scalar("SELECT 1 FROM collaborations WHERE item_id = ?", row["id"]) is not None
-        )
-        data["has_collaborations"] = has_collab
+        if "has_collaborations" in wanted:
+            data["has_collaborations"] = self.has_collaborations(int(row["id"]))
         data["is_externally_owned"] = False
         data["allowed_invitee_roles"] = ["editor", "viewer", "previewer", "uploader", "co-owner"]
         data["tags"] = []
         data["is_accessible_via_shared_link"] = data["shared_link"] is not None
-        data["permissions"] = {p: True for p in PERMISSIONS if kind == "file" or p != "can_download"}
+        data["permissions"] = FILE_PERMISSIONS
         data["is_associated_with_app_item"] = False
         if kind == "folder":
             if "size" in wanted:
@@ -220,15 +271,7 @@ class Renderer:
             data["can_non_owners_view_collaborators"] = True
             data["is_collaboration_restricted_to_enterprise"] = False
             data["allowed_shared_link_access_levels"] = ["open", "company", "collaborators"]
-            data["permissions"] = {
-                "can_download": True,
-                "can_upload": True,
-                "can_rename": True,
-                "can_delete": True,
-                "can_share": True,
-                "can_invite_collaborator": True,
-                "can_set_share_access": True,
-            }
+            data["permissions"] = FOLDER_PERMISSIONS
         return select(data, default, fields)
 
     def root(self, owner: Row) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import binascii
 import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -83,8 +84,15 @@ def context(request: Request, upload: bool = False) -> tuple[Store, Actor, Rende
     return store, actor, Renderer(store, actor.id, base_url(request))
 
 
+class FastJSONResponse(JSONResponse):
+    """orjson renders a page of 1000 items ~30x faster than the json module (listings dominate walks)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=headers)
+    return FastJSONResponse(data, status_code=status, headers=headers)
 
 
 def require_str(body: dict[str, Any], name: str) -> str:

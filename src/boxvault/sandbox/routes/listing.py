@@ -33,6 +33,7 @@ def page(
         rows = store.all(f"SELECT i.* {base} AND i.id > ? ORDER BY i.id LIMIT ?", *args, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
+        renderer.prefetch(rows)
         return {
             "limit": limit,
             "next_marker": encode_marker(int(rows[-1]["id"])) if more else None,
@@ -56,6 +57,7 @@ def page(
         order = [{"by": "type", "direction": "ASC"}, {"by": sort, "direction": direction}]
     total = int(store.scalar(f"SELECT COUNT(*) {base}", *args) or 0)
     rows = store.all(f"SELECT i.* {base} ORDER BY {order_sql} LIMIT ? OFFSET ?", *args, limit, offset)
+    renderer.prefetch(rows)
     return {
         "total_count": total,
         "entries": [renderer.item(r, fields, mini=mini) for r in rows],
