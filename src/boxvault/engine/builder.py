@@ -7,6 +7,7 @@ on ``commit()``, after which the writer is flushed (packs, then index) and only 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import threading
 from concurrent.futures import Future
@@ -177,6 +178,7 @@ class SnapshotBuilder:
         self.dirs = 0
         self.bytes_processed = 0
         self._root = _Dir(None)
+        self._tree_jobs: list[Future[bytes]] = []
         self._lock = threading.Lock()
         self._done = False
         self._started = datetime.now().astimezone()
@@ -260,7 +262,10 @@ class SnapshotBuilder:
             node.content = None
             nodes.append(node)
         data = encode_tree(nodes)
-        return self.writer.save_now(TREE, data, self.stats)
+        # the id is needed at once by the parent tree; the blob itself is saved in the background
+        tree_id = hashlib.sha256(data).digest()
+        self._tree_jobs.append(self.writer.save(TREE, data, self.stats, tree_id))
+        return tree_id
 
     def commit(self) -> str:
         """Write the trees, make every blob durable, then save the snapshot; returns its id."""
@@ -268,6 +273,8 @@ class SnapshotBuilder:
             raise InvalidArgument("the snapshot was already committed or aborted")
         self._done = True
         tree = self._write_tree(self._root)
+        for job in self._tree_jobs:
+            job.result()  # surfaces a failed tree save here, before flush waits on the rest
         self.writer.flush()
         end = datetime.now().astimezone()
         snap = Snapshot(

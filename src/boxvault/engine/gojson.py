@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -118,10 +119,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def format_time_ns(ns: int, offset_seconds: int = 0) -> str:
     """RFC3339Nano of an instant given in nanoseconds since the epoch, shown at the given UTC offset."""
     seconds, frac = divmod(ns, 1_000_000_000)
-    local = _EPOCH + timedelta(seconds=seconds + offset_seconds)
-    text = local.strftime("%Y-%m-%dT%H:%M:%S")
-    if local.year < 1000:
-        text = f"{local.year:04d}" + text[text.index("-") :]
+    try:
+        t = time.gmtime(seconds + offset_seconds)  # C, several times faster than datetime arithmetic
+        text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    except (OverflowError, OSError, ValueError):
+        local = _EPOCH + timedelta(seconds=seconds + offset_seconds)
+        text = f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.strftime('%H:%M:%S')}"
     if frac:
         text += "." + f"{frac:09d}".rstrip("0")
     if offset_seconds == 0:
