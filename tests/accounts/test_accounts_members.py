@@ -144,3 +144,20 @@ def test_settings_rename_and_bad_input(admin_client: Any, admin: Any) -> None:
         assert response.status_code == 200 and message in response.content.decode()
     page = admin_client.get("/settings/").content.decode()
     assert "Local storage (this server)" in page and "day" in page
+
+
+def test_user_list_shows_two_factor(admin_client: Any, restricted: Any) -> None:
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=restricted.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    rows = admin_client.get("/users/").content.decode().split("<tbody>")[1].split("<tr>")
+    rita = next(r for r in rows if "rita@a.example" in r)
+    ada = next(r for r in rows if "admin@a.example" in r)
+    assert "<td>On</td>" in rita and "<td>Off</td>" in ada
+
+
+def test_sign_out_is_audited(admin_client: Any, admin: Any) -> None:
+    from boxvault.security.models import AuditEvent
+
+    assert admin_client.post("/accounts/logout/").status_code == 302
+    assert AuditEvent.objects.filter(account=admin.account, activity="sign_out").exists()

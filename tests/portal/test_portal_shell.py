@@ -66,3 +66,14 @@ def test_static_css_is_served(client: Any, db: Any) -> None:
     response = client.get("/static/portal/boxvault.css")
     assert response.status_code == 200
     assert b"--brand" in b"".join(response.streaming_content)
+
+
+def test_bad_host_and_csrf_failures_are_friendly(db: Any, admin: Any) -> None:
+    from django.test import Client
+
+    response = Client().get("/settings/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and b"Bad request" in response.content
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin.user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    response = strict.post("/settings/", {"name": "x", "email": "a@b.example"})
+    assert response.status_code == 403 and b"form expired" in response.content

@@ -34,3 +34,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return HttpResponse(get_template("500.html").render({}), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    # Usually an expired page or blocked cookies; say so rather than show Django's developer text.
+    return _error(
+        request,
+        "403.html",
+        403,
+        reason="Your session or form expired. Reload the page and try again (cookies must be enabled).",
+    )

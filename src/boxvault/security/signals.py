@@ -8,7 +8,7 @@ from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -39,6 +39,20 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
             _account_of(user),
             Activity.SIGN_IN,
             f"Native Sign In (OK) {from_where(request)}",
+            actor=user,
+            request=request,
+        )
+
+
+@receiver(user_logged_out)
+def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is None:  # the session had expired already
+        return
+    with transaction.atomic():
+        record(
+            _account_of(user),
+            Activity.SIGN_OUT,
+            f"Sign Out {from_where(request)}",
             actor=user,
             request=request,
         )
