@@ -1,0 +1,84 @@
+"""Reading back: chunk boundaries independent of how a stream is fed, file streams, includes, keys."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from boxvault.engine.chunker import MAX_SIZE, MIN_SIZE, Chunker
+from boxvault.engine.errors import EngineError, WrongPassword
+from boxvault.engine.keymgmt import add_key, change_password, list_keys, remove_key
+from boxvault.engine.localdir import backup
+from boxvault.engine.repository import Repository
+from support.restic import make_corpus, reopen, restic, tree_digest
+
+DATA = np.random.default_rng(5).bytes(20 * 2**20 + 777)
+
+
+def _chunks(pieces: list[int]) -> list[bytes]:
+    out: list[bytes] = []
+    chunker = Chunker(lambda view: out.append(bytes(view)))
+    pos = 0
+    for size in pieces:
+        chunker.write(DATA[pos : pos + size])
+        pos += size
+    chunker.write(DATA[pos:])
+    chunker.finish()
+    return out
+
+
+REFERENCE = _chunks([len(DATA)])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(1, 6 * 2**20), max_size=12))
+def test_chunks_do_not_depend_on_how_the_stream_is_cut(pieces: list[int]) -> None:
+    chunks = _chunks(pieces)
+    assert b"".join(chunks) == DATA
+    assert [hashlib.sha256(c).digest() for c in chunks] == [hashlib.sha256(c).digest() for c in REFERENCE]
+    assert all(MIN_SIZE <= len(c) <= MAX_SIZE for c in chunks[:-1])
+
+
+def test_iter_files_streams_and_include(repo: Repository, repo_path: Path, tmp_path: Path) -> None:
+    src = make_corpus(tmp_path / "src")
+    with repo.writer() as w:
+        snapshot_id, _ = backup(repo, w, [str(src)], hostname="h", tags=[])
+    snap = repo.find_snapshot(snapshot_id)
+    expected = tree_digest(src, with_mtime=False)
+    seen = 0
+    for path, node, reader in repo.iter_files(snap):
+        rel = path[len(str(src)) + 1 :]
+        with reader:
+            digest = hashlib.sha256(b"".join(reader.iter_blobs())).hexdigest()
+        assert expected[rel][1] == digest and node.size == src.joinpath(rel).stat().st_size
+        seen += 1
+    assert seen == sum(1 for v in expected.values() if v[0] == "file")
+    only = [p for p, _, _ in repo.iter_files(snap, include=[f"{src}/dup"])]
+    assert sorted(only) == [f"{src}/dup/a.bin", f"{src}/dup/b.bin", f"{src}/dup/sub/c.bin"]
+    out = tmp_path / "out"
+    repo.restore(snap, str(out), include=[f"{src}/Ünïcødé", f"{src}/link-to-hello"])
+    restored = out / str(src).lstrip("/")
+    assert sorted(p.name for p in restored.iterdir()) == ["link-to-hello", "Ünïcødé"]
+    assert (restored / "link-to-hello").is_symlink()
+
+
+def test_key_add_passwd_remove(repo: Repository, repo_path: Path) -> None:
+    second = add_key(repo, "second password")
+    assert len(list_keys(repo)) == 2
+    restic(repo_path, "snapshots", password="second password")
+    other = reopen(repo_path, "second password")
+    assert other.key_id == second and other.key == repo.key
+    with pytest.raises(EngineError, match="currently used"):
+        remove_key(other, second[:8])
+    new_id = change_password(other, "third password")
+    assert {k.id for k in list_keys(repo)} == {repo.key_id, new_id}
+    with pytest.raises(WrongPassword):
+        reopen(repo_path, "second password")
+    remove_key(other, repo.key_id[:10])
+    assert [k.id for k in list_keys(other)] == [new_id]
+    restic(repo_path, "check", password="third password")
