@@ -156,7 +156,7 @@ def restore(
     snapshot: Snapshot,
     target: str,
     include: list[str] | None = None,
-    workers: int = 3,
+    workers: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> RestoreStats:
     """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``.
