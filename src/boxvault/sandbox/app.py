@@ -20,6 +20,7 @@ from . import auth, oauth_page
 from .control import routes as control_routes
 from .errors import BoxError, OAuthError
 from .routes import collab, download, events, files, folders, metadata, uploads, users
+from .routes.download import InjectedReset
 from .runtime import Sandbox
 
 log = logging.getLogger("boxvault.sandbox")
@@ -47,6 +48,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, InjectedReset):
+        raise exc  # an injected fault: the server drops the connection, nothing to log
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return BoxError(500, "internal_server_error", "Internal Server Error").response()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import typer
@@ -34,7 +35,7 @@ def serve(
     if requests_per_minute or uploads_per_minute:
         asgi.sandbox.limiter.configure(requests_per_minute, uploads_per_minute)  # type: ignore[attr-defined]
     typer.echo(f"Box sandbox on http://{host}:{port} (data in {data})", err=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         asgi,
         host=host,
         port=port,
@@ -44,6 +45,15 @@ def serve(
         loop="uvloop",
         timeout_keep_alive=30,
     )
+    logging.getLogger("uvicorn.error").addFilter(_quiet_injected_resets)
+    uvicorn.Server(config).run()
+
+
+def _quiet_injected_resets(record: logging.LogRecord) -> bool:
+    """Connection resets injected as faults are expected: keep their tracebacks out of the log."""
+    from .routes.download import InjectedReset
+
+    return not (record.exc_info and isinstance(record.exc_info[1], InjectedReset))
 
 
 @app.command()

@@ -65,6 +65,10 @@ async def file_content(request: Request) -> Response:
     )
 
 
+class InjectedReset(ConnectionResetError):
+    """Raised after part of a body was sent: the server then drops the connection (a fault, not a bug)."""
+
+
 class DownloadResponse(Response):
     """Streams content straight to the ASGI server in large chunks (faster than StreamingResponse)."""
 
@@ -94,7 +98,7 @@ class DownloadResponse(Response):
                         await send({"type": "http.response.body", "body": chunk[:cut], "more_body": True})
                         sent += cut
                     # aborting after the headers makes the server drop the connection mid-body
-                    raise ConnectionResetError("sandbox fault: connection reset in the middle of the body")
+                    raise InjectedReset("sandbox fault: connection reset in the middle of the body")
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
