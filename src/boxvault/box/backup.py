@@ -39,6 +39,7 @@ class BackupOptions:
     download_workers: int = 4
     user_workers: int = 2
     metadata: bool = True  # capture metadata instances (one request per new/changed item)
+    refresh_extras: bool = False  # ask for every item's collaborations/comments/metadata again
     checkpoint_seconds: float = 30.0
     verify_attempts: int = 3  # downloads whose sha1 does not match are tried this many times in all
     should_stop: Callable[[], bool] | None = None
@@ -225,7 +226,7 @@ class _UserBackup:
         """Add what needs no request right away; otherwise return the (fingerprint, capture) of a job."""
         fp = fingerprint(item, self.options.metadata)
         needs_capture = self._needs_capture(item)
-        if needs_capture:
+        if needs_capture and not self.options.refresh_extras:
             cached = self.state.extras(self.scope, self.user.id, item.id, fp)
             if cached is not None:
                 item.extras = cached

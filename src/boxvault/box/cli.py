@@ -134,6 +134,10 @@ def backup(
     metadata: Annotated[
         bool, typer.Option("--metadata/--no-metadata", help="capture metadata instances")
     ] = True,
+    refresh_extras: Annotated[
+        bool,
+        typer.Option("--refresh-extras", help="ask again for every item's collaborations/comments/metadata"),
+    ] = False,
     checkpoint_seconds: Annotated[float, typer.Option("--checkpoint-seconds", min=0)] = 30.0,
 ) -> None:
     """Back up every active user (or those named), one snapshot each."""
@@ -183,6 +187,7 @@ def backup(
         download_workers=workers,
         user_workers=user_workers,
         metadata=metadata,
+        refresh_extras=refresh_extras,
         checkpoint_seconds=checkpoint_seconds,
     )
     try:

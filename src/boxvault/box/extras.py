@@ -24,9 +24,13 @@ COMMENT_FIELDS = "id,type,message,tagged_message,created_by,created_at,modified_
 
 
 def fingerprint(item: BoxItem, metadata: bool) -> str:
-    return (
-        f"{item.etag}|{item.sequence_id}|{int(item.has_collaborations)}|{item.comment_count}|{int(metadata)}"
-    )
+    """When this changes, the extras are asked for again; otherwise the last capture is reused.
+
+    A file's key is its version, not its etag: a rename or move changes the etag but not what is
+    attached to the file, and an incremental run must cost about one request per changed file.
+    """
+    version = item.version_id if item.type == "file" else item.etag
+    return f"{version}|{int(item.has_collaborations)}|{item.comment_count}|{int(metadata)}"
 
 
 def _dump(value: Any) -> bytes:

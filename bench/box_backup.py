@@ -1,0 +1,286 @@
+"""Box backup benchmark against the sandbox: full backup, 1 %-changed incremental, peak memory at scale.
+
+1. full: one user with ~2,000 files (~1 GB: small files plus 14 large ones) -> MB/s, API requests per
+   file; anchored against the same bytes fetched by plain HTTP (`sandbox_download`-style) in one stream.
+2. incremental after `mutate --fraction 0.01` -> wall time as a fraction of the full run (must be
+   <= 10 %), API requests (must be <= 1.1 x changed files + listing pages).
+3. big: one user with 100,000 small files -> peak RSS of the backup process (must be < 500 MB).
+
+Each backup runs `boxvault box backup` in a subprocess; its peak RSS comes from wait4(). "API requests"
+are the sandbox's count of `/2.0/...` requests (download URLs `/dl/...` and the token endpoint are not
+API calls on Box).
+
+    python bench/box_backup.py [--files 2000] [--large 14] [--big-files 100000] [--skip-big] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from support import boxvault_cmd, cli_env, free_port, run_cli, wait_for  # noqa: E402
+
+PASSWORD = "bench-password"
+
+
+class Sandbox:
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            boxvault_cmd("sandbox", "serve", "--data", str(data), "--port", str(self.port)),
+            env=cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: self.call("GET", "/_sandbox/health")["status"] == "ok", 60, "sandbox")
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=600) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def api_requests(self) -> int:
+        routes: dict[str, dict[str, int]] = self.call("GET", "/_sandbox/stats")["requests"]
+        return sum(n for route, by_status in routes.items() if " /2.0/" in route for n in by_status.values())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def backup(
+    sb: Sandbox, creds: dict[str, Any], env: dict[str, str], user: str, workers: int, *extra: str
+) -> tuple[dict[str, Any], float, float]:
+    """Run one backup; returns (report, wall seconds, peak RSS in MiB)."""
+    cmd = boxvault_cmd(
+        "box",
+        "backup",
+        "--api-url",
+        sb.url,
+        "--client-id",
+        creds["client_id"],
+        "--client-secret",
+        creds["client_secret"],
+        "--enterprise-id",
+        creds["enterprise_id"],
+        "--user",
+        user,
+        "--json",
+        "--rate-per-user",
+        "0",
+        "--workers",
+        str(workers),
+        *extra,
+    )
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=cli_env(env), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak RSS (KiB on Linux)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode not in (0, 3):
+            raise SystemExit(f"backup failed ({proc.returncode}):\n{err.read().decode()[-3000:]}")
+        return json.loads(out.read()), wall, usage.ru_maxrss / 1024
+
+
+def seed(data: Path, users: int, files: int, large: int, *, max_small: int | None = None) -> dict[str, Any]:
+    if max_small is None:
+        proc = run_cli(
+            [
+                "sandbox",
+                "seed",
+                "--data",
+                str(data),
+                "--users",
+                str(users),
+                "--files-per-user",
+                str(files),
+                "--large-files",
+                str(large),
+                "--json",
+            ]
+        )
+        result: dict[str, Any] = json.loads(proc.stdout)
+        return result
+    from boxvault.sandbox.seed import SeedOptions
+    from boxvault.sandbox.seed import seed as do_seed
+    from boxvault.sandbox.store import Store
+
+    store = Store(data)
+    try:
+        return do_seed(
+            store, SeedOptions(users=users, files_per_user=files, large_files=large, max_small_size=max_small)
+        )
+    finally:
+        store.close()
+
+
+def plain_http_mbps(sb: Sandbox, creds: dict[str, Any], user: str, workers: int) -> float:
+    """Anchor: every file of the user fetched through the SDK's HTTP session by `workers` threads, bytes
+    thrown away (what the backup would cost with an infinitely fast repository)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(ROOT / "tests" / "box"))
+    from boxcheck import sdk_client, sdk_files
+
+    client = sdk_client(sb.url, creds, user)
+    ids = list(sdk_files(client))
+    session = client.network_session.network_client.requests_session
+
+    def fetch(fid: str) -> int:
+        n = 0
+        with session.get(client.downloads.get_download_file_url(fid), stream=True) as r:
+            for chunk in r.iter_content(1 << 20):
+                n += len(chunk)
+        return n
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        total = sum(pool.map(fetch, ids))
+    return total / (time.perf_counter() - start) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--large", type=int, default=14, help="large (~62 MB) files in the full-backup user")
+    ap.add_argument("--big-files", type=int, default=100_000)
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="box-bench-"))
+    results: dict[str, Any] = {}
+    try:
+        # --- full and incremental ---------------------------------------------------------------------
+        data = tmp / "sandbox"
+        creds = seed(data, 1, args.files, args.large)
+        user = creds["users"][0]["id"]
+        sb = Sandbox(data)
+        env = {
+            "RESTIC_REPOSITORY": str(tmp / "repo"),
+            "RESTIC_PASSWORD": PASSWORD,
+            "XDG_STATE_HOME": str(tmp / "state"),
+        }
+        run_cli(["repo", "init"], env=env)
+        try:
+            sb.call("DELETE", "/_sandbox/stats")
+            report, wall, rss = backup(sb, creds, env, user, args.workers)
+            u = report["users"][0]
+            api = sb.api_requests()
+            mb = u["downloaded_bytes"] / 1e6
+            results["full"] = {
+                "files": u["files"],
+                "bytes": u["bytes"],
+                "downloaded_MB": round(mb, 1),
+                "seconds": round(wall, 2),
+                "MB_per_s": round(mb / wall, 1),
+                "api_requests": api,
+                "api_requests_per_file": round(api / max(1, u["files"]), 3),
+                "listing_pages": u["listing_pages"],
+                "peak_rss_MiB": round(rss, 1),
+            }
+            print("full:", json.dumps(results["full"]), flush=True)
+
+            change = sb.call("POST", "/_sandbox/mutate", {"fraction": 0.01, "seed": 1})
+            sb.call("DELETE", "/_sandbox/stats")
+            report2, wall2, _ = backup(sb, creds, env, user, args.workers)
+            u2 = report2["users"][0]
+            stats = sb.call("GET", "/_sandbox/stats")
+            changed = len(stats["downloads"])
+            api2 = sb.api_requests()
+            limit = 1.1 * changed + u2["listing_pages"]
+            results["incremental"] = {
+                "mutation": change["counts"],
+                "changed_files_downloaded": changed,
+                "seconds": round(wall2, 2),
+                "fraction_of_full": round(wall2 / wall, 4),
+                "api_requests": api2,
+                "listing_pages": u2["listing_pages"],
+                "request_limit_1.1xchanged+pages": round(limit, 1),
+                "requests_ok": api2 <= limit,
+                "time_ok": wall2 / wall <= 0.10,
+                "by_route": {r: sum(v.values()) for r, v in stats["requests"].items()},
+            }
+            print("incremental:", json.dumps(results["incremental"]), flush=True)
+
+            sb.call("DELETE", "/_sandbox/stats")
+            report3, wall3, _ = backup(sb, creds, env, user, args.workers, "--no-metadata")
+            results["incremental_no_change"] = {
+                "seconds": round(wall3, 2),
+                "api_requests": sb.api_requests(),
+                "downloaded": report3["users"][0]["downloaded"],
+            }
+            print("no-change:", json.dumps(results["incremental_no_change"]), flush=True)
+
+            anchor = plain_http_mbps(sb, creds, user, args.workers)
+            results["anchor_plain_http_MB_per_s"] = round(anchor, 1)
+            results["full"]["ratio_to_plain_http"] = round(results["full"]["MB_per_s"] / anchor, 3)
+            print(
+                "anchor (plain parallel HTTP download of the same files, no repository):",
+                round(anchor, 1),
+                "MB/s",
+                flush=True,
+            )
+        finally:
+            sb.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+        # --- peak memory on a big user -------------------------------------------------------------------
+        if not args.skip_big:
+            data = tmp / "sandbox-big"
+            t0 = time.perf_counter()
+            creds = seed(data, 1, args.big_files, 0, max_small=2048)
+            seeded = time.perf_counter() - t0
+            user = creds["users"][0]["id"]
+            sb = Sandbox(data)
+            env = {
+                "RESTIC_REPOSITORY": str(tmp / "repo-big"),
+                "RESTIC_PASSWORD": PASSWORD,
+                "XDG_STATE_HOME": str(tmp / "state-big"),
+            }
+            run_cli(["repo", "init"], env=env)
+            try:
+                sb.call("DELETE", "/_sandbox/stats")
+                report, wall, rss = backup(sb, creds, env, user, args.workers, "--no-metadata")
+                u = report["users"][0]
+                results["big"] = {
+                    "files": u["files"],
+                    "folders": u["folders"],
+                    "seconds": round(wall, 1),
+                    "seed_seconds": round(seeded, 1),
+                    "peak_rss_MiB": round(rss, 1),
+                    "memory_ok": rss < 500,
+                    "failed": u["failed"],
+                }
+                print("big:", json.dumps(results["big"]), flush=True)
+            finally:
+                sb.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
