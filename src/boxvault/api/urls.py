@@ -3,10 +3,12 @@ from rest_framework.routers import DefaultRouter
 
 from boxvault.activity.api import ActivityListView
 from boxvault.api import views
+from boxvault.backups.api import TaskViewSet
 from boxvault.jobs.api import JobViewSet
 
 router = DefaultRouter()
 router.register("members", views.MemberViewSet, basename="member")
+router.register("tasks", TaskViewSet, basename="task")
 router.register("jobs", JobViewSet, basename="job")
 
 app_name = "api"

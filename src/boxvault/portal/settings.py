@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "boxvault.api",
     "boxvault.jobs",
     "boxvault.activity",
+    "boxvault.backups",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,7 @@ from boxvault.portal import views
 
 urlpatterns = [
     path("home/", views.home),
+    path("", include("boxvault.backups.urls")),  # the homepage lists backup tasks (before portal's "")
     path("", include("boxvault.portal.shell_urls")),
     path("", include("boxvault.accounts.urls")),
     path("", include("boxvault.security.urls")),

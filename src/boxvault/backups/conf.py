@@ -1,0 +1,34 @@
+"""Where the portal's own Box OAuth app comes from: the environment, read when used (so `serve --demo` can
+fill it from the sandbox it starts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from boxvault.box.connect import BOX_API_URL
+from boxvault.portal.env import env_str
+
+BOX_AUTHORIZE_URL = "https://account.box.com/api/oauth2/authorize"
+
+
+@dataclass(frozen=True)
+class BoxApp:
+    client_id: str
+    client_secret: str
+    api_url: str
+    authorize_url: str
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+def box_app() -> BoxApp:
+    api_url = env_str("BOXVAULT_BOX_API_URL", BOX_API_URL).rstrip("/") or BOX_API_URL
+    default_authorize = BOX_AUTHORIZE_URL if api_url == BOX_API_URL else api_url + "/api/oauth2/authorize"
+    return BoxApp(
+        client_id=env_str("BOXVAULT_BOX_CLIENT_ID"),
+        client_secret=env_str("BOXVAULT_BOX_CLIENT_SECRET"),
+        api_url=api_url,
+        authorize_url=env_str("BOXVAULT_BOX_AUTHORIZE_URL", default_authorize),
+    )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+
+from boxvault.backups.models import Task
+
+
+class NewTaskForm(forms.Form):
+    service = forms.ChoiceField(choices=[("box", "Box")], initial="box")
+    name = forms.CharField(label="Backup name", max_length=120)
+
+
+class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Task
+        fields: ClassVar[list[str]] = [
+            "name",
+            "index_for_search",
+            "auto_activate",
+            "archived_retention_days",
+            "frequency",
+            "hour_utc",
+        ]
+        labels: ClassVar[dict[str, str]] = {
+            "index_for_search": "Index all data for Search",
+            "auto_activate": "Automatically activate new users",
+            "archived_retention_days": "Retain auto-archived backups for (days)",
+            "frequency": "Backup frequency",
+            "hour_utc": "Backup hour (UTC)",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["hour_utc"] = forms.TypedChoiceField(
+            label="Backup hour (UTC)", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)]
+        )
+        self.fields["archived_retention_days"].min_value = 1
+        self.fields["archived_retention_days"].max_value = 3650

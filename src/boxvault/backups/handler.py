@@ -1,0 +1,19 @@
+"""The "backup" job of the jobs app: load the task user, run, report (the Job row is the truth; the jobs app
+writes the System Activity row when the job finishes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boxvault.backups.models import TaskUser
+from boxvault.backups.runner import run_user_backup
+from boxvault.jobs.registry import handler
+
+
+@handler("backup")
+def run_backup_job(ctx: Any) -> None:
+    params = ctx.job.params or {}
+    outcome = run_user_backup(
+        int(params["task_user"]), ctx, previous=str(params.get("previous_status", TaskUser.Status.ACTIVE))
+    )
+    ctx.set_result(**outcome.to_json(), stored_bytes=outcome.downloaded_bytes)

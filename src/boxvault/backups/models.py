@@ -1,0 +1,183 @@
+# ruff: noqa: DJ001 - catalog columns keep None apart from "": both take part in an entry's identity (key)
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class Task(models.Model):
+    """A backup task: one Box connection, its users, a schedule and one repository."""
+
+    class Kind(models.TextChoices):
+        OAUTH = "oauth", "OAuth 2.0"
+        CCG = "ccg", "Client Credentials Grant"
+        JWT = "jwt", "JWT"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not connected yet"
+        CONNECTED = "connected", "Connected"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        EVERY_3_DAYS = "every_3_days", "Every 3 days"
+        WEEKLY = "weekly", "Weekly"
+
+    class Retention(models.TextChoices):
+        UNLIMITED = "unlimited", "Unlimited"
+        DAYS = "days", "Days"
+        MONTHS = "months", "Months"
+        YEARS = "years", "Years"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="backup_tasks")
+    name = models.CharField(max_length=120)
+    service = models.CharField(max_length=16, default="box")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    # --- connection
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    api_url = models.CharField(max_length=300, blank=True)
+    enterprise_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_detail = models.CharField(max_length=500, blank=True)
+    connected_as = models.CharField(max_length=254, blank=True)  # the Box login that granted OAuth access
+
+    # --- envelope encryption (crypto.py): a per-task data key sealed under the server KEK
+    sealed_key = models.TextField()
+    kek_fingerprint = models.CharField(max_length=32)
+    sealed_credentials = models.TextField(blank=True)  # JSON: CCG client id/secret, JWT config
+    sealed_tokens = models.TextField(blank=True)  # OAuth access + refresh token (rotated on every refresh)
+    sealed_repo_password = models.TextField()
+
+    # --- where the snapshots go
+    location = models.CharField("data-center location", max_length=64)
+    repository = models.CharField(max_length=500)
+    repository_id = models.CharField(max_length=64, blank=True)  # set once initialised
+
+    # --- settings
+    index_for_search = models.BooleanField(default=True)
+    auto_activate = models.BooleanField(default=False)
+    archived_retention_days = models.PositiveIntegerField(default=90)
+    frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
+    hour_utc = models.PositiveSmallIntegerField(default=1)
+    retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.UNLIMITED)
+    retention_value = models.PositiveIntegerField(default=0)
+
+    # --- deletion with a grace period
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    users_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def pending_deletion(self) -> bool:
+        return self.deletion_due_at is not None
+
+    @property
+    def retention_label(self) -> str:
+        if self.retention == self.Retention.UNLIMITED:
+            return "Unlimited"
+        return f"{self.retention_value} {self.get_retention_display().lower()}"
+
+
+class TaskUser(models.Model):
+    """A Box user of a task and where its backups stand."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        IN_PROCESS = "in_process", "In Process"
+        NOT_ACTIVE = "not_active", "Not Active"
+        SCHEDULED = "scheduled", "Scheduled"
+        PAUSED = "paused", "Paused"
+        OTHER_TASK = "other_task", "Backed-up in another task"
+        ARCHIVED = "archived", "Archived"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="users")
+    box_user_id = models.CharField(max_length=64)
+    login = models.CharField(max_length=254)
+    name = models.CharField(max_length=254, blank=True)
+    box_status = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_ACTIVE)
+    first_backup_at = models.DateTimeField(null=True, blank=True)
+    last_backup_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=32, blank=True)
+    size = models.BigIntegerField(default=0)
+    items = models.BigIntegerField(default=0)
+    last_snapshot_id = models.CharField(max_length=64, blank=True)
+    # The scheduler claims a user by moving this forward with a conditional UPDATE (schedule.py).
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    running_since = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["login", "id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["task", "box_user_id"], name="backups_taskuser_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.login
+
+
+class CatalogSnapshot(models.Model):
+    """A snapshot the catalog knows; its id orders the ranges (box/catalog.py)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="catalog_snapshots")
+    scope = models.CharField(max_length=64)
+    box_user_id = models.CharField(max_length=64)
+    snapshot_id = models.CharField(max_length=64, unique=True)
+    time = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["task", "box_user_id", "time"])]
+
+    def __str__(self) -> str:
+        return self.snapshot_id
+
+
+class CatalogVersion(models.Model):
+    """One version of an item, valid from one snapshot until (excluding) another."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="catalog_versions")
+    scope = models.CharField(max_length=64)
+    box_user_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=40)
+    item_id = models.CharField(max_length=64)
+    item_type = models.CharField(max_length=16)
+    path = models.TextField()
+    name = models.CharField(max_length=1024)
+    version_id = models.CharField(max_length=64, null=True, blank=True)
+    sha1 = models.CharField(max_length=40, null=True, blank=True)
+    etag = models.CharField(max_length=64, null=True, blank=True)
+    size = models.BigIntegerField(default=0)
+    created_by = models.TextField(null=True, blank=True)
+    modified_by = models.TextField(null=True, blank=True)
+    owned_by = models.TextField(null=True, blank=True)
+    created_at = models.CharField(max_length=40, null=True, blank=True)
+    modified_at = models.CharField(max_length=40, null=True, blank=True)
+    content_modified_at = models.CharField(max_length=40, null=True, blank=True)
+    from_snapshot = models.ForeignKey(CatalogSnapshot, on_delete=models.CASCADE, related_name="+")
+    until_snapshot = models.ForeignKey(
+        CatalogSnapshot, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["task", "box_user_id", "until_snapshot"]),
+            models.Index(fields=["scope", "item_id"]),
+            models.Index(fields=["scope", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.path

@@ -1,0 +1,464 @@
+"""Every change to backup tasks and their users: each function is one transaction; jobs queue on commit."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+
+from boxvault.accounts.access import Access
+from boxvault.accounts.operations import Operation
+from boxvault.accounts.services import ServiceError
+from boxvault.backups import schedule, vault
+from boxvault.backups.conf import box_app
+from boxvault.backups.connection import describe, is_auth_failure, open_connection
+from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
+from boxvault.backups.repository import LocationError, location_for
+from boxvault.box.connect import BOX_API_URL, Limits, base_urls
+from boxvault.portal import clock
+
+log = logging.getLogger(__name__)
+GRACE_DAYS = 7
+# A person is waiting (a page, an API call): fail within seconds rather than back off for minutes.
+INTERACTIVE = Limits(max_attempts=2, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=30.0)
+SETTINGS_FIELDS = (
+    "name",
+    "frequency",
+    "hour_utc",
+    "index_for_search",
+    "auto_activate",
+    "archived_retention_days",
+)
+ACTIONS: dict[str, Operation] = {
+    "activate": Operation.ACTIVATE_TASKS,
+    "backup_now": Operation.EXECUTE_TASKS,
+    "pause": Operation.PAUSE_TASKS,
+    "delete": Operation.DELETE_TASKS,
+}
+
+
+def _require(access: Access, operation: Operation) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    if not access.can(operation) or not access.member.may_use("box"):
+        raise PermissionDenied("your role does not allow this")
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the backup task a name.")
+    if len(name) > 120:
+        raise ServiceError("The name is at most 120 characters.")
+    return name
+
+
+def _clean_api_url(url: str | None) -> str:
+    url = (url or "").strip().rstrip("/")
+    if not url:
+        return ""
+    try:
+        base_urls(url)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from exc
+    return "" if url == BOX_API_URL else url
+
+
+def _new_task(access: Access, name: str, kind: str, api_url: str) -> Task:
+    task = Task(
+        account=access.account,
+        name=_clean_name(name),
+        kind=kind,
+        api_url=api_url,
+        created_at=clock.now(),
+        created_by=access.user if getattr(access.user, "pk", None) else None,
+        location=access.account.location,
+    )
+    try:
+        task.repository = location_for(task.location, access.account.pk, str(task.uuid))
+    except LocationError as exc:
+        raise ServiceError(str(exc)) from exc
+    vault.new_task_key(task)
+    vault.put(task, "repo_password", secrets.token_urlsafe(32))
+    return task
+
+
+# --- connecting -------------------------------------------------------------------------------------------
+
+
+def create_ccg_task(
+    access: Access, *, name: str, client_id: str, client_secret: str, enterprise_id: str, api_url: str = ""
+) -> Task:
+    """An enterprise connected with Client Credentials: checked against Box before it is saved."""
+    _require(access, Operation.ACTIVATE_TASKS)
+    if not (client_id and client_secret and enterprise_id):
+        raise ServiceError("client_id, client_secret and enterprise_id are required.")
+    task = _new_task(access, name, Task.Kind.CCG, _clean_api_url(api_url))
+    task.enterprise_id = str(enterprise_id)
+    vault.put_json(
+        task,
+        "credentials",
+        {"client_id": client_id, "client_secret": client_secret, "enterprise_id": str(enterprise_id)},
+    )
+    task.status = Task.Status.CONNECTED
+    with transaction.atomic():
+        task.save()
+        try:
+            discover_users(task)
+        except Exception as exc:
+            transaction.set_rollback(True)
+            raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
+    return task
+
+
+def begin_oauth(access: Access, *, name: str = "", task: Task | None = None) -> tuple[Task, str]:
+    """A new (or a disconnected) OAuth task and a fresh `state` for the redirect to Box's consent page.
+
+    The caller keeps `state` in the user's session and checks it on the callback (CSRF on the redirect)."""
+    app = box_app()
+    if not app.configured:
+        raise ServiceError(
+            "This server has no Box app configured (BOXVAULT_BOX_CLIENT_ID and BOXVAULT_BOX_CLIENT_SECRET)."
+        )
+    if task is None:
+        _require(access, Operation.ACTIVATE_TASKS)
+        task = _new_task(access, name, Task.Kind.OAUTH, _clean_api_url(app.api_url))
+        task.save()
+    else:
+        _require(access, Operation.MODIFY_TASKS)
+    state = secrets.token_urlsafe(24)
+    return task, state
+
+
+def authorize_url(state: str, redirect_uri: str) -> str:
+    app = box_app()
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+    }
+    return f"{app.authorize_url}?{urlencode(query)}"
+
+
+def finish_oauth(access: Access, task: Task, code: str) -> Task:
+    """Exchange the authorization code through the SDK; the tokens land sealed in the task's row."""
+    from box_sdk_gen.box.oauth import BoxOAuth, OAuthConfig
+    from box_sdk_gen.client import BoxClient
+    from box_sdk_gen.networking.network import NetworkSession
+
+    from boxvault.backups.tokens import TaskTokenStorage
+
+    _require(access, Operation.ACTIVATE_TASKS)
+    if task.kind != Task.Kind.OAUTH:
+        raise ServiceError("This task does not connect with OAuth.")
+    app = box_app()
+    storage = TaskTokenStorage(task.pk)
+    auth = BoxOAuth(OAuthConfig(app.client_id, app.client_secret, token_storage=storage))
+    session = NetworkSession(base_urls=base_urls(task.api_url or None))
+    try:
+        auth.get_tokens_authorization_code_grant(code, network_session=session)
+        me = BoxClient(auth=auth, network_session=session).users.get_user_me(fields=["login", "enterprise"])
+    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see, never a 500
+        Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=describe(exc))
+        raise ServiceError(f"Box did not complete the authorization: {describe(exc)}") from exc
+    enterprise = getattr(me, "enterprise", None)
+    task.refresh_from_db()
+    task.enterprise_id = str(getattr(enterprise, "id", "") or f"user-{me.id}")
+    task.connected_as = str(me.login or "")
+    task.status = Task.Status.CONNECTED
+    task.status_detail = ""
+    task.save(update_fields=["enterprise_id", "connected_as", "status", "status_detail"])
+    try:
+        discover_users(task)
+    except Exception as exc:  # noqa: BLE001 - connected; the users come with the first run
+        log.warning("task %s: user discovery failed after connecting: %s", task.pk, describe(exc))
+    return task
+
+
+def mark_disconnected(task: Task, reason: str) -> None:
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=reason[:500])
+
+
+# --- users ------------------------------------------------------------------------------------------------
+
+
+def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str, int]:
+    """Match the task's users with Box's: new ones (activated when the task says so), gone ones Archived."""
+    from boxvault.box.users import list_users
+
+    try:
+        conn = open_connection(task, limits)
+        found = list_users(conn.client)
+    except Exception as exc:
+        if is_auth_failure(exc):
+            mark_disconnected(task, describe(exc))
+        raise
+    now = clock.now()
+    counts = {"new": 0, "archived": 0, "updated": 0}
+    with transaction.atomic():
+        known = {u.box_user_id: u for u in TaskUser.objects.select_for_update().filter(task=task)}
+        others = set(
+            TaskUser.objects.filter(task__account=task.account, task__deletion_due_at__isnull=True)
+            .exclude(task=task)
+            .filter(status__in=[*schedule.SCHEDULABLE, TaskUser.Status.IN_PROCESS])
+            .values_list("box_user_id", flat=True)
+        )
+        for box_user in found:
+            row = known.pop(box_user.id, None)
+            if row is None:
+                status = TaskUser.Status.NOT_ACTIVE
+                if box_user.id in others:
+                    status = TaskUser.Status.OTHER_TASK
+                elif task.auto_activate and box_user.active:
+                    status = TaskUser.Status.SCHEDULED
+                TaskUser.objects.create(
+                    task=task,
+                    box_user_id=box_user.id,
+                    login=box_user.login,
+                    name=box_user.name,
+                    box_status=box_user.status,
+                    status=status,
+                    next_run_at=_first_slot(task, now) if status == TaskUser.Status.SCHEDULED else None,
+                )
+                counts["new"] += 1
+                continue
+            changed = (row.login, row.name, row.box_status) != (
+                box_user.login,
+                box_user.name,
+                box_user.status,
+            )
+            row.login, row.name, row.box_status = box_user.login, box_user.name, box_user.status
+            if row.status == TaskUser.Status.ARCHIVED:  # back in Box
+                row.status, row.archived_at = TaskUser.Status.NOT_ACTIVE, None
+                changed = True
+            if changed:
+                row.save(update_fields=["login", "name", "box_status", "status", "archived_at"])
+                counts["updated"] += 1
+        for row in known.values():  # deleted in Box
+            if row.status != TaskUser.Status.ARCHIVED:
+                row.status, row.archived_at, row.next_run_at = TaskUser.Status.ARCHIVED, now, None
+                row.save(update_fields=["status", "archived_at", "next_run_at"])
+                counts["archived"] += 1
+        Task.objects.filter(pk=task.pk).update(users_refreshed_at=now)
+    return counts
+
+
+def _first_slot(task: Task, now: Any) -> Any:
+    return schedule.next_slot(task.frequency, task.hour_utc, now)
+
+
+def _select(task: Task, box_user_ids: Iterable[str]) -> list[TaskUser]:
+    ids = [str(i) for i in box_user_ids]
+    if not ids:
+        raise ServiceError("Select at least one user.")
+    rows = list(TaskUser.objects.filter(task=task, box_user_id__in=ids, deletion_due_at__isnull=True))
+    missing = sorted(set(ids) - {r.box_user_id for r in rows})
+    if missing:
+        raise ServiceError(f"Unknown Box user(s) for this task: {', '.join(missing[:10])}.")
+    return rows
+
+
+def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[str]) -> list[Any]:
+    """Activate, Backup Now, Pause or Delete users; returns the jobs Backup Now started."""
+    operation = ACTIONS.get(action)
+    if operation is None:
+        raise ServiceError(f"Unknown action {action!r}: use one of {', '.join(ACTIONS)}.")
+    _require(access, operation)
+    if task.pending_deletion:
+        raise ServiceError("This task is being deleted.")
+    users = _select(task, box_user_ids)
+    now = clock.now()
+    started: list[Any] = []
+    with transaction.atomic():
+        if action == "activate":
+            for u in users:
+                if u.status in (
+                    TaskUser.Status.NOT_ACTIVE,
+                    TaskUser.Status.PAUSED,
+                    TaskUser.Status.OTHER_TASK,
+                ):
+                    u.status = TaskUser.Status.ACTIVE if u.last_backup_at else TaskUser.Status.SCHEDULED
+                    u.next_run_at = _first_slot(task, now)
+                    u.save(update_fields=["status", "next_run_at"])
+                elif u.status == TaskUser.Status.ARCHIVED:
+                    raise ServiceError(f"{u.login} no longer exists in Box and cannot be activated.")
+        elif action == "pause":
+            TaskUser.objects.filter(pk__in=[u.pk for u in users]).exclude(
+                status=TaskUser.Status.ARCHIVED
+            ).update(status=TaskUser.Status.PAUSED, next_run_at=None)
+        elif action == "delete":
+            TaskUser.objects.filter(pk__in=[u.pk for u in users]).update(
+                deletion_due_at=now + timedelta(days=GRACE_DAYS), next_run_at=None
+            )
+        else:
+            if task.status != Task.Status.CONNECTED:
+                raise ServiceError("Connect the task to Box first.")
+            for u in users:
+                job = start_backup(u, initiator=access.user, now=now)
+                if job is not None:
+                    started.append(job)
+    return started
+
+
+def start_backup(user: TaskUser, *, initiator: Any, now: Any) -> Any:
+    """Mark the user In Process (only if no run is going on: at most one per user) and queue its job."""
+    runnable = [
+        s for s in TaskUser.Status.values if s not in (TaskUser.Status.IN_PROCESS, TaskUser.Status.ARCHIVED)
+    ]
+    claimed = TaskUser.objects.filter(pk=user.pk, status__in=runnable).update(
+        status=TaskUser.Status.IN_PROCESS, running_since=now
+    )
+    if not claimed:
+        return None
+    return enqueue_backup(user, initiator, previous=user.status)
+
+
+def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
+    from boxvault.jobs import services as jobs  # type: ignore[import-not-found,unused-ignore]
+
+    task = user.task
+    return jobs.enqueue(
+        account=task.account,
+        kind="backup",
+        initiator=initiator if getattr(initiator, "pk", None) else None,
+        task=task,
+        box_user_id=user.box_user_id,
+        box_user_login=user.login,
+        params={"task_user": user.pk, "previous_status": previous},
+        destination=task.repository,
+    )
+
+
+def run_scheduler(now: Any = None) -> list[int]:
+    """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
+    return schedule.tick(now or clock.now(), lambda user: enqueue_backup(user, None, previous=user.status))
+
+
+# --- settings and deletion --------------------------------------------------------------------------------
+
+
+def update_settings(access: Access, task: Task, **changes: Any) -> Task:
+    _require(access, Operation.MODIFY_TASKS)
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ServiceError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    if "name" in changes:
+        changes["name"] = _clean_name(changes["name"])
+    if "frequency" in changes and changes["frequency"] not in Task.Frequency.values:
+        raise ServiceError(f"frequency must be one of {', '.join(Task.Frequency.values)}.")
+    if "hour_utc" in changes and not (
+        isinstance(changes["hour_utc"], int) and 0 <= changes["hour_utc"] <= 23
+    ):
+        raise ServiceError("hour_utc must be a whole hour from 0 to 23.")
+    if "archived_retention_days" in changes:
+        days = changes["archived_retention_days"]
+        if not (isinstance(days, int) and 1 <= days <= 3650):
+            raise ServiceError("archived_retention_days must be from 1 to 3650.")
+    with transaction.atomic():
+        for key, value in changes.items():
+            setattr(task, key, value)
+        task.save(update_fields=list(changes) or None)
+        if {"frequency", "hour_utc"} & set(changes):
+            now = clock.now()
+            for u in TaskUser.objects.filter(task=task, status__in=schedule.SCHEDULABLE):
+                u.next_run_at = _first_slot(task, now)
+                u.save(update_fields=["next_run_at"])
+    return task
+
+
+def set_retention(task: Task, kind: str, value: int = 0) -> Task:
+    """Operators only (CLI/API for staff): how long snapshots are kept, applied with forget + prune."""
+    if kind not in Task.Retention.values:
+        raise ServiceError(f"retention must be one of {', '.join(Task.Retention.values)}.")
+    if kind != Task.Retention.UNLIMITED and value < 1:
+        raise ServiceError("Give a number of days, months or years of at least 1.")
+    task.retention, task.retention_value = kind, value if kind != Task.Retention.UNLIMITED else 0
+    task.save(update_fields=["retention", "retention_value"])
+    return task
+
+
+def request_deletion(access: Access, task: Task) -> Task:
+    _require(access, Operation.DELETE_TASKS)
+    now = clock.now()
+    task.deletion_requested_at, task.deletion_due_at = now, now + timedelta(days=GRACE_DAYS)
+    task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+    return task
+
+
+def cancel_deletion(access: Access, task: Task) -> Task:
+    _require(access, Operation.DELETE_TASKS)
+    task.deletion_requested_at = task.deletion_due_at = None
+    task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+    return task
+
+
+def purge_task(task: Task) -> None:
+    """Delete the task's repository and rows (its own only), after the grace period."""
+    _delete_repository(task)
+    with transaction.atomic():
+        CatalogVersion.objects.filter(task=task).delete()
+        CatalogSnapshot.objects.filter(task=task).delete()
+        task.delete()
+    state = state_dir(task)
+    if state.exists():
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _delete_repository(task: Task) -> None:
+    from boxvault.engine.storage import open_backend
+
+    backend = open_backend(task.repository)
+    try:
+        for directory in ("data", "index", "snapshots", "locks", "keys"):
+            for name, _size in list(backend.list(directory)):
+                backend.delete(name)
+        backend.delete("config")
+    finally:
+        backend.close()
+    if task.repository.partition(":")[0] not in ("s3", "azure", "gs"):
+        root = Path(task.repository.removeprefix("local:"))
+        if root.is_dir():
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def purge_due(now: Any = None) -> list[int]:
+    """The periodic purge: tasks and users whose grace period ended, archived users past their retention."""
+    from boxvault.backups.retention import forget_users
+
+    now = now or clock.now()
+    purged: list[int] = []
+    for task in Task.objects.filter(deletion_due_at__lte=now):
+        try:
+            purge_task(task)
+            purged.append(task.pk)
+        except Exception:  # noqa: BLE001 - one task's storage trouble must not stop the others
+            log.exception("purging task %s failed; retrying next time", task.pk)
+    for task in Task.objects.filter(deletion_due_at__isnull=True):
+        cutoff = now - timedelta(days=task.archived_retention_days)
+        gone = list(
+            TaskUser.objects.filter(task=task, deletion_due_at__lte=now)
+            | TaskUser.objects.filter(task=task, status=TaskUser.Status.ARCHIVED, archived_at__lte=cutoff)
+        )
+        if not gone:
+            continue
+        try:
+            forget_users(task, [u.box_user_id for u in gone])
+        except Exception:  # noqa: BLE001
+            log.exception("forgetting users of task %s failed; retrying next time", task.pk)
+            continue
+        TaskUser.objects.filter(pk__in=[u.pk for u in gone]).delete()
+    return purged
+
+
+def state_dir(task: Task) -> Path:
+    """Local, non-secret state of a task's runs (blob cache, events positions): rebuilt if lost."""
+    return Path(settings.DATA_DIR) / "task-state" / str(task.uuid)

@@ -1,0 +1,20 @@
+"""Periodic work of backup tasks: the scheduler tick and the purge (thin: the services do the work)."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+
+@db_periodic_task(crontab(minute="*"))
+def schedule_backups() -> None:
+    from boxvault.backups.services import run_scheduler
+
+    run_scheduler()
+
+
+@db_periodic_task(crontab(minute="17"))
+def purge_backups() -> None:
+    from boxvault.backups.services import purge_due
+
+    purge_due()
