@@ -7,9 +7,11 @@ Rows are written in bulk without events, as if the content had been there before
 from __future__ import annotations
 
 import math
+import os
 import random
 import string
 import unicodedata
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +36,7 @@ CONTENT_TABLES = (
     "upload_parts",
 )
 ASCII_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l"})
+PARALLEL_BYTES = 512 * 1024 * 1024
 LARGE_SIZE = 62 * 1024 * 1024 + 12345
 
 
@@ -88,7 +91,7 @@ def _add_file(ctx: _Ctx, parent: int, owner: int, name: str, size: int, versions
     for n in range(1, versions + 1):
         vsize = size if n == versions else _size(ctx)
         ref = f"seed:{ctx.opts.seed}:{ctx.file_index}:{n}"
-        sha1 = content.generated_sha1(ref, vsize)
+        sha1 = ""  # computed in bulk by _flush, in parallel for big seeds
         version_id = ctx.next_version
         ctx.next_version += 1
         vtime = _iso(created + timedelta(hours=n - 1))
@@ -248,7 +251,24 @@ def seed(store: Store, opts: SeedOptions) -> dict[str, Any]:
     }
 
 
+def _sha1_job(job: tuple[str, int]) -> str:
+    return content.generated_sha1(job[0], job[1])
+
+
+def _hash_all(jobs: list[tuple[str, int]]) -> list[str]:
+    """SHA-1 of generated contents; a process per core when there is enough to hash (the order is kept)."""
+    workers = os.cpu_count() or 1
+    if workers < 2 or sum(size for _, size in jobs) < PARALLEL_BYTES:
+        return [_sha1_job(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_sha1_job, jobs, chunksize=64))
+
+
 def _flush(ctx: _Ctx) -> None:
+    digests = _hash_all([(str(row[7]), int(row[4])) for row in ctx.version_rows])
+    ctx.version_rows = [
+        (*row[:5], sha1, *row[6:]) for row, sha1 in zip(ctx.version_rows, digests, strict=True)
+    ]
     ctx.store.db.executemany(
         """INSERT INTO items (id, type, name, name_key, parent_id, owner_id, created_by, modified_by,
            created_at,
