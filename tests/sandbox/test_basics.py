@@ -62,3 +62,29 @@ def test_as_user_needs_admin_token(sandbox: SandboxServer) -> None:
         assert e.response_info.body["type"] == "error"
     else:
         raise AssertionError("As-User with a non-admin token must be refused")
+
+
+def test_user_types_and_paging(sandbox: SandboxServer) -> None:
+    external = sandbox.add_user("guest@partner.example.org", "Guest Partner", kind="external")
+    try:
+        client = sandbox.ccg_client()
+        managed = {u.id for u in client.users.get_users(user_type="managed", limit=1000).entries}
+        externals = {u.id for u in client.users.get_users(user_type="external", limit=1000).entries}
+        everyone = {u.id for u in client.users.get_users(user_type="all", limit=1000).entries}
+        assert externals == {external["id"]} and external["id"] not in managed
+        # "all" holds external users only when filter_term is their whole login
+        assert everyone == managed
+        found = client.users.get_users(user_type="all", filter_term="guest@partner.example.org").entries
+        assert [u.id for u in found] == [external["id"]]
+        pages, marker = [], None
+        while True:
+            page = client.users.get_users(user_type="all", usemarker=True, marker=marker, limit=2)
+            pages.append([u.id for u in page.entries])
+            marker = page.next_marker
+            if not marker:
+                break
+        assert [i for p in pages for i in p] == sorted(everyone, key=int) and len(pages) >= 2
+        offset_page = client.users.get_users(user_type="all", offset=1, limit=2)
+        assert offset_page.total_count == len(everyone) and len(offset_page.entries) == 2
+    finally:
+        sandbox.delete_user(external["id"])

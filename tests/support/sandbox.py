@@ -78,8 +78,9 @@ class SandboxServer:
             {"requests_per_minute": requests_per_minute, "uploads_per_minute": uploads_per_minute},
         )
 
-    def add_user(self, login: str, name: str, role: str = "user") -> dict[str, Any]:
-        result: dict[str, Any] = self.control("POST", "users", {"login": login, "name": name, "role": role})
+    def add_user(self, login: str, name: str, role: str = "user", kind: str = "managed") -> dict[str, Any]:
+        body = {"login": login, "name": name, "role": role, "kind": kind}
+        result: dict[str, Any] = self.control("POST", "users", body)
         return result
 
     def deactivate_user(self, user_id: str) -> None:

@@ -179,6 +179,7 @@ def _user_json(row: Any) -> dict[str, Any]:
         "name": row["name"],
         "role": row["role"],
         "status": row["status"],
+        "kind": row["kind"],
     }
 
 
@@ -195,6 +196,9 @@ async def add_user(request: Request) -> Response:
     role = body.get("role", "user")
     if role not in ("user", "admin", "coadmin"):
         raise bad_request("'role' must be user, admin or coadmin")
+    kind = body.get("kind", "managed")
+    if kind not in ("managed", "external"):
+        raise bad_request("'kind' must be managed or external")
     store = sandbox(request).store
     now = now_iso()
     with store.tx():
@@ -202,8 +206,8 @@ async def add_user(request: Request) -> Response:
             raise BoxError(409, "user_login_already_used", "A user with this login already exists")
         next_id = int(store.scalar("SELECT COALESCE(MAX(id), 2000000) FROM users") or 0) + 1111
         store.db.execute(
-            "INSERT INTO users (id, login, name, role, created_at, modified_at) VALUES (?,?,?,?,?,?)",
-            (next_id, login, name, role, now, now),
+            "INSERT INTO users (id, login, name, role, kind, created_at, modified_at) VALUES (?,?,?,?,?,?,?)",
+            (next_id, login, name, role, kind, now, now),
         )
     row = store.user(next_id)
     return JSONResponse(_user_json(row), status_code=201)

@@ -34,18 +34,22 @@ async def list_users(request: Request) -> Response:
     store = sandbox(request).store
     fields = fields_param(request)
     limit = limit_param(request)
-    user_type = request.query_params.get("user_type", "managed")
+    user_type = request.query_params.get("user_type", "all")
     if user_type not in ("all", "managed", "external"):
         raise bad_request("user_type must be one of all, managed, external")
+    term = request.query_params.get("filter_term") or ""
     where = "deleted = 0 AND is_service = 0"
     args: list[Any] = []
-    if user_type != "all":
+    if user_type == "all":
+        # "all" lists external users only when filter_term matches their login completely, as on Box
+        where += " AND (kind = 'managed' OR (kind = 'external' AND login = ?))"
+        args.append(term)
+    else:
         where += " AND kind = ?"
         args.append(user_type)
-    term = request.query_params.get("filter_term")
     if term:
-        where += " AND (login LIKE ? OR name LIKE ?)"
-        args += [f"{term}%", f"{term}%"]
+        where += " AND (login LIKE ? OR name LIKE ? OR login = ?)"
+        args += [f"{term}%", f"{term}%", term]
     enterprise_id = store.setting("enterprise_id", "") or ""
     if bool_param(request, "usemarker"):
         after = decode_marker(request.query_params["marker"]) if request.query_params.get("marker") else 0
@@ -61,7 +65,7 @@ async def list_users(request: Request) -> Response:
                 "entries": [_render(r, enterprise_id, fields) for r in rows],
             }
         )
-    offset = int_param(request, "offset", 0)
+    offset = int_param(request, "offset", 0, maximum=10000)
     total = int(store.scalar(f"SELECT COUNT(*) FROM users WHERE {where}", *args) or 0)
     rows = store.all(f"SELECT * FROM users WHERE {where} ORDER BY id LIMIT ? OFFSET ?", *args, limit, offset)
     return ok(
