@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -78,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parallel", type=int, default=4, help="also measure N concurrent downloads")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "sandbox"
@@ -145,6 +147,14 @@ def main() -> None:
             for _ in range(args.runs):
                 n, elapsed, _ = download(url, token, big["id"], check=False)
                 speeds.append(n / elapsed / 1e6)
+            parallel = 0.0
+            if args.parallel > 1:
+                with ThreadPoolExecutor(args.parallel) as pool:
+                    start = time.perf_counter()
+                    done = list(
+                        pool.map(lambda _: download(url, token, big["id"], False)[0], range(args.parallel))
+                    )
+                    parallel = sum(done) / (time.perf_counter() - start) / 1e6
             base = anchor("bench-anchor", size)
         finally:
             proc.terminate()
@@ -152,6 +162,8 @@ def main() -> None:
     best = max(speeds)
     print(f"file: {size / 1e6:.0f} MB, sha1 verified")
     print(f"download over loopback: best {best:.0f} MB/s, runs {', '.join(f'{s:.0f}' for s in speeds)} MB/s")
+    if parallel:
+        print(f"{args.parallel} concurrent downloads: {parallel:.0f} MB/s in total")
     print(f"anchor (in-process content generation): {base:.0f} MB/s; ratio {best / base:.2f}")
     print("target >= 300 MB/s:", "met" if best >= 300 else "NOT met")
 
