@@ -3,7 +3,8 @@
 A Python dict of objects costs ~200 bytes per blob; 10 million blobs must fit well under 1 GB. Entries
 therefore live in numpy columns sorted by id (48 bytes per blob: the id as four big-endian uint64 words plus
 pack number, offset, length and uncompressed length as uint32), searched by bisection on the first word.
-New entries go to a small dict that is merged into the columns once it grows.
+New entries go to a small dict that is merged into the columns once it grows. numpy is imported only
+when a table outgrows the dict, so small repositories (and short CLI runs) do not pay for loading it.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    U64 = npt.NDArray[np.uint64]
+    U32 = npt.NDArray[np.uint32]
 
 DATA, TREE = 0, 1
 KINDS = ("data", "tree")
 _MERGE_AT = 1 << 16
 # restic keeps index files below ~8 MiB; its MasterIndex flushes an index when it holds 50,000 blobs
 MAX_INDEX_ENTRIES = 50_000
-
-U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
 
 
 def kind_code(kind: str) -> int:
@@ -60,26 +62,27 @@ class _Table:
     """One blob type's sorted columns plus the dict of entries not merged yet."""
 
     def __init__(self) -> None:
-        self.k: list[U64] = [np.zeros(0, np.uint64) for _ in range(4)]
-        self.pack: U32 = np.zeros(0, np.uint32)
-        self.offset: U32 = np.zeros(0, np.uint32)
-        self.length: U32 = np.zeros(0, np.uint32)
-        self.ulen: U32 = np.zeros(0, np.uint32)
+        self.k: list[U64] = []
+        self.pack: U32 | None = None
+        self.offset: U32 | None = None
+        self.length: U32 | None = None
+        self.ulen: U32 | None = None
         self.recent: dict[bytes, tuple[int, int, int, int]] = {}
 
+    def _size(self) -> int:
+        return 0 if self.pack is None else len(self.pack)
+
     def __len__(self) -> int:
-        return len(self.pack) + len(self.recent)
+        return self._size() + len(self.recent)
 
     def find(self, blob_id: bytes) -> tuple[int, int, int, int] | None:
         hit = self.recent.get(blob_id)
-        if hit is not None:
+        if hit is not None or self.pack is None:
             return hit
         k0 = self.k[0]
-        if not len(k0):
-            return None
         w0 = int.from_bytes(blob_id[:8], "big")
         # a numpy scalar: a Python int above 2**63 would make numpy convert the whole column to float
-        i = int(k0.searchsorted(np.uint64(w0)))
+        i = int(k0.searchsorted(k0.dtype.type(w0)))
         n = len(k0)
         if i >= n or int(k0[i]) != w0:
             return None
@@ -88,44 +91,76 @@ class _Table:
         w3 = int.from_bytes(blob_id[24:32], "big")
         while i < n and int(k0[i]) == w0:
             if int(self.k[1][i]) == w1 and int(self.k[2][i]) == w2 and int(self.k[3][i]) == w3:
-                return int(self.pack[i]), int(self.offset[i]), int(self.length[i]), int(self.ulen[i])
+                return (
+                    int(self.pack[i]),
+                    int(self.offset[i]),  # type: ignore[index]
+                    int(self.length[i]),  # type: ignore[index]
+                    int(self.ulen[i]),  # type: ignore[index]
+                )
             i += 1
         return None
 
-    def merge(self, ids: bytes, pack: U32, offset: U32, length: U32, ulen: U32) -> None:
-        """Merge a batch (ids concatenated, 32 bytes each) into the sorted columns."""
-        if not len(pack):
+    def add_rows(self, rows: list[tuple[bytes, int, int, int, int]]) -> None:
+        """Bulk insert; small tables stay in the dict."""
+        if self.pack is None and len(self.recent) + len(rows) < _MERGE_AT:
+            for blob_id, pack_no, offset, length, ulen in rows:
+                self.recent.setdefault(blob_id, (pack_no, offset, length, ulen))
+            return
+        import numpy as np
+
+        self.flush_recent()
+        ids = b"".join(r[0] for r in rows)
+        vals = np.array([r[1:] for r in rows], dtype=np.uint32).reshape(-1, 4)
+        self._merge(ids, vals)
+
+    def _merge(self, ids: bytes, vals: Any) -> None:
+        """Merge a batch (ids concatenated, 32 bytes each; vals an (n, 4) uint32 array) into the columns."""
+        import numpy as np
+
+        if not len(vals):
             return
         words = np.frombuffer(ids, dtype=">u8").reshape(-1, 4).astype(np.uint64)
+        if self.pack is None:
+            empty64, empty32 = np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+            self.k = [empty64] * 4
+            self.pack = self.offset = self.length = self.ulen = empty32
+        assert self.offset is not None and self.length is not None and self.ulen is not None
         cols = [np.concatenate([self.k[j], words[:, j]]) for j in range(4)]
         order = np.lexsort((cols[3], cols[2], cols[1], cols[0]))
         self.k = [c[order] for c in cols]
         del cols
-        self.pack = np.concatenate([self.pack, pack])[order]
-        self.offset = np.concatenate([self.offset, offset])[order]
-        self.length = np.concatenate([self.length, length])[order]
-        self.ulen = np.concatenate([self.ulen, ulen])[order]
+        self.pack = np.concatenate([self.pack, vals[:, 0]])[order]
+        self.offset = np.concatenate([self.offset, vals[:, 1]])[order]
+        self.length = np.concatenate([self.length, vals[:, 2]])[order]
+        self.ulen = np.concatenate([self.ulen, vals[:, 3]])[order]
 
     def flush_recent(self) -> None:
         if not self.recent:
             return
+        import numpy as np
+
         items = list(self.recent.items())
         self.recent = {}
         ids = b"".join(k for k, _ in items)
-        vals = np.array([v for _, v in items], dtype=np.uint32).reshape(-1, 4)
-        self.merge(ids, vals[:, 0].copy(), vals[:, 1].copy(), vals[:, 2].copy(), vals[:, 3].copy())
+        self._merge(ids, np.array([v for _, v in items], dtype=np.uint32).reshape(-1, 4))
 
     def iter(self) -> Iterator[tuple[bytes, tuple[int, int, int, int]]]:
-        self_ids = np.stack(self.k, axis=1).astype(">u8").tobytes() if len(self.pack) else b""
-        for i in range(len(self.pack)):
-            yield (
-                self_ids[i * 32 : i * 32 + 32],
-                (int(self.pack[i]), int(self.offset[i]), int(self.length[i]), int(self.ulen[i])),
-            )
+        if self.pack is not None and len(self.pack):
+            import numpy as np
+
+            assert self.offset is not None and self.length is not None and self.ulen is not None
+            ids = np.stack(self.k, axis=1).astype(">u8").tobytes()
+            for i in range(len(self.pack)):
+                yield (
+                    ids[i * 32 : i * 32 + 32],
+                    (int(self.pack[i]), int(self.offset[i]), int(self.length[i]), int(self.ulen[i])),
+                )
         yield from list(self.recent.items())
 
     def nbytes(self) -> int:
-        columns: list[npt.NDArray[Any]] = [*self.k, self.pack, self.offset, self.length, self.ulen]
+        if self.pack is None:
+            return 0
+        columns: list[Any] = [*self.k, self.pack, self.offset, self.length, self.ulen]
         return sum(int(a.nbytes) for a in columns)
 
 
@@ -183,30 +218,19 @@ class MasterIndex:
                 yield IndexEntry(kind, blob_id, BlobLocation(packs[pack], offset, length, ulen))
 
     def add_index_document(self, doc: Any, name: str = "") -> None:
-        """Merge one decoded index file, in bulk (no per-blob Python objects kept)."""
+        """Merge one decoded index file, in bulk (no per-blob Python objects kept for large tables)."""
         batches: tuple[list[Any], list[Any]] = ([], [])
         with self._lock:
             for pack in doc.get("packs") or ():
                 pack_no = self._pack_number(bytes.fromhex(pack["id"]))
                 for blob in pack.get("blobs") or ():
-                    kind = kind_code(blob["type"])
-                    batches[kind].append(
-                        (
-                            blob["id"],
-                            pack_no,
-                            blob["offset"],
-                            blob["length"],
-                            blob.get("uncompressed_length", 0),
-                        )
-                    )
+                    batches[kind_code(blob["type"])].append((
+                        bytes.fromhex(blob["id"]), pack_no, blob["offset"], blob["length"],
+                        blob.get("uncompressed_length", 0),
+                    ))  # fmt: skip
             for kind, rows in enumerate(batches):
-                if not rows:
-                    continue
-                table = self._tables[kind]
-                table.flush_recent()
-                ids = bytes.fromhex("".join(r[0] for r in rows))
-                vals = np.array([r[1:] for r in rows], dtype=np.uint32)
-                table.merge(ids, vals[:, 0].copy(), vals[:, 1].copy(), vals[:, 2].copy(), vals[:, 3].copy())
+                if rows:
+                    self._tables[kind].add_rows(rows)
             if name:
                 self.loaded_files.add(name)
 
@@ -216,9 +240,11 @@ class MasterIndex:
             return sum(t.nbytes() for t in self._tables)
 
     def compact(self) -> None:
+        """Move pending entries into the columns (only where numpy columns are in use already)."""
         with self._lock:
             for t in self._tables:
-                t.flush_recent()
+                if t.pack is not None:
+                    t.flush_recent()
 
 
 @dataclass
