@@ -12,6 +12,8 @@ ERROR_KEYS = {"type", "status", "code", "message", "help_url", "request_id"}
 
 @pytest.fixture(scope="module")
 def token(sandbox: SandboxServer) -> str:
+    sandbox.clear_faults()
+    sandbox.reset_stats()  # the last test checks that this module's requests caused no 5xx
     return sandbox.developer_token(sandbox.users[0]["id"])
 
 
@@ -147,6 +149,6 @@ def test_bad_as_user_headers(sandbox: SandboxServer) -> None:
         assert resp.status_code == status and resp.json()["type"] == "error"
 
 
-def test_no_server_errors_were_answered(sandbox: SandboxServer) -> None:
+def test_no_server_errors_were_answered(sandbox: SandboxServer, token: str) -> None:
     by_status = sandbox.stats()["requests_by_status"]
     assert "500" not in by_status, by_status
