@@ -133,7 +133,7 @@ def build_routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(data_dir: Path) -> ASGIApp:
+def create_app(data_dir: Path) -> FaultsAndStats:
     sandbox = Sandbox(data_dir)
     routes = build_routes()
     app = Starlette(

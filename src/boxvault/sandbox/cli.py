@@ -33,7 +33,7 @@ def serve(
 
     asgi = create_app(data)
     if requests_per_minute or uploads_per_minute:
-        asgi.sandbox.limiter.configure(requests_per_minute, uploads_per_minute)  # type: ignore[attr-defined]
+        asgi.sandbox.limiter.configure(requests_per_minute, uploads_per_minute)
     typer.echo(f"Box sandbox on http://{host}:{port} (data in {data})", err=True)
     config = uvicorn.Config(
         asgi,
