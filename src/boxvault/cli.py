@@ -21,7 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "box": ("boxvault.box.cli:app", "back up a Box enterprise into a repository (no portal needed)"),
     "account": ("boxvault.portal.cli:account_app", "operator commands for accounts"),
     "token": ("boxvault.portal.cli:token_app", "operator commands for API tokens"),
-    "task": ("boxvault.portal.cli:task_app", "backup tasks of the portal"),
+    "task": ("boxvault.backups.cli:app", "backup tasks of the portal"),
     "jobs": ("boxvault.jobs.cli:jobs_app", "jobs of the portal"),
     "recovery": ("boxvault.portal.cli:recovery_app", "browse, search, restore and export backed-up data"),
 }
