@@ -141,3 +141,23 @@ def test_builder_rejects_bad_paths_and_duplicates(repo: Repository) -> None:
         b.commit()
         with pytest.raises(InvalidArgument):
             b.commit()
+
+
+def test_streaming_memory_stays_bounded(repo: Repository, repo_path: Path) -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    total = 256 * 2**20
+    tracemalloc.start()
+    try:
+        with repo.writer(pack_size=4 * 2**20) as w:
+            b = w.snapshot(hostname="h", paths=["/big"])
+            with b.add_file("/big/stream.bin") as f:
+                for _ in range(total // 2**20):
+                    f.write(rng.bytes(2**20))
+            b.commit()
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f.result is not None and f.result.size == total
+    assert peak < 128 * 2**20, f"peak {peak / 2**20:.0f} MiB while streaming {total / 2**20:.0f} MiB"
