@@ -47,8 +47,15 @@ class LoadedIndex:
     files: list[str] = field(default_factory=list)
     records: list[IndexRecord] = field(default_factory=list)
     first: dict[BlobKey, IndexRecord] = field(default_factory=dict)
+    _seen: set[tuple[str, int]] = field(default_factory=set)
 
     def add(self, rec: IndexRecord) -> None:
+        # The same stored copy listed by two index files (a prune killed between writing its new index and
+        # deleting the old ones) is one copy, not a duplicate: counting it twice would break the pack sizes.
+        where = (rec.pack_id, rec.offset)
+        if where in self._seen:
+            return
+        self._seen.add(where)
         self.records.append(rec)
         self.first.setdefault((rec.kind, rec.blob_id), rec)
 
