@@ -1,68 +1,47 @@
-"""A Box sandbox server per test module, started over a real socket, plus a repository factory.
-
-(Until tests/support/sandbox.py is shared by the sandbox area, this starts the ASGI app under uvicorn
-in a subprocess itself.)
-"""
+"""Fixtures of the Box backup tests: a seeded Box sandbox over a real socket (tests/support/sandbox.py),
+and the environment of a fresh repository."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import cli_env, free_port, wait_for
+from support.sandbox import SandboxServer, running_sandbox
 
 PASSWORD = "box-test-password"
 
 
-@dataclass
 class Sandbox:
-    url: str
-    data: Path
-    creds: dict[str, Any] = field(default_factory=dict)
+    """The shared `SandboxServer` plus what these tests use often."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.creds: dict[str, Any] = server.seed_info
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
-
-    def seed(self, users: int, files_per_user: int, large_files: int = 0, seed: int = 1) -> dict[str, Any]:
-        self.creds = self.call(
-            "POST",
-            "/_sandbox/seed",
-            {"users": users, "files_per_user": files_per_user, "large_files": large_files, "seed": seed},
-        )
-        return self.creds
-
-    def mutate(self, fraction: float, seed: int = 1) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("POST", "/_sandbox/mutate", {"fraction": fraction, "seed": seed})
-        return result
+        assert path.startswith("/_sandbox/")
+        return self.server.control(method, path[len("/_sandbox/") :], body)
 
     def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("GET", "/_sandbox/stats")
-        return result
+        return self.server.stats()
 
     def reset_stats(self) -> None:
-        self.call("DELETE", "/_sandbox/stats")
+        self.server.reset_stats()
 
     def set_faults(self, **faults: Any) -> None:
-        self.call("PUT", "/_sandbox/faults", faults)
+        self.server.set_faults(**faults)
 
     def clear_faults(self) -> None:
-        self.call("DELETE", "/_sandbox/faults")
+        self.server.clear_faults()
+
+    def mutate(self, fraction: float, seed: int = 1) -> dict[str, Any]:
+        return self.server.mutate(fraction, seed)
 
     def cli_args(self) -> list[str]:
         c = self.creds
@@ -78,32 +57,25 @@ class Sandbox:
         ]
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    data = tmp_path_factory.mktemp("sandbox")
-    port = free_port()
-    code = (
-        "import sys, uvicorn; from pathlib import Path; from boxvault.sandbox.app import create_app; "
-        "uvicorn.run(create_app(Path(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning')"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(data), str(port)],
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "server.log", "wb"),
-    )
-    sb = Sandbox(f"http://127.0.0.1:{port}", data)
-    try:
-        wait_for(lambda: sb.call("GET", "/_sandbox/health")["status"] == "ok", 30, "the Box sandbox")
-        yield sb
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+@pytest.fixture
+def box_sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
+    """`box_sandbox(users=3, files_per_user=50, large_files=0, seed=1)` seeds and serves a sandbox."""
+    with ExitStack() as stack:
+        count = 0
+
+        def make(users: int = 3, files_per_user: int = 50, large_files: int = 0, seed: int = 1) -> Sandbox:
+            nonlocal count
+            count += 1
+            home = tmp_path / f"box-sandbox-{count}"
+            home.mkdir()
+            server = stack.enter_context(
+                running_sandbox(
+                    home, users=users, files_per_user=files_per_user, seed=seed, large_files=large_files
+                )
+            )
+            return Sandbox(server)
+
+        yield make
 
 
 @pytest.fixture

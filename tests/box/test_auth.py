@@ -7,6 +7,7 @@ import json
 import threading
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,9 @@ def _oauth(sandbox: Sandbox, path: Path, key: bytes) -> BoxConnection:
     )
 
 
-def test_oauth_refresh_rotation_is_serialised(sandbox: Sandbox, tmp_path: Path) -> None:
-    creds = sandbox.seed(users=1, files_per_user=5, large_files=0)
+def test_oauth_refresh_rotation_is_serialised(box_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
+    sandbox = box_sandbox(users=1, files_per_user=5, large_files=0)
+    creds = sandbox.creds
     user = creds["users"][0]
     key = new_fernet_key()
     tokens = tmp_path / "tokens.json"
@@ -96,9 +98,10 @@ def test_oauth_refresh_rotation_is_serialised(sandbox: Sandbox, tmp_path: Path) 
     assert b"refresh_token" not in tokens.read_bytes()  # encrypted at rest
 
 
-def test_reused_refresh_token_fails_as_on_box(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_reused_refresh_token_fails_as_on_box(box_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
     """The sandbox is strict like Box: the unserialised SDK loses the grant when two refreshes race."""
-    creds = sandbox.seed(users=1, files_per_user=2, large_files=0, seed=2)
+    sandbox = box_sandbox(users=1, files_per_user=2, large_files=0, seed=2)
+    creds = sandbox.creds
     conn = _oauth(sandbox, tmp_path / "t.json", new_fernet_key())
     conn.auth.inner.get_tokens_authorization_code_grant(  # type: ignore[attr-defined]
         _authorization_code(sandbox, creds["users"][0]["id"]), network_session=conn.session
@@ -111,8 +114,9 @@ def test_reused_refresh_token_fails_as_on_box(sandbox: Sandbox, tmp_path: Path) 
         conn.auth.inner.refresh_token(network_session=conn.session)
 
 
-def test_jwt_connects(sandbox: Sandbox) -> None:
-    creds = sandbox.seed(users=2, files_per_user=2, large_files=0, seed=4)
+def test_jwt_connects(box_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = box_sandbox(users=2, files_per_user=2, large_files=0, seed=4)
+    creds = sandbox.creds
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = (
         private.public_key()

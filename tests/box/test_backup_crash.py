@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,12 @@ def _durable_file_ids(state_home: Path) -> set[str]:
     return found
 
 
-def test_kill_9_then_rerun(sandbox: Sandbox, repo_env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_then_rerun(
+    box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str], tmp_path: Path
+) -> None:
     require_binary("restic")
-    creds = sandbox.seed(users=1, files_per_user=300, large_files=0, seed=5)
+    sandbox = box_sandbox(users=1, files_per_user=300, large_files=0, seed=5)
+    creds = sandbox.creds
     uid = creds["users"][0]["id"]
     run_cli(["repo", "init"], env=repo_env)
     sandbox.reset_stats()

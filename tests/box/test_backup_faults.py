@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ from support import boxvault_cmd, cli_env, require_binary, wait_for
 pytestmark = pytest.mark.slow
 
 
-def test_backup_survives_faults(sandbox: Sandbox, repo_env: dict[str, str], tmp_path: Path) -> None:
+def test_backup_survives_faults(
+    box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str], tmp_path: Path
+) -> None:
     require_binary("restic")
-    creds = sandbox.seed(users=2, files_per_user=120, large_files=0, seed=3)
+    sandbox = box_sandbox(users=2, files_per_user=120, large_files=0, seed=3)
+    creds = sandbox.creds
     sandbox.reset_stats()
     sandbox.set_faults(
         seed=11,

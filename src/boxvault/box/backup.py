@@ -369,7 +369,8 @@ def run_backup(
 ) -> RunReport:
     started = time.monotonic()
     scope = options.enterprise_id
-    everyone = list_users(conn.client)
+    user_pages: list[int] = []
+    everyone = list_users(conn.client, pages=user_pages)
     changes = diff_users(state.users(scope), everyone)
     state.save_users(scope, everyone)
     by_id = {u.id: u for u in everyone}
@@ -425,5 +426,6 @@ def run_backup(
         users=reports,
         requests=conn.stats.snapshot(),
         user_changes=changes.to_json(),
+        listing_pages=sum(user_pages) + sum(r.listing_pages for r in reports),
         duration=time.monotonic() - started,
     )

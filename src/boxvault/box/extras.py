@@ -26,11 +26,13 @@ COMMENT_FIELDS = "id,type,message,tagged_message,created_by,created_at,modified_
 def fingerprint(item: BoxItem, metadata: bool) -> str:
     """When this changes, the extras are asked for again; otherwise the last capture is reused.
 
-    A file's key is its version, not its etag: a rename or move changes the etag but not what is
-    attached to the file, and an incremental run must cost about one request per changed file.
+    Neither the etag nor the version is part of it: metadata instances, comments and collaborations
+    belong to the item, not to a version, and a rename, move or new upload changes none of them, so
+    an incremental run costs one request per *new* item, not per changed one. What Box lets us see
+    changing is in it (`has_collaborations`, `comment_count`); other edits are picked up with
+    `--refresh-extras` (docs/box.md).
     """
-    version = item.version_id if item.type == "file" else item.etag
-    return f"{version}|{int(item.has_collaborations)}|{item.comment_count}|{int(metadata)}"
+    return f"{item.type}|{int(item.has_collaborations)}|{item.comment_count}|{int(metadata)}"
 
 
 def _dump(value: Any) -> bytes:

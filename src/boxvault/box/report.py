@@ -53,6 +53,7 @@ class RunReport:
     requests: dict[str, Any]
     user_changes: dict[str, Any] | None = None
     duration: float = 0.0
+    listing_pages: int = 0  # pages of the users list and of every folder listing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class RunReport:
             "users": [u.to_json() for u in self.users],
             "requests": self.requests,
             "user_changes": self.user_changes,
+            "listing_pages": self.listing_pages,
             "totals": {
                 k: sum(getattr(u, k) for u in self.users)
                 for k in ("files", "web_links", "bytes", "downloaded", "downloaded_bytes", "reused", "failed")

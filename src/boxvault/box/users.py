@@ -24,9 +24,14 @@ class BoxUser:
         return self.status != "inactive"
 
 
-def list_users(client: BoxClient, user_type: str = "managed") -> list[BoxUser]:
+def list_users(
+    client: BoxClient, user_type: str = "managed", pages: list[int] | None = None
+) -> list[BoxUser]:
+    """Every user of that type; `pages`, when given, gets the number of pages it took appended."""
     users: list[BoxUser] = []
+    count = 0
     for page in iter_marker_pages(client, "/2.0/users", {"user_type": user_type, "fields": USER_FIELDS}):
+        count += 1
         for raw in page:
             if raw.get("type", "user") != "user":
                 continue
@@ -38,6 +43,8 @@ def list_users(client: BoxClient, user_type: str = "managed") -> list[BoxUser]:
                     status=str(raw.get("status") or "active"),
                 )
             )
+    if pages is not None:
+        pages.append(count)
     return users
 
 
