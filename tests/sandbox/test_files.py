@@ -253,3 +253,25 @@ def test_collaboration_shows_folder_in_collaborators_tree(
     user_client.user_collaborations.delete_collaboration_by_id(collab.id)
     with pytest.raises(BoxAPIError):
         other_client.folders.get_folder_items(folder)
+
+
+def test_collaborator_roles_are_enforced(sandbox: SandboxServer, user_client, folder: str) -> None:
+    f = upload(user_client, folder, "read only.txt", b"look but do not touch")
+    viewer = sandbox.users[1]
+    user_client.user_collaborations.create_collaboration(
+        CreateCollaborationItem(type=CreateCollaborationItemTypeField.FOLDER, id=folder),
+        CreateCollaborationAccessibleBy(type=CreateCollaborationAccessibleByTypeField.USER, id=viewer["id"]),
+        CreateCollaborationRole.VIEWER,
+    )
+    as_viewer = sandbox.ccg_client().with_as_user_header(viewer["id"])
+    assert as_viewer.downloads.download_file(f.id).read() == b"look but do not touch"
+    for attempt in (
+        lambda: upload(as_viewer, folder, "new.txt", b"x"),
+        lambda: as_viewer.files.update_file_by_id(f.id, name="renamed.txt"),
+        lambda: as_viewer.files.delete_file_by_id(f.id),
+        lambda: as_viewer.folders.create_folder("sub", CreateFolderParent(id=folder)),
+    ):
+        with pytest.raises(BoxAPIError) as err:
+            attempt()
+        assert err.value.response_info.status_code == 403
+    assert user_client.files.get_file_by_id(f.id).name == "read only.txt"

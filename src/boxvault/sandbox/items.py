@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import BoxError, bad_request, not_found, trashed
+from .errors import BoxError, bad_request, forbidden, not_found, trashed
 from .render import Renderer, user_mini
 from .store import Row, Store, is_id, now_iso
 
@@ -73,23 +73,51 @@ def is_live(store: Store, row: Row) -> bool:
     return not row["purged"] and not row["trashed_at"] and not ancestors_trashed(store, row)
 
 
-def can_access(store: Store, user_id: int, row: Row) -> bool:
-    """Owners see their items; collaborators see everything under a folder shared with them."""
+def role(store: Store, user_id: int, row: Row) -> str | None:
+    """'owner', the role of the nearest collaboration on the item or a folder above it, or None."""
     if int(row["owner_id"]) == user_id:
-        return True
+        return "owner"
     current: Row | None = row
     seen: set[int] = set()
     while current is not None and int(current["id"]) not in seen:
         seen.add(int(current["id"]))
-        if store.scalar(
-            "SELECT 1 FROM collaborations WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
+        found = store.scalar(
+            "SELECT role FROM collaborations WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
             current["id"],
             user_id,
-        ):
-            return True
+        )
+        if found:
+            return str(found)
         pid = int(current["parent_id"])
         current = store.item(pid) if pid else None
-    return False
+    return None
+
+
+def can_access(store: Store, user_id: int, row: Row) -> bool:
+    """Owners see their items; collaborators see everything under a folder shared with them."""
+    return role(store, user_id, row) is not None
+
+
+# what each collaborator role may do (Box's collaboration roles, simplified to the sandbox's operations)
+ROLE_ACTIONS = {
+    "owner": {"download", "upload", "edit"},
+    "co-owner": {"download", "upload", "edit"},
+    "editor": {"download", "upload", "edit"},
+    "viewer uploader": {"download", "upload"},
+    "previewer uploader": {"upload"},
+    "viewer": {"download"},
+    "uploader": {"upload"},
+    "previewer": set(),
+}
+
+
+def require(store: Store, user_id: int, row: Row, action: str) -> None:
+    """403 when the user's role on the item does not allow `action` (download, upload or edit)."""
+    current = role(store, user_id, row)
+    if current is None:
+        raise not_found(str(row["type"]))
+    if action not in ROLE_ACTIONS.get(current, set()):
+        raise forbidden(f"Access denied: the {current} role does not allow this operation")
 
 
 def get_item(store: Store, user_id: int, raw_id: Any, kind: str, allow_trashed: bool = False) -> Row:
@@ -139,6 +167,7 @@ def target_folder(store: Store, user_id: int, raw_id: Any) -> tuple[int, int]:
     if str(raw_id) == "0":
         return 0, user_id
     folder = get_item(store, user_id, raw_id, "folder")
+    require(store, user_id, folder, "upload")
     return int(folder["id"]), int(folder["owner_id"])
 
 

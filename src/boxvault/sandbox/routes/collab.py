@@ -39,6 +39,7 @@ async def create_collaboration(request: Request) -> Response:
     if role not in ROLES:
         raise bad_request(f"'role' must be one of {', '.join(ROLES)}")
     item = items.get_item(store, actor.id, ref_id(body, "item"), str(item_ref["type"]))
+    items.require(store, actor.id, item, "edit")
     user: Row | None = None
     if grantee.get("id") is not None:
         raw = str(grantee["id"])
@@ -223,6 +224,7 @@ async def get_web_link(request: Request) -> Response:
 async def update_web_link(request: Request) -> Response:
     store, actor, renderer = context(request)
     row = items.get_item(store, actor.id, request.path_params["link_id"], "web_link")
+    items.require(store, actor.id, row, "edit")
     body = await json_body(request)
     name = body.get("name")
     if name is not None and not isinstance(name, str):
@@ -246,8 +248,7 @@ async def update_web_link(request: Request) -> Response:
 async def delete_web_link(request: Request) -> Response:
     store, actor, _ = context(request)
     row = items.get_item(store, actor.id, request.path_params["link_id"], "web_link")
-    if int(row["owner_id"]) != actor.id and not items.can_access(store, actor.id, row):
-        raise forbidden()
+    items.require(store, actor.id, row, "edit")
     items.trash(store, row, actor.id)
     return Response(status_code=204)
 

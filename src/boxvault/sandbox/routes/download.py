@@ -47,6 +47,7 @@ def _sign(store: Store, file_id: int, version_id: int, expires: int) -> str:
 async def file_content(request: Request) -> Response:
     store, actor, _ = context(request)
     row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "download")
     version_id = int(row["version_id"])
     raw_version = request.query_params.get("version")
     if raw_version:

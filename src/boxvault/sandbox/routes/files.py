@@ -36,6 +36,7 @@ async def get_file(request: Request) -> Response:
 async def update_file(request: Request) -> Response:
     store, actor, renderer = context(request)
     row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     check_if_match(request, str(row["sequence_id"]))
     body = await json_body(request)
     name = body.get("name")
@@ -58,6 +59,7 @@ async def update_file(request: Request) -> Response:
 async def delete_file(request: Request) -> Response:
     store, actor, _ = context(request)
     row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     check_if_match(request, str(row["sequence_id"]))
     items.trash(store, row, actor.id)
     return Response(status_code=204)
@@ -66,6 +68,7 @@ async def delete_file(request: Request) -> Response:
 async def restore_file(request: Request) -> Response:
     store, actor, renderer = context(request)
     row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     body = await json_body(request, required=False)
     name = body.get("name")
     if name is not None and not isinstance(name, str):
@@ -87,6 +90,7 @@ async def get_trashed_file(request: Request) -> Response:
 async def purge_file(request: Request) -> Response:
     store, actor, _ = context(request)
     row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     items.purge(store, row, actor.id)
     return Response(status_code=204)
 

@@ -63,6 +63,7 @@ async def update_folder(request: Request) -> Response:
     if raw == "0":
         raise bad_request("The root folder cannot be changed")
     row = items.get_item(store, actor.id, raw, "folder")
+    items.require(store, actor.id, row, "edit")
     body = await json_body(request)
     name = body.get("name")
     if name is not None and not isinstance(name, str):
@@ -84,6 +85,7 @@ async def delete_folder(request: Request) -> Response:
     if raw == "0":
         raise bad_request("The root folder cannot be deleted")
     row = items.get_item(store, actor.id, raw, "folder")
+    items.require(store, actor.id, row, "edit")
     recursive = request.query_params.get("recursive", "false").lower() == "true"
     where, args = children_where(store, int(row["id"]), actor.id)
     if not recursive and store.scalar(f"SELECT 1 FROM items i WHERE {where} LIMIT 1", *args):
@@ -95,6 +97,7 @@ async def delete_folder(request: Request) -> Response:
 async def restore_folder(request: Request) -> Response:
     store, actor, renderer = context(request)
     row = items.get_trashed(store, actor.id, request.path_params["folder_id"], "folder")
+    items.require(store, actor.id, row, "edit")
     body = await json_body(request, required=False)
     name = body.get("name")
     parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
@@ -114,6 +117,7 @@ async def get_trashed_folder(request: Request) -> Response:
 async def purge_folder(request: Request) -> Response:
     store, actor, _ = context(request)
     row = items.get_trashed(store, actor.id, request.path_params["folder_id"], "folder")
+    items.require(store, actor.id, row, "edit")
     items.purge(store, row, actor.id)
     return Response(status_code=204)
 

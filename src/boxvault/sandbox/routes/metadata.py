@@ -84,7 +84,8 @@ async def get_instance(request: Request) -> Response:
 
 
 async def create_instance(request: Request) -> Response:
-    store, _, item, kind = _target(request)
+    store, user_id, item, kind = _target(request)
+    items.require(store, user_id, item, "edit")
     scope = _scope(store, request.path_params["scope"])
     template = request.path_params["template"]
     data = _valid_data(await json_body(request, required=False))
@@ -131,7 +132,8 @@ def _apply_patch(data: dict[str, Any], ops: Any) -> dict[str, Any]:
 
 
 async def update_instance(request: Request) -> Response:
-    store, _, item, kind = _target(request)
+    store, user_id, item, kind = _target(request)
+    items.require(store, user_id, item, "edit")
     scope = _scope(store, request.path_params["scope"])
     template = request.path_params["template"]
     raw = await request.body()
@@ -151,7 +153,8 @@ async def update_instance(request: Request) -> Response:
 
 
 async def delete_instance(request: Request) -> Response:
-    store, _, item, _ = _target(request)
+    store, user_id, item, _ = _target(request)
+    items.require(store, user_id, item, "edit")
     scope = _scope(store, request.path_params["scope"])
     row = _get(store, item, scope, request.path_params["template"])
     with store.tx():

@@ -97,6 +97,7 @@ async def create_session(request: Request) -> Response:
 async def create_version_session(request: Request) -> Response:
     store, actor, _ = context(request, upload=True)
     row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     body = await json_body(request)
     name = body.get("file_name", row["name"])
     items.check_name(name)

@@ -128,6 +128,7 @@ async def upload_file(request: Request) -> Response:
 async def upload_version(request: Request) -> Response:
     store, actor, renderer = context(request, upload=True)
     row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
     check_if_match(request, str(row["sequence_id"]))
     attributes, upload = await _parse_multipart(request)
     name = attributes.get("name")
