@@ -10,13 +10,15 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from maint_support import fast_repo, restic_json, snapshot_doc
+from maint_support import fast_repo, open_repo, restic_json, snapshot_doc
 
 from boxvault.engine import gojson
 from boxvault.engine.forget import Duration, ExpirePolicy, apply_policy, group_snapshots
@@ -75,39 +77,56 @@ def _policy(p: dict[str, Any]) -> ExpirePolicy:
     )  # fmt: skip
 
 
+_REPO: dict[str, Path] = {}
+
+
+def _shared_repo() -> Path:
+    """One repository for all examples (key derivation is slow); the snapshots are replaced per example."""
+    if "path" not in _REPO:
+        _REPO["path"] = Path(tempfile.mkdtemp(prefix="forget-vs-restic-")) / "repo"
+        fast_repo(_REPO["path"])
+    return _REPO["path"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup() -> Iterator[None]:
+    yield
+    if "path" in _REPO:
+        shutil.rmtree(_REPO.pop("path").parent, ignore_errors=True)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(snapshot_st, min_size=1, max_size=30, unique_by=lambda s: s[0]), policy_st)
 def test_forget_decisions_match_restic(snaps: list[tuple[Any, ...]], policy: dict[str, Any]) -> None:
     require_binary("restic")
-    tmp = Path(tempfile.mkdtemp(prefix="forget-vs-restic-"))
-    try:
-        repo = fast_repo(tmp / "repo")
-        tree = secrets.token_hex(32)  # forget never reads trees
-        for minutes, host, tags, paths, offset in snaps:
-            t = BASE - timedelta(minutes=minutes)
-            text = gojson.format_time_ns(gojson.datetime_to_ns(t), offset * 3600)
-            repo.save_json("snapshots", snapshot_doc(text, host, list(paths), list(tags), tree))
+    path = _shared_repo()
+    for old in (path / "snapshots").iterdir():
+        old.unlink()
+    repo = open_repo(path)
+    tree = secrets.token_hex(32)  # forget never reads trees
+    for minutes, host, tags, paths, offset in snaps:
+        t = BASE - timedelta(minutes=minutes)
+        text = gojson.format_time_ns(gojson.datetime_to_ns(t), offset * 3600)
+        repo.save_json("snapshots", snapshot_doc(text, host, list(paths), list(tags), tree))
 
-        theirs = restic_json(tmp / "repo", "forget", "--dry-run", *_flags(policy)) or []
-        ours_policy = _policy(policy)
-        snapshots, errors = load_snapshots(repo)
-        assert not errors
-        ours = group_snapshots(snapshots, policy["group_by"])
+    theirs = restic_json(path, "forget", "--dry-run", *_flags(policy)) or []
+    ours_policy = _policy(policy)
+    snapshots, errors = load_snapshots(repo)
+    assert not errors and len(snapshots) == len(snaps)
+    ours = group_snapshots(snapshots, policy["group_by"])
 
-        if ours_policy.empty:
-            assert theirs == []
-            return
-        assert len(theirs) == len(ours)
-        for group in theirs:
-            match = [
-                k for k in ours
-                if k.hostname == group["host"] and list(k.paths or []) == (group["paths"] or [])
-                and list(k.tags or []) == (group["tags"] or [])
-            ]  # fmt: skip
-            assert len(match) == 1, (group["host"], group["paths"], group["tags"], list(ours))
-            result = apply_policy(ours[match[0]], ours_policy)
-            assert [s.id for s in result.keep] == [s["id"] for s in group["keep"] or []]
-            assert [s.id for s in result.remove] == [s["id"] for s in group["remove"] or []]
-            assert [r.matches for r in result.reasons] == [r["matches"] for r in group["reasons"] or []]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if ours_policy.empty:
+        assert theirs == []
+        return
+    assert len(theirs) == len(ours)
+    for group in theirs:
+        match = [
+            k for k in ours
+            if k.hostname == group["host"] and list(k.paths or []) == (group["paths"] or [])
+            and list(k.tags or []) == (group["tags"] or [])
+        ]  # fmt: skip
+        assert len(match) == 1, (group["host"], group["paths"], group["tags"], list(ours))
+        result = apply_policy(ours[match[0]], ours_policy)
+        assert [s.id for s in result.keep] == [s["id"] for s in group["keep"] or []]
+        assert [s.id for s in result.remove] == [s["id"] for s in group["remove"] or []]
+        assert [r.matches for r in result.reasons] == [r["matches"] for r in group["reasons"] or []]
