@@ -271,3 +271,16 @@ def test_schema_lists_the_job_endpoints(client: Any, db: Any) -> None:
     paths = client.get("/api/schema/?format=json").json()["paths"]
     for path in ("/api/v1/jobs/", "/api/v1/jobs/{id}/", "/api/v1/jobs/{id}/cancel/", "/api/v1/activity/"):
         assert path in paths
+
+
+def test_dynamic_choices_survive_a_cached_class_field(
+    client: Any, admin: Any, jobs_set: dict[str, Any]
+) -> None:
+    """Schema generation builds class-level form fields once; later requests still get their own choices."""
+    from boxvault.activity.filters import ActivityFilter
+    from boxvault.jobs.filters import JobFilter
+
+    assert JobFilter.base_filters["task"].field is not None and ActivityFilter.base_filters["task"].field
+    login(client, admin.user)
+    assert client.get("/api/v1/jobs/?task=7").json()["count"] == 5
+    assert client.get("/api/v1/activity/?task=7").status_code == 200

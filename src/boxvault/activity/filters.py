@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.activity.models import ActivityEvent
+from boxvault.jobs.filters import set_choices
 
 
 class ActivityFilter(django_filters.FilterSet):
@@ -31,13 +32,12 @@ class ActivityFilter(django_filters.FilterSet):
         # Choices from the caller's own (already scoped) rows: never another tenant's names.
         for name in ("activity", "service"):
             values = base.order_by(name).values_list(name, flat=True).distinct()
-            self.filters[name].extra["choices"] = [
-                (v, v.capitalize() if name == "service" else v) for v in values
-            ]
+            labels = [(v, v.capitalize() if name == "service" else v) for v in values]
+            set_choices(self.filters[name], labels)
         tasks = (
             base.exclude(task_id=None).order_by("task_name").values_list("task_id", "task_name").distinct()
         )
-        self.filters["task"].extra["choices"] = [(str(i), n or f"Task {i}") for i, n in tasks]
+        set_choices(self.filters["task"], [(str(i), n or f"Task {i}") for i, n in tasks])
 
     def search(self, queryset: QuerySet[ActivityEvent], name: str, value: str) -> QuerySet[ActivityEvent]:
         return queryset.filter(

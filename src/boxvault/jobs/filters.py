@@ -12,6 +12,14 @@ from boxvault.accounts.operations import SERVICES
 from boxvault.jobs.models import Job
 from boxvault.portal import clock
 
+
+def set_choices(field_filter: django_filters.Filter, choices: list[tuple[str, str]]) -> None:
+    """Per-request choices. The form field is cached on the filter and the filter set deep-copies its
+    class's filters, so a field built once elsewhere (the schema, browsable API) keeps stale choices."""
+    field_filter.extra["choices"] = choices
+    field_filter.__dict__.pop("_field", None)
+
+
 SORTS = [("latest", "Latest first"), ("oldest", "Oldest first")]
 
 
@@ -51,9 +59,9 @@ class JobFilter(django_filters.FilterSet):
         tasks = (
             base.exclude(task_id=None).order_by("task_name").values_list("task_id", "task_name").distinct()
         )
-        self.filters["task"].extra["choices"] = [(str(i), n or f"Task {i}") for i, n in tasks]
+        set_choices(self.filters["task"], [(str(i), n or f"Task {i}") for i, n in tasks])
         people = base.order_by("initiator_label").values_list("initiator_label", flat=True).distinct()
-        self.filters["initiator"].extra["choices"] = [(p, p) for p in people]
+        set_choices(self.filters["initiator"], [(p, p) for p in people])
 
     def by_box_user(self, queryset: QuerySet[Job], name: str, value: str) -> QuerySet[Job]:
         return queryset.filter(Q(box_user_id=value) | Q(box_user_login__iexact=value))
