@@ -27,8 +27,8 @@ PASSWORD = "bench-password"
 STEPS = ("full backup", "no-change backup", "restore")
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of a child process; fails loudly on a non-zero exit."""
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of a child process; fails loudly on a non-zero exit."""
     os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -39,7 +39,7 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}\n{err}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def tools(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -57,7 +57,7 @@ def tools(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
 
 def one_round(
     name: str, cmd: list[str], env: dict[str, str], corpus: Path, work: Path
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[float, float, float]]:
     repo = work / f"{name}-repo"
     target = work / f"{name}-restore"
     for p in (repo, target, work / "restic-cache"):
@@ -71,7 +71,7 @@ def one_round(
         "restore": run([*cmd, "restore", "latest", "--target", str(target)], env),
     }
     restored = target / str(corpus).lstrip("/")
-    if not restored.is_dir() or sum(1 for _ in restored.rglob("*")) < 100:
+    if not restored.is_dir() or not any(restored.iterdir()):
         sys.exit(f"{name} restore produced no files in {restored}")
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(repo, ignore_errors=True)
@@ -96,7 +96,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
     print(f"corpus {corpus}: {files} files, {size / 2**20:.0f} MiB; {a.runs} runs; load {os.getloadavg()}")
 
-    measured: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    measured: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     setups = tools(work)
     for i in range(a.runs):
         order = list(setups) if i % 2 == 0 else list(reversed(setups))  # alternate who goes first
@@ -105,19 +105,20 @@ def main() -> None:
             for step, value in one_round(name, cmd, env, corpus, work).items():
                 measured.setdefault(name, {}).setdefault(step, []).append(value)
             print(f"  run {i + 1} {name}: " + ", ".join(
-                f"{s} {measured[name][s][-1][0]:.2f}s" for s in STEPS), flush=True)  # fmt: skip
+                f"{s} {measured[name][s][-1][0]:.2f}s ({measured[name][s][-1][2]:.2f} cpu)" for s in STEPS),
+                flush=True)  # fmt: skip
 
-    print(
-        f"\n{'step':<18}{'restic s':>10}{'boxvault s':>12}{'ratio':>8}{'restic MiB':>12}{'boxvault MiB':>14}"
-    )
+    print(f"\n{'step':<18}{'restic s':>9}{'boxvault s':>11}{'ratio':>7}{'restic MiB':>11}{'boxvault MiB':>13}"
+          f"{'restic cpu':>11}{'boxvault cpu':>13}{'cpu ratio':>10}")  # fmt: skip
     for step in STEPS:
-        r_t = statistics.median(t for t, _ in measured["restic"][step])
-        b_t = statistics.median(t for t, _ in measured["boxvault"][step])
-        r_m = max(m for _, m in measured["restic"][step])
-        b_m = max(m for _, m in measured["boxvault"][step])
-        print(f"{step:<18}{r_t:>10.2f}{b_t:>12.2f}{r_t / b_t:>8.2f}{r_m:>12.0f}{b_m:>14.0f}")
-    print(f"(medians of {a.runs}; ratio = restic time / boxvault time; peak RSS is the max over runs; "
-          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
+        r_t, b_t = (statistics.median(t for t, _, _ in measured[n][step]) for n in ("restic", "boxvault"))
+        r_m, b_m = (max(m for _, m, _ in measured[n][step]) for n in ("restic", "boxvault"))
+        r_c, b_c = (statistics.median(c for _, _, c in measured[n][step]) for n in ("restic", "boxvault"))
+        print(f"{step:<18}{r_t:>9.2f}{b_t:>11.2f}{r_t / b_t:>7.2f}{r_m:>11.0f}{b_m:>13.0f}"
+              f"{r_c:>11.2f}{b_c:>13.2f}{r_c / b_c:>10.2f}")  # fmt: skip
+    print(f"(medians of {a.runs}; ratio = restic / boxvault, above 1: boxvault is faster; peak RSS is the "
+          f"max over runs; cpu = user+sys seconds; load average now {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs)")  # fmt: skip
 
 
 if __name__ == "__main__":
