@@ -28,6 +28,7 @@ from boxvault.box.progress import Progress, ProgressCallback
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, diff_users, list_users
+from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
 from boxvault.box.walker import WalkError, WalkStats, walk
 
 
@@ -39,6 +40,7 @@ class BackupOptions:
     download_workers: int = 4
     user_workers: int = 2
     metadata: bool = True  # capture metadata instances (one request per new/changed item)
+    versions: bool = False  # also keep Box's previous versions of each file
     refresh_extras: bool = False  # ask for every item's collaborations/comments/metadata again
     checkpoint_seconds: float = 30.0
     verify_attempts: int = 3  # downloads whose sha1 does not match are tried this many times in all
@@ -140,6 +142,7 @@ class _UserBackup:
         self._lock = threading.Lock()
         self._entries: list[CatalogEntry] = []
         self._extras_rows: list[tuple[str, str, dict[str, bytes]]] = []
+        self._versions_rows: list[tuple[str, str, list[OldVersion]]] = []
         self.parent: str | None = None  # the user's previous snapshot
 
     def _stopping(self) -> bool:
@@ -182,6 +185,7 @@ class _UserBackup:
         report.snapshot_id = snapshot_id
         self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), self._entries)
         self.state.save_extras(self.scope, self.user.id, self._extras_rows)
+        self.state.save_versions(self.scope, self._versions_rows)
         report.duration = time.monotonic() - started
         return report
 
@@ -239,7 +243,8 @@ class _UserBackup:
             with self._lock:
                 self.report.folders += 1
             return None
-        if not needs_capture and self._try_inline(builder, item):
+        with_history = self.options.versions and item.version_number > 1
+        if not needs_capture and not with_history and self._try_inline(builder, item):
             return None
         return fp, needs_capture
 
@@ -308,40 +313,119 @@ class _UserBackup:
             if item.type == "web_link":
                 self._try_inline(builder, item)
                 return
-            while True:
-                hit = self.content.find(item.id, item.version_id, item.sha1, item.size)
-                if hit is not None:
-                    self._add_blobs(builder, item, hit)
-                    return
-                other = self.content.claim(item.sha1)
-                if other is None:
-                    break
-                other.result()  # someone else is fetching these bytes: wait, then look again
-            try:
-                self._download(builder, item)
-            finally:
-                self.content.released(item.sha1)  # no-op after `stored`
+            meta = _node_meta(item.mtime, item.ctime, item.xattrs())
+            reused, downloaded = self._store(
+                builder, self._path(item), item.id, item.version_id, item.sha1, item.size, meta
+            )
+            self._done(item, reused=reused, downloaded=downloaded)
         except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
             with self._lock:
                 self.report.fail_item(item.id, item.path, f"{type(exc).__name__}: {exc}")
+            return
+        if self.options.versions and item.version_number > 1:
+            self._old_versions(builder, item)
 
-    def _download(self, builder: Any, item: BoxItem) -> None:
+    def _old_versions(self, builder: Any, item: BoxItem) -> None:
+        """Box's previous versions of the file, as files under /<login>/.box-versions/<file id>/."""
+        try:
+            olds = self.state.versions(self.scope, item.id, item.version_id or "")
+            if olds is None:
+                olds = list_old_versions(self.client, item.id)
+                with self._lock:
+                    self._versions_rows.append((item.id, item.version_id or "", olds))
+        except Exception as exc:  # noqa: BLE001 - the current version is stored; its history is not
+            with self._lock:
+                self.report.fail_item(item.id, item.path, f"version history: {exc}")
+            return
+        for old in olds:
+            path = f"{self.root}/{VERSIONS_DIR}/{item.id}/{old.node_name()}"
+            try:
+                reused, downloaded = self._store(
+                    builder,
+                    path,
+                    item.id,
+                    old.id,
+                    old.sha1,
+                    old.size,
+                    _node_meta(old.mtime, old.mtime, old.xattrs(item)),
+                )
+            except Exception as exc:  # noqa: BLE001 - reported per version
+                with self._lock:
+                    self.report.fail_item(item.id, path, f"version {old.id}: {type(exc).__name__}: {exc}")
+                continue
+            with self._lock:
+                self.report.versions += 1
+                self.report.downloaded_bytes += downloaded
+                self._entries.append(
+                    CatalogEntry(
+                        item_id=item.id,
+                        item_type="file_version",
+                        path=path[len(self.root) + 1 :],
+                        name=old.name,
+                        version_id=old.id,
+                        sha1=old.sha1,
+                        size=old.size,
+                        modified_by=old.modified_by,
+                        created_at=old.created_at,
+                        modified_at=old.modified_at,
+                        content_modified_at=old.modified_at,
+                    )
+                )
+            self.progress.done(0, 0, downloaded)
+            del reused
+
+    def _store(
+        self,
+        builder: Any,
+        path: str,
+        file_id: str,
+        version_id: str | None,
+        sha1: str | None,
+        size: int,
+        meta: Any,
+    ) -> tuple[bool, int]:
+        """Add one file version's content: reused when the repository holds it, else downloaded.
+
+        Returns (reused, bytes downloaded).
+        """
+        while True:
+            hit = self.content.find(file_id, version_id, sha1, size)
+            if hit is not None:
+                builder.add_file_blobs(path, content=list(hit.blobs), size=hit.size, meta=meta)
+                return True, 0
+            other = self.content.claim(sha1)
+            if other is None:
+                break
+            other.result()  # someone else is fetching these bytes: wait, then look again
+        try:
+            return False, self._download(builder, path, file_id, version_id, sha1, size, meta)
+        finally:
+            self.content.released(sha1)  # no-op after `stored`
+
+    def _download(
+        self,
+        builder: Any,
+        path: str,
+        file_id: str,
+        version_id: str | None,
+        sha1: str | None,
+        size: int,
+        meta: Any,
+    ) -> int:
         last: Exception | None = None
         for _ in range(max(1, self.options.verify_attempts)):
             if self._stopping():
                 raise DownloadError("stopped")
             try:
-                with builder.add_file(
-                    self._path(item), meta=_node_meta(item.mtime, item.ctime, item.xattrs())
-                ) as f:
+                with builder.add_file(path, meta=meta, size_hint=max(size, 1)) as f:
                     result = download(
                         self.client,
                         self.conn.stats,
-                        item.id,
+                        file_id,
                         f.write,
-                        version_id=item.version_id,
-                        expected_sha1=item.sha1,
-                        expected_size=item.size,
+                        version_id=version_id,
+                        expected_sha1=sha1,
+                        expected_size=size,
                         should_stop=self.options.should_stop,
                     )
             except ChecksumMismatch as exc:
@@ -350,9 +434,8 @@ class _UserBackup:
                 continue
             stored = f.result
             content = CachedContent(tuple(stored.content), int(stored.size))
-            self.content.stored(self.user.id, item.id, item.version_id, result.sha1, content)
-            self._done(item, downloaded=result.size)
-            return
+            self.content.stored(self.user.id, file_id, version_id, result.sha1, content)
+            return result.size
         raise last if last is not None else DownloadError("no attempt made")
 
 

@@ -134,6 +134,9 @@ def backup(
     metadata: Annotated[
         bool, typer.Option("--metadata/--no-metadata", help="capture metadata instances")
     ] = True,
+    versions: Annotated[
+        bool, typer.Option("--versions/--no-versions", help="also keep Box's previous versions of each file")
+    ] = False,
     refresh_extras: Annotated[
         bool,
         typer.Option("--refresh-extras", help="ask again for every item's collaborations/comments/metadata"),
@@ -188,6 +191,7 @@ def backup(
         user_workers=user_workers,
         metadata=metadata,
         refresh_extras=refresh_extras,
+        versions=versions,
         checkpoint_seconds=checkpoint_seconds,
     )
     try:

@@ -54,7 +54,7 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _user(value: object) -> str | None:
+def user_json(value: object) -> str | None:
     """A user mini object as compact JSON ({"id","name","login"}), None when absent."""
     if not isinstance(value, dict):
         return None
@@ -63,6 +63,13 @@ def _user(value: object) -> str | None:
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value)) if value is not None else 0
+    except ValueError:
+        return 0
 
 
 def _str(value: object) -> str | None:
@@ -93,6 +100,7 @@ class BoxItem:
     url: str | None = None
     has_collaborations: bool = False
     comment_count: int = 0
+    version_number: int = 0  # 1 for a file never updated; more means Box keeps previous versions
     extras: dict[str, bytes] = field(default_factory=dict)  # captured structured data, box.<kind>
 
     @classmethod
@@ -116,9 +124,9 @@ class BoxItem:
             modified_at=_str(raw.get("modified_at")),
             content_created_at=_str(raw.get("content_created_at")),
             content_modified_at=_str(raw.get("content_modified_at")),
-            created_by=_user(raw.get("created_by")),
-            modified_by=_user(raw.get("modified_by")),
-            owned_by=_user(raw.get("owned_by")),
+            created_by=user_json(raw.get("created_by")),
+            modified_by=user_json(raw.get("modified_by")),
+            owned_by=user_json(raw.get("owned_by")),
             shared_link=json.dumps(shared, ensure_ascii=False, sort_keys=True)
             if isinstance(shared, dict)
             else None,
@@ -126,6 +134,7 @@ class BoxItem:
             url=_str(raw.get("url")),
             has_collaborations=bool(raw.get("has_collaborations")),
             comment_count=int(raw.get("comment_count") or 0),
+            version_number=_int(raw.get("version_number")),
         )
 
     @property

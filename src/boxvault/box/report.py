@@ -30,6 +30,7 @@ class UserReport:
     downloaded: int = 0  # files whose content was downloaded in this run
     downloaded_bytes: int = 0
     reused: int = 0  # files whose blob list was reused (already in the repository)
+    versions: int = 0  # previous Box versions kept (with --versions)
     failed: int = 0
     duration: float = 0.0
     listing_pages: int = 0

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from boxvault.box.users import BoxUser
+from boxvault.box.versions import OldVersion, dumps, loads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -17,6 +18,12 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE TABLE IF NOT EXISTS stream_positions (
     scope TEXT NOT NULL, box_user_id TEXT NOT NULL, position TEXT NOT NULL, PRIMARY KEY (scope, box_user_id)
+);
+CREATE TABLE IF NOT EXISTS item_versions (
+    scope TEXT NOT NULL, item_id TEXT NOT NULL,
+    current_version_id TEXT NOT NULL,  -- the list is valid while the file's current version is this one
+    versions TEXT NOT NULL,            -- JSON list of the previous versions
+    PRIMARY KEY (scope, item_id)
 );
 CREATE TABLE IF NOT EXISTS item_extras (
     scope TEXT NOT NULL, box_user_id TEXT NOT NULL, item_id TEXT NOT NULL,
@@ -94,5 +101,25 @@ class StateStore:
                     (scope, box_user_id, iid, fp, json.dumps({k: v.decode() for k, v in ex.items()}))
                     for iid, fp, ex in rows
                 ],
+            )
+            self._db.execute("COMMIT")
+
+    def versions(self, scope: str, item_id: str, current_version_id: str) -> list[OldVersion] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT versions FROM item_versions WHERE scope=? AND item_id=? AND current_version_id=?",
+                (scope, item_id, current_version_id),
+            ).fetchone()
+        return None if row is None else loads(row[0])
+
+    def save_versions(self, scope: str, rows: list[tuple[str, str, list[OldVersion]]]) -> None:
+        """(item id, current version id, previous versions) rows."""
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO item_versions VALUES (?, ?, ?, ?)",
+                [(scope, iid, cur, dumps(vs)) for iid, cur, vs in rows],
             )
             self._db.execute("COMMIT")
