@@ -74,6 +74,7 @@ def test_members_crud(api: APIClient, admin: Any) -> None:
     assert response.status_code == 201, response.json()
     carl = response.json()
     assert carl["email"] == "carl@a.example" and carl["operations"] == ["view_backups"]
+    assert carl["two_factor"] is False
     listing = api.get("/api/v1/members/").json()
     assert listing["count"] == 2 and {m["email"] for m in listing["results"]} == {
         "admin@a.example",

@@ -190,8 +190,12 @@ def test_redis_url_switches_the_queue(data: Path) -> None:
     assert out.splitlines()[-1] == "SqliteHuey"
 
 
-def test_worker_runs_queued_tasks(data: Path) -> None:
-    run_cli(["manage", "migrate", "-v", "0"], env=_env(data))
+def test_worker_runs_queued_tasks(data: Path, tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("Worker-Test-Pass-1")
+    run_cli(
+        ["account", "create", "--email", "w@w.example", "--password-file", str(tmp_path / "pw")],
+        env=_env(data),
+    )
     worker = subprocess.Popen(
         boxvault_cmd("worker", "--data", str(data), "--workers", "1"),
         env=cli_env(_env(data)),
@@ -200,13 +204,21 @@ def test_worker_runs_queued_tasks(data: Path) -> None:
         text=True,
     )
     try:
-        # enqueued by one process, executed by the worker, result read back through the queue
-        code = (
-            "from boxvault.accounts.tasks import purge_removed_accounts as task; "
-            "print('result', task()(blocking=True, timeout=30))"
+        # enqueued by one process (an account whose grace period is over), executed by the worker
+        enqueue = (
+            "from datetime import UTC, datetime; from boxvault.accounts.models import Account; "
+            "Account.objects.update(removal_due_at=datetime(2000, 1, 1, tzinfo=UTC)); "
+            "from boxvault.accounts.tasks import purge_removed_accounts as task; task()"
         )
-        out = run_cli(["manage", "shell", "-c", code], env=_env(data)).stdout
-        assert out.splitlines()[-1] == "result []"
+        run_cli(["manage", "shell", "-c", enqueue], env=_env(data))
+        count = "from boxvault.accounts.models import Account; print('accounts', Account.objects.count())"
+
+        def purged() -> bool:
+            out = run_cli(["manage", "shell", "-c", count], env=_env(data)).stdout
+            return out.splitlines()[-1] == "accounts 0"
+
+        wait_for(purged, timeout=60, what="the worker to purge the account")
     finally:
         worker.send_signal(signal.SIGINT)
         assert worker.wait(timeout=20) == 0
+    assert "Traceback" not in (worker.stdout.read() if worker.stdout else "")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -57,11 +58,19 @@ def removal(request: HttpRequest) -> HttpResponse:
     form = RemovalForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if request.POST.get("confirm") != "yes":
-            return render(request, "accounts/removal_confirm.html", {"account": access.account})
+            return render(
+                request,
+                "accounts/removal_confirm.html",
+                {"account": access.account, "grace_days": settings.BOXVAULT_REMOVAL_GRACE_DAYS},
+            )
         services.request_removal(access, request=request)
         messages.warning(request, "Your account is scheduled for removal.")
         return redirect("accounts:removal")
-    return render(request, "accounts/removal.html", {"form": form, "account": access.account})
+    return render(
+        request,
+        "accounts/removal.html",
+        {"form": form, "account": access.account, "grace_days": settings.BOXVAULT_REMOVAL_GRACE_DAYS},
+    )
 
 
 @require_POST

@@ -46,11 +46,27 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
     operations = serializers.ListField(child=serializers.ChoiceField(choices=_OPERATIONS), required=False)
     services = serializers.ListField(child=serializers.ChoiceField(choices=list(SERVICES)), required=False)
     role = serializers.ChoiceField(choices=Member.Role.choices, required=False)
+    two_factor = serializers.SerializerMethodField()
 
     class Meta:
         model = Member
-        fields = ["id", "email", "first_name", "last_name", "role", "operations", "services", "created_at"]
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "operations",
+            "services",
+            "two_factor",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    def get_two_factor(self, member: Member) -> bool:
+        from allauth.mfa.models import Authenticator
+
+        return Authenticator.objects.filter(user_id=member.user_id, type=Authenticator.Type.TOTP).exists()
 
 
 class NewMemberSerializer(serializers.Serializer[Any]):

@@ -10,6 +10,13 @@ import threading
 log = logging.getLogger("boxvault.serve")
 
 
+def _register_tasks() -> None:
+    # A consumer only runs tasks it has imported: load every app's tasks.py, as djhuey's run_huey does.
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("tasks")
+
+
 def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -> None:
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
@@ -32,6 +39,7 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
         clear_untrusted_proxy_headers=True,
         **proxy,  # type: ignore[arg-type]
     )
+    _register_tasks()
     web = threading.Thread(target=server.run, name="waitress", daemon=True)
     web.start()
     print(f"boxvault is running on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
@@ -49,6 +57,7 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
 def run_worker(queue_workers: int, periodic: bool) -> None:
     from huey.contrib.djhuey import HUEY
 
+    _register_tasks()
     HUEY.create_consumer(
         workers=queue_workers, worker_type="thread", periodic=periodic, check_worker_health=True
     ).run()

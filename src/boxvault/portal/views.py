@@ -36,19 +36,25 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
+_migrated = False  # once every migration is applied it stays so for this process's code
+
+
 @never_cache
 def readyz(request: HttpRequest) -> HttpResponse:
     """Readiness: the database answers and has no unapplied migrations."""
+    global _migrated
     from django.db.migrations.executor import MigrationExecutor
 
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if not _migrated:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            if pending:
+                return JsonResponse({"status": "unavailable", "migrations": len(pending)}, status=503)
+            _migrated = True
     except Exception:  # noqa: BLE001 - any database failure means "not ready", never a 500
         log.exception("readiness check failed")
         return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
-    if pending:
-        return JsonResponse({"status": "unavailable", "migrations": len(pending)}, status=503)
     return JsonResponse({"status": "ok"})
