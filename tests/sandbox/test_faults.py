@@ -151,3 +151,24 @@ def test_bad_fault_settings_are_400(sandbox: SandboxServer) -> None:
         r = requests.put(f"{sandbox.url}/_sandbox/faults", json=body, timeout=10)
         assert r.status_code == 400, body
         assert r.json()["type"] == "error"
+
+
+def test_serve_rate_limit_flag(tmp_path) -> None:
+    from support.sandbox import running_sandbox
+
+    with running_sandbox(tmp_path, users=1, files_per_user=3, extra_args=["--rate-limit", "3"]) as sb:
+        token = sb.developer_token(sb.users[0]["id"])
+        codes = [
+            requests.get(
+                f"{sb.url}/2.0/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ).status_code
+            for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        sb.set_rate_limit(0, 0)  # the control API turns it off again
+        assert (
+            requests.get(
+                f"{sb.url}/2.0/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ).status_code
+            == 200
+        )

@@ -208,6 +208,13 @@ def test_shared_links_metadata_comments_web_links(user_client, folder: str) -> N
         shared_link=AddShareLinkToFileSharedLink(access=AddShareLinkToFileSharedLinkAccessField.OPEN),
     )
     assert linked.shared_link.access.value == "open" and linked.shared_link.url
+    events, position = [], "0"
+    while chunk := user_client.events.get_events(stream_position=position, limit=500):
+        if not chunk.entries:
+            break
+        events += chunk.entries
+        position = str(chunk.next_stream_position)
+    assert any(e.event_type.value == "ITEM_SHARED_CREATE" and e.source.id == f.id for e in events)
     md = user_client.file_metadata.create_file_metadata_by_id(
         f.id, CreateFileMetadataByIdScope.GLOBAL, "properties", {"project": "apollo", "stage": "draft"}
     )

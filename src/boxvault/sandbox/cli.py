@@ -24,6 +24,9 @@ def serve(
     uploads_per_minute: int = typer.Option(
         0, "--upload-rate-limit", help="per-user uploads a minute (0: off)"
     ),
+    box_limits: bool = typer.Option(
+        False, "--box-limits", help="Box's own limits: 1,000 requests and 240 uploads a minute per user"
+    ),
     log_level: str = typer.Option("warning", "--log-level"),
 ) -> None:
     """Run the sandbox until stopped; ready when GET /_sandbox/health answers 200."""
@@ -32,6 +35,9 @@ def serve(
     from .app import create_app
 
     asgi = create_app(data)
+    if box_limits:
+        requests_per_minute = requests_per_minute or 1000
+        uploads_per_minute = uploads_per_minute or 240
     if requests_per_minute or uploads_per_minute:
         asgi.sandbox.limiter.configure(requests_per_minute, uploads_per_minute)
     typer.echo(f"Box sandbox on http://{host}:{port} (data in {data})", err=True)

@@ -47,7 +47,7 @@ async def update_file(request: Request) -> Response:
         raise bad_request("'description' must be a string")
     parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
     if "shared_link" in body:
-        apply_shared_link(request, store, row, body["shared_link"])
+        apply_shared_link(request, store, row, body["shared_link"], actor.id)
     if name is not None or parent is not None or description is not None:
         items.update(store, row, actor.id, name=name, parent=parent, description=description)
     updated = store.item(int(row["id"]))

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .. import items
 from ..errors import bad_request
 from ..runtime import base_url
 from ..store import Row, Store
@@ -15,7 +16,7 @@ from ..store import Row, Store
 ACCESS_LEVELS = ("open", "company", "collaborators")
 
 
-def apply_shared_link(request: Request, store: Store, row: Row, raw: Any) -> None:
+def apply_shared_link(request: Request, store: Store, row: Row, raw: Any, actor_id: int) -> None:
     if raw is None:
         link: dict[str, Any] | None = None
     else:
@@ -54,3 +55,9 @@ def apply_shared_link(request: Request, store: Store, row: Row, raw: Any) -> Non
             "UPDATE items SET shared_link = ?, sequence_id = sequence_id + 1 WHERE id = ?",
             (None if link is None else json.dumps(link), row["id"]),
         )
+        if link is None:
+            event = "ITEM_SHARED_UNSHARE" if row["shared_link"] else None
+        else:
+            event = "ITEM_SHARED_UPDATE" if row["shared_link"] else "ITEM_SHARED_CREATE"
+        if event is not None:
+            items.record(store, event, int(row["id"]), actor_id)
