@@ -141,3 +141,37 @@ def test_jwt_connects(box_sandbox: Callable[..., Sandbox]) -> None:
     users = list_users(conn.client)
     assert {u["id"] for u in creds["users"]} <= {u.id for u in users}
     assert conn.enterprise_id == creds["enterprise_id"]
+
+
+def test_oauth_grant_backs_up_its_own_user(box_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
+    from boxcheck import sdk_client, sdk_files
+
+    from boxvault.box.backup import BackupOptions, run_backup
+    from boxvault.box.blobcache import BlobCache
+    from boxvault.box.catalog import SqliteCatalog
+    from boxvault.box.state import StateStore
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    sandbox = box_sandbox(users=2, files_per_user=15, large_files=0, seed=6)
+    user = sandbox.creds["users"][1]
+    conn = _oauth(sandbox, tmp_path / "t.json", new_fernet_key())
+    conn.auth.inner.get_tokens_authorization_code_grant(  # type: ignore[attr-defined]
+        _authorization_code(sandbox, user["id"]), network_session=conn.session
+    )
+    repo = Repository.init(open_backend(str(tmp_path / "repo")), "pw")
+    state_dir = tmp_path / "state"
+    report = run_backup(
+        conn,
+        repo,
+        options=BackupOptions(enterprise_id=sandbox.creds["enterprise_id"]),
+        catalog=SqliteCatalog(state_dir / "c.sqlite"),
+        state=StateStore(state_dir / "s.sqlite"),
+        cache=BlobCache(state_dir / "b.sqlite", repo.id),
+    )
+    assert report.status == "succeeded", report.to_json()
+    (ur,) = report.users
+    assert ur.box_user_id == user["id"] and ur.login == user["login"]
+    assert ur.files == len(sdk_files(sdk_client(sandbox.url, sandbox.creds, user["id"])))
+    (snap,) = repo.list_snapshots()
+    assert snap.paths == [f"/{user['login']}"] and f"user:{user['id']}" in snap.tags

@@ -27,7 +27,7 @@ from boxvault.box.model import BoxItem
 from boxvault.box.progress import Progress, ProgressCallback
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.state import StateStore
-from boxvault.box.users import BoxUser, diff_users, list_users
+from boxvault.box.users import BoxUser, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
 from boxvault.box.walker import WalkError, WalkStats, walk
 
@@ -453,7 +453,7 @@ def run_backup(
     started = time.monotonic()
     scope = options.enterprise_id
     user_pages: list[int] = []
-    everyone = list_users(conn.client, pages=user_pages)
+    everyone = list_users(conn.client, pages=user_pages) if conn.impersonate else [me(conn.client)]
     changes = diff_users(state.users(scope), everyone)
     state.save_users(scope, everyone)
     by_id = {u.id: u for u in everyone}

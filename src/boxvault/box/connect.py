@@ -82,6 +82,9 @@ class BoxConnection:
     stats: RequestStats
     limiter: RateLimiter
     enterprise_id: str | None = None
+    # True for the enterprise's service account (CCG/JWT): it acts as each user through As-User. An
+    # OAuth grant is one user's own: it sees that user's files and impersonates no one.
+    impersonate: bool = True
     _clients: dict[str, BoxClient] = field(default_factory=dict)
 
     @property
@@ -90,7 +93,7 @@ class BoxConnection:
         return BoxClient(auth=self.auth, network_session=self.session)
 
     def as_user(self, user_id: str | None) -> BoxClient:
-        if user_id is None:
+        if user_id is None or not self.impersonate:
             return self.client
         client = self._clients.get(user_id)
         if client is None:
@@ -153,5 +156,11 @@ def connect(
         )
     auth = SerializedAuth(inner, storage, lock)
     return BoxConnection(
-        auth=auth, session=session, network=network, stats=stats, limiter=limiter, enterprise_id=enterprise_id
+        impersonate=not isinstance(credentials, OAuthCredentials),
+        auth=auth,
+        session=session,
+        network=network,
+        stats=stats,
+        limiter=limiter,
+        enterprise_id=enterprise_id,
     )

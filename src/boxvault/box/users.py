@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from box_sdk_gen.client import BoxClient
 
-from boxvault.box.api import iter_marker_pages
+from boxvault.box.api import get_json, iter_marker_pages
 
 USER_FIELDS = "id,type,name,login,status,role,created_at,modified_at,space_used"
 
@@ -46,6 +46,17 @@ def list_users(
     if pages is not None:
         pages.append(count)
     return users
+
+
+def me(client: BoxClient) -> BoxUser:
+    """The user the connection authenticates as (an OAuth grant backs up only its own user)."""
+    raw = get_json(client, "/2.0/users/me", {"fields": USER_FIELDS})
+    return BoxUser(
+        id=str(raw.get("id")),
+        login=str(raw.get("login") or raw.get("id")),
+        name=str(raw.get("name") or ""),
+        status=str(raw.get("status") or "active"),
+    )
 
 
 @dataclass
