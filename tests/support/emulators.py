@@ -99,6 +99,7 @@ class Emulator:
         self._command = command
         self._workdir = workdir
         self._process: subprocess.Popen[bytes] | None = None
+        self._buckets: list[str] = []
         endpoint = f"http://127.0.0.1:{port}" + (f"/{AZURITE_ACCOUNT}" if kind == "azure" else "")
         self.access = StoreAccess(kind, endpoint, bucket)
 
@@ -139,6 +140,9 @@ class Emulator:
         except TimeoutError:
             self.stop()
             raise AssertionError(f"{self.kind} emulator did not start:\n{self.log()[-3000:]}") from None
+        if self.kind == "s3":  # moto keeps everything in memory: bring the buckets back after a restart
+            for bucket in self._buckets:
+                _request("PUT", f"{self.endpoint}/{bucket}")
 
     def _ready(self) -> bool:
         if self._process is None or self._process.poll() is not None:
@@ -170,6 +174,7 @@ class Emulator:
 
     def create_bucket(self, name: str) -> StoreAccess:
         """Create another bucket/container and return the access to it."""
+        self._buckets.append(name)
         if self.kind == "s3":
             _request("PUT", f"{self.endpoint}/{name}")
         elif self.kind == "azure":
@@ -291,7 +296,61 @@ class FaultProxy:
 
     ``fail(n)`` closes every open connection (clients must reconnect) and answers the next ``n`` new
     connections with ``503 Service Unavailable``; ``failures`` counts the faults actually served.
+
+    It runs in its own process: OpenDAL's blocking lister keeps the GIL while it waits for the network, so a
+    proxy thread in the test process would deadlock with it.
     """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT / "src")]),
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "support.emulators", "fault-proxy", str(target_port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env,
+        )  # fmt: skip
+        self.port = int(self._ask(None))
+
+    def _ask(self, command: str | None) -> str:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        if command is not None:
+            self._process.stdin.write(command + "\n")
+            self._process.stdin.flush()
+        answer = self._process.stdout.readline().strip()
+        if not answer:
+            raise AssertionError(f"fault proxy exited with {self._process.poll()}")
+        return answer
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fail(self, count: int) -> None:
+        self._ask(f"fail {count}")
+
+    @property
+    def failures(self) -> int:
+        return int(self._ask("count"))
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+class _ProxyServer:
+    """The proxy itself, driven by ``FaultProxy`` through stdin/stdout lines."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -301,15 +360,7 @@ class FaultProxy:
         self._conns: set[socket.socket] = set()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> FaultProxy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def fail(self, count: int) -> None:
         with self._lock:
@@ -318,13 +369,8 @@ class FaultProxy:
         for conn in conns:
             _close(conn)
 
-    def close(self) -> None:
-        self._closed = True
-        _close(self._server)
-        self.fail(0)
-
     def _accept(self) -> None:
-        while not self._closed:
+        while True:
             try:
                 client, _ = self._server.accept()
             except OSError:
@@ -358,6 +404,18 @@ class FaultProxy:
         _pump(client, upstream)
 
 
+def _serve_proxy(target_port: int) -> None:
+    server = _ProxyServer(target_port)
+    print(server.port, flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "fail":
+            server.fail(int(argument))
+            print("ok", flush=True)
+        elif command == "count":
+            print(server.failures, flush=True)
+
+
 def _pump(source: socket.socket, sink: socket.socket) -> None:
     try:
         while chunk := source.recv(1 << 16):
@@ -374,3 +432,7 @@ def _close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["fault-proxy"]:
+    _serve_proxy(int(sys.argv[2]))

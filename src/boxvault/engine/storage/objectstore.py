@@ -41,9 +41,18 @@ DEFAULT_RETRIES = 8
 class ObjectStoreBackend:
     """A restic repository under a prefix of an S3 bucket, Azure container or GCS bucket."""
 
-    def __init__(self, location: str, scheme: str, options: Mapping[str, str], *, retries: int) -> None:
+    def __init__(
+        self,
+        location: str,
+        scheme: str,
+        options: Mapping[str, str],
+        *,
+        retries: int = DEFAULT_RETRIES,
+        list_page_size: int | None = None,
+    ) -> None:
         self.location = location
         self.scheme = scheme
+        self._page_size = list_page_size
         operator = opendal.Operator(scheme, **options)
         if retries > 0:
             operator = operator.layer(
@@ -151,7 +160,12 @@ class ObjectStoreBackend:
         prefix = check_directory(directory)
         path = f"{prefix}/" if prefix else ""
         try:
-            for entry in self._op.list(path, recursive=True):
+            entries = (
+                self._op.list(path, recursive=True, limit=self._page_size)
+                if self._page_size
+                else self._op.list(path, recursive=True)
+            )
+            for entry in entries:
                 meta = entry.metadata
                 if meta.is_dir or entry.path.endswith("/"):
                     continue
@@ -167,15 +181,25 @@ class ObjectStoreBackend:
 
 def open_object_store(location: Location, original: str, env: Mapping[str, str]) -> ObjectStoreBackend:
     scheme, options = operator_options(location, env)
-    retries_text = env.get("BOXVAULT_STORAGE_RETRIES", str(DEFAULT_RETRIES))
+    retries = _number(env, "BOXVAULT_STORAGE_RETRIES", DEFAULT_RETRIES)
+    page_size = _number(env, "BOXVAULT_STORAGE_LIST_PAGE_SIZE", 0) or None
     try:
-        retries = int(retries_text)
-    except ValueError:
-        raise StorageError(f"BOXVAULT_STORAGE_RETRIES must be a number, not {retries_text!r}") from None
-    try:
-        return ObjectStoreBackend(original, scheme, options, retries=retries)
+        return ObjectStoreBackend(original, scheme, options, retries=retries, list_page_size=page_size)
     except _DAL_ERRORS as e:
         raise StorageError(f"cannot open {original}: {_message(e)}") from e
+
+
+def _number(env: Mapping[str, str], variable: str, default: int) -> int:
+    text = env.get(variable, "")
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise StorageError(f"{variable} must be a whole number >= 0, not {text!r}")
+    return value
 
 
 def _message(error: Exception) -> str:
