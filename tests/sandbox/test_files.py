@@ -25,6 +25,7 @@ from box_sdk_gen import (
     CreateFolderParent,
     CreateWebLinkParent,
     PreflightFileUploadCheckParent,
+    PromoteFileVersionType,
     UpdateFileByIdParent,
     UploadFileAttributes,
     UploadFileAttributesParentField,
@@ -82,6 +83,11 @@ def test_upload_keeps_content_times_and_new_version_checks_if_match(user_client,
     assert [v.id for v in versions.entries] == [f.file_version.id]
     assert user_client.downloads.download_file(f.id, version=f.file_version.id).read() == data
     assert user_client.downloads.download_file(f.id).read() == v2
+    promoted = user_client.file_versions.promote_file_version(
+        f.id, id=f.file_version.id, type=PromoteFileVersionType.FILE_VERSION
+    )
+    assert promoted.sha_1 == f.sha_1 and promoted.id not in (f.file_version.id, new.file_version.id)
+    assert user_client.downloads.download_file(f.id).read() == data
 
 
 def test_content_md5_is_checked(user_client, folder: str) -> None:

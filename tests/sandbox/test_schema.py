@@ -165,6 +165,13 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
         "/files/{file_id}/versions/{file_version_id}",
         200,
     )
+    api(
+        "POST",
+        f"/2.0/files/{file_id}/versions/current",
+        "/files/{file_id}/versions/current",
+        201,
+        json={"id": version_id, "type": "file_version"},
+    )
     api("GET", f"/2.0/files/{file_id}/content", "/files/{file_id}/content", 302)
     api("PUT", f"/2.0/files/{file_id}", "/files/{file_id}", 200, json={"name": "renamed.txt"})
     api(

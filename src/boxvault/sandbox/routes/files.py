@@ -135,6 +135,32 @@ async def get_version(request: Request) -> Response:
     return ok(renderer.file_version(version))
 
 
+async def promote_version(request: Request) -> Response:
+    """Makes an old version current again by copying it as a new version, as Box does."""
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
+    check_if_match(request, str(row["sequence_id"]))
+    body = await json_body(request)
+    if body.get("type", "file_version") != "file_version":
+        raise bad_request("'type' must be file_version")
+    raw = body.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise bad_request("'id' of the version to promote is required")
+    old = store.one(
+        "SELECT * FROM versions WHERE id = ? AND file_id = ?", items.parse_id(raw, "file_version"), row["id"]
+    )
+    if old is None:
+        raise not_found("file_version")
+    content = (int(old["size"]), str(old["sha1"]), str(old["source"]), str(old["ref"]))
+    items.new_version(store, row, actor.id, content)
+    fresh = store.item(int(row["id"]))
+    assert fresh is not None
+    current = store.one("SELECT * FROM versions WHERE id = ?", fresh["version_id"])
+    assert current is not None
+    return ok(renderer.file_version(current), 201)
+
+
 routes = [
     Route("/2.0/files/{file_id}", get_file, methods=["GET"]),
     Route("/2.0/files/{file_id}", update_file, methods=["PUT"]),
@@ -143,5 +169,6 @@ routes = [
     Route("/2.0/files/{file_id}/trash", get_trashed_file, methods=["GET"]),
     Route("/2.0/files/{file_id}/trash", purge_file, methods=["DELETE"]),
     Route("/2.0/files/{file_id}/versions", list_versions, methods=["GET"]),
+    Route("/2.0/files/{file_id}/versions/current", promote_version, methods=["POST"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
 ]
