@@ -74,7 +74,12 @@ def parse_max_unused(text: str) -> Callable[[int], float]:
             raise PruneOptionError("percentage for --max-unused must be below 100%")
         # p% of the total means p/(100-p) of the used part.
         return lambda used: int(p / (100 - p) * used)
-    size = parse_size(text)
+    try:
+        size = parse_size(text)
+    except PruneOptionError:
+        raise PruneOptionError(
+            f"invalid value {text!r} for --max-unused: use a percentage, a size or 'unlimited'"
+        ) from None
     return lambda used: size
 
 
