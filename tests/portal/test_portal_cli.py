@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -15,9 +16,20 @@ import pytest
 from support import boxvault_cmd, cli_env, free_port, run_cli, wait_for
 
 
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated data directory copied into each test: migrating an empty SQLite database costs seconds."""
+    template = tmp_path_factory.mktemp("template") / "data"
+    run_cli(["manage", "migrate", "-v", "0"], env=_env(template))
+    return template
+
+
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+def data(tmp_path: Path, migrated: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(migrated, target)
+    (target / "secret_key").unlink()  # each directory gets its own on first run
+    return target
 
 
 def _env(data: Path) -> dict[str, str]:
