@@ -21,6 +21,8 @@ from boxvault.engine.maint_io import list_ids, load_json, pack_name, parse_index
 from boxvault.engine.reader import restore
 from support import run_cli
 
+ENV = {"RESTIC_PASSWORD": PASSWORD}
+
 PACK = 2**20  # the writer's minimum; files below 512 KiB are one blob each
 
 
@@ -181,6 +183,15 @@ def test_truncated_index_is_reported(pristine: tuple[Path, Path, list[str]], tmp
     proc = run_cli(["repo", "-r", str(repo_path), "restore", snaps[0], "--target", str(tmp_path / "out")],
                    env={"RESTIC_PASSWORD": PASSWORD}, check=False)  # fmt: skip
     assert proc.returncode != 0 and index_id in proc.stderr and "Traceback" not in proc.stderr
+
+    # the remedy: rebuild the index from the pack headers; then everything restores again
+    repaired = json.loads(
+        run_cli(["repo", "-r", str(repo_path), "repair", "index", "--json"], env=ENV).stdout
+    )
+    assert repaired["damaged_index_files"] == [index_id] and repaired["packs_read"] >= 1
+    assert check(open_repo(repo_path), read_data=True).ok
+    assert "no errors were found" in restic(repo_path, "check", "--read-data").stdout
+    _restore_except(repo_path, snaps[1], src, set(), tmp_path / "out")
 
 
 def test_read_data_subset_selection() -> None:

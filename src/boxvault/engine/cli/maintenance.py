@@ -372,3 +372,38 @@ def rewrite_cmd(
         typer.echo(
             "the erased data stays in the packs until `prune --max-unused 0` (or use --forget --prune)"
         )
+
+
+# --- repair index ---------------------------------------------------------------------------------------
+
+repair_app = typer.Typer(no_args_is_help=True, help="repair a damaged repository")
+app.add_typer(repair_app, name="repair")
+
+
+@repair_app.command("index")
+@handle_errors
+def repair_index_cmd(
+    repo: RepoOpt = None,
+    password_file: PasswordFileOpt = None,
+    read_all_packs: Annotated[
+        bool, typer.Option("--read-all-packs", help="read every pack header, not only unindexed ones")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rebuild the index from the pack files (after a damaged or lost index file)."""
+    from ..repair import repair_index
+
+    r = open_repo(repo, password_file)
+    with _phases() as progress:
+        result = repair_index(r, read_all_packs=read_all_packs, progress=progress)
+    if json_out:
+        _echo_json(result.to_json())
+        return
+    for index_id in result.damaged_index_files:
+        typer.echo(f"damaged index file {index_id} replaced")
+    for problem in result.unreadable_packs:
+        typer.echo(f"warning: pack {problem} left out (unreadable header)", err=True)
+    typer.echo(
+        f"read {result.packs_read} pack headers; wrote {len(result.new_index_files)} index files "
+        f"({result.blobs} blobs), deleted {len(result.deleted_index_files)}"
+    )
