@@ -82,3 +82,17 @@ def test_key_add_passwd_remove(repo: Repository, repo_path: Path) -> None:
     remove_key(other, repo.key_id[:10])
     assert [k.id for k in list_keys(other)] == [new_id]
     restic(repo_path, "check", password="third password")
+
+
+def test_restore_over_existing_files_leaves_no_stale_bytes(repo: Repository, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f.txt").write_bytes(b"short")
+    with repo.writer() as w:
+        snapshot_id, _ = backup(repo, w, [str(src)], hostname="h", tags=[])
+    out = tmp_path / "out"
+    restored = out / str(src).lstrip("/") / "f.txt"
+    restored.parent.mkdir(parents=True)
+    restored.write_bytes(b"a much longer previous content")
+    repo.restore(repo.find_snapshot(snapshot_id), str(out))
+    assert restored.read_bytes() == b"short"

@@ -156,7 +156,7 @@ def restore(
     snapshot: Snapshot,
     target: str,
     include: list[str] | None = None,
-    workers: int = 4,
+    workers: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> RestoreStats:
     """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``.
@@ -166,19 +166,30 @@ def restore(
     """
     stats = RestoreStats()
     root = os.path.abspath(target)
+    # files are created by the first worker writing to them; only into a target that already has content
+    # must an old file be removed first, so that no stale bytes survive past the restored size
+    fresh_target = not os.path.isdir(root) or not any(os.scandir(root))
     os.makedirs(root, exist_ok=True)
     repo.load_index()
     dirs: list[tuple[str, Node]] = []
     files: list[tuple[str, Node]] = []
+    made: set[str] = {root}
     by_pack: dict[bytes, dict[bytes, _BlobJob]] = {}
     for path, node in walk(repo, snapshot, include):
         dest = root + path
+        parent = dest.rsplit("/", 1)[0]
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         if node.type == "dir":
-            os.makedirs(dest, exist_ok=True)
+            if dest not in made:
+                os.makedirs(dest, exist_ok=True)
+                made.add(dest)
             dirs.append((dest, node))
             stats.dirs += 1
         elif node.type == "file":
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if not fresh_target and os.path.lexists(dest):
+                os.unlink(dest)
             offset = 0
             for blob_id in node.content or []:
                 loc = repo.lookup(blob_id, "data")
@@ -189,12 +200,12 @@ def restore(
                     job = by_pack[loc.pack_id][blob_id] = _BlobJob(blob_id, loc, [])
                 job.targets.append((dest, offset))
                 offset += loc.plain_length
-            _create(dest, offset)
+            if not offset:
+                _create(dest, 0)
             files.append((dest, node))
             stats.files += 1
             stats.bytes += offset
         elif node.type == "symlink":
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
             if os.path.lexists(dest):
                 os.unlink(dest)
             os.symlink(node.linktarget, dest)
@@ -263,7 +274,7 @@ def _spans(jobs: list[_BlobJob]) -> Iterator[list[_BlobJob]]:
 
 
 def _write_at(dest: str, data: bytes | bytearray | memoryview, offset: int) -> None:
-    fd = os.open(dest, os.O_WRONLY)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         view = memoryview(data)
         while view:
