@@ -152,3 +152,42 @@ def test_mfa_pages_available(client: Any, admin: Any) -> None:
     response = client.get("/accounts/2fa/")
     assert response.status_code == 200
     assert b"Authenticator App" in response.content
+
+
+def _totp(secret: str) -> str:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+
+def test_two_factor_with_totp_and_recovery_codes(
+    client: Any, admin: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from boxvault.security.models import AuditEvent
+
+    client.post("/accounts/login/", {"login": "admin@a.example", "password": PASSWORD})
+    response = client.get("/accounts/2fa/totp/activate/")
+    if response.status_code == 302:  # allauth asks for the password again before security changes
+        assert "/accounts/reauthenticate/" in response["Location"]
+        client.post(response["Location"], {"password": PASSWORD})
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    response = client.post("/accounts/2fa/totp/activate/", {"code": "000000"})
+    assert response.status_code == 200 and "Incorrect code" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # allauth signals MFA changes on commit
+        response = client.post("/accounts/2fa/totp/activate/", {"code": _totp(secret)})
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(account=admin.account, activity="mfa_changed").exists()
+    codes_page = client.get("/accounts/2fa/recovery-codes/").content.decode()
+    client.post("/accounts/logout/")
+    # the password alone no longer signs in: a code is asked for
+    response = client.post("/accounts/login/", {"login": "admin@a.example", "password": PASSWORD})
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert client.get("/settings/").status_code == 302
+    response = client.post("/accounts/2fa/authenticate/", {"code": "123456"})
+    assert response.status_code == 200 and "Incorrect code" in response.content.decode()
+    response = client.post("/accounts/2fa/authenticate/", {"code": _totp(secret)})
+    assert response.status_code == 302
+    assert client.get("/settings/").status_code == 200
+    assert "recovery" in codes_page.lower()
