@@ -155,6 +155,7 @@ class Checker:
     def load_index(self) -> None:
         files = sorted(list_ids(self.repo, "index"))
         self.report.index_files = len(files)
+        packs_seen: dict[str, list[str]] = defaultdict(list)
         for i, (index_id, _) in enumerate(files):
             name = f"index/{index_id}"
             try:
@@ -168,7 +169,13 @@ class Checker:
             for rec in records:
                 self.records[(rec.kind, rec.blob_id)].append(rec)
                 self.by_pack[rec.pack_id].append(rec)
+            for pack_id in {r.pack_id for r in records}:
+                packs_seen[pack_id].append(index_id)
             self.progress("index", i + 1, len(files))
+        for pack_id, index_ids in sorted(packs_seen.items()):
+            if len(index_ids) > 1:
+                # normal after an interrupted prune or repair; the next prune writes a single index again
+                self.report.hints.append(f"pack {pack_id} is listed by {len(index_ids)} index files")
         kinds: dict[str, set[str]] = defaultdict(set)
         for pack_id, recs in self.by_pack.items():
             for r in recs:
