@@ -129,6 +129,26 @@ def test_bad_input_is_a_box_error(sandbox: SandboxServer, token: str, method, pa
     assert "Traceback" not in resp.text
 
 
+@pytest.mark.parametrize(
+    ("path", "kwargs", "code"),
+    [
+        ("/2.0/folders/0/items?limit=abc", {}, "invalid_limit"),
+        ("/2.0/folders/0/items?offset=x", {}, "invalid_offset"),
+        (
+            "/api/2.0/files/content",
+            {"files": [("file", ("a", b"x")), ("attributes", (None, '{"name": "a"}'))]},
+            "metadata_after_file_contents",
+        ),
+    ],
+)
+def test_box_error_codes(sandbox: SandboxServer, token: str, path: str, kwargs: dict, code: str) -> None:
+    method = "POST" if kwargs else "GET"
+    resp = requests.request(
+        method, sandbox.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs
+    )
+    assert resp.status_code == 400 and resp.json()["code"] == code
+
+
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer nope", "Basic abc", "Bearer " + "x" * 5000])
 def test_bad_tokens_are_401(sandbox: SandboxServer, header: str) -> None:
     resp = requests.get(

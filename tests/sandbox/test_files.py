@@ -97,7 +97,7 @@ def test_content_md5_is_checked(user_client, folder: str) -> None:
             io.BytesIO(b"abc"),
             content_md_5="0" * 40,
         )
-    assert err.value.response_info.status_code == 400
+    assert err.value.response_info.status_code == 400 and err.value.response_info.code == "bad_digest"
     ok = user_client.uploads.upload_file(
         UploadFileAttributes(name="x.bin", parent=UploadFileAttributesParentField(id=folder)),
         io.BytesIO(b"abc"),

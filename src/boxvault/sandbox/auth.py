@@ -133,13 +133,10 @@ def _exchange_code(store: Store, app: Row, form: dict[str, str]) -> dict[str, ob
     code = form.get("code", "")
     with store.tx():
         row = store.one("SELECT * FROM auth_codes WHERE code = ?", code)
-        if (
-            row is None
-            or row["used"]
-            or row["client_id"] != app["client_id"]
-            or row["expires_at"] < time.time()
-        ):
+        if row is None or row["used"] or row["client_id"] != app["client_id"]:
             raise OAuthError("invalid_grant", "Auth code doesn't exist or is invalid for the client")
+        if row["expires_at"] < time.time():
+            raise OAuthError("invalid_grant", "The authorization code has expired")
         redirect = form.get("redirect_uri")
         if redirect and row["redirect_uri"] and redirect != row["redirect_uri"]:
             raise OAuthError("invalid_grant", "The redirect_uri does not match the authorization request")
@@ -167,7 +164,7 @@ def _jwt_subject(store: Store, app: Row, assertion: str) -> int:
     except jwt.PyJWTError:
         raise OAuthError("invalid_grant", "Invalid JWT assertion") from None
     if app["public_key_id"] and header.get("kid") != app["public_key_id"]:
-        raise OAuthError("invalid_grant", "The public key id (kid) does not match a registered key")
+        raise OAuthError("invalid_grant", "kid invalid, unable to lookup correct key")
     try:
         # any `aud` is accepted: the SDK hard-codes box.com's token URL
         claims = jwt.decode(
@@ -178,12 +175,19 @@ def _jwt_subject(store: Store, app: Row, assertion: str) -> int:
         )
     except jwt.ExpiredSignatureError:
         raise OAuthError(
-            "invalid_grant", "Current date/time MUST be before the expiration date/time"
+            "invalid_grant",
+            "Current date time must be before the expiration date time listed in the 'exp' claim",
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise OAuthError(
+            "invalid_grant",
+            "Signature verification error. The public key identified by kid must correspond to the private "
+            "key used for signing",
         ) from None
     except jwt.PyJWTError as e:
         raise OAuthError("invalid_grant", f"Invalid JWT assertion: {e}") from None
     if claims.get("iss") != app["client_id"]:
-        raise OAuthError("invalid_grant", "The 'iss' claim must be the client id")
+        raise OAuthError("invalid_grant", "Please check the 'iss' claim.")
     return _subject(store, app, str(claims.get("box_sub_type", "")), str(claims.get("sub", "")))
 
 

@@ -136,7 +136,7 @@ def get_item(store: Store, user_id: int, raw_id: Any, kind: str, allow_trashed: 
 def get_trashed(store: Store, user_id: int, raw_id: Any, kind: str) -> Row:
     row = get_item(store, user_id, raw_id, kind, allow_trashed=True)
     if not row["trashed_at"]:
-        raise not_found(kind)
+        raise BoxError(404, "not_trashed", "Item is not trashed")
     return row
 
 
@@ -333,7 +333,7 @@ def update(
         new_name = row["name"] if name is None else check_name(name)
         parent_id, owner_id = (int(row["parent_id"]), int(row["owner_id"])) if parent is None else parent
         if row["type"] == "folder" and parent is not None and is_descendant(store, parent_id, int(row["id"])):
-            raise bad_request("A folder cannot be moved into itself or one of its subfolders")
+            raise bad_request("Folder move creates cyclical folder structure", "cyclical_folder_structure")
         renamed = new_name != row["name"]
         moved = parent_id != row["parent_id"]
         if renamed or moved or name_key(new_name) != row["name_key"]:

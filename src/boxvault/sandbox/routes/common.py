@@ -37,15 +37,17 @@ def int_param(request: Request, name: str, default: int, minimum: int = 0, maxim
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
+    # Box's codes for these two are invalid_limit and invalid_offset
+    code = f"invalid_{name}" if name in ("limit", "offset") else "bad_request"
     try:
         value = int(raw)
     except ValueError:
         raise bad_request(
-            f"Invalid value '{raw}' for query parameter '{name}': an integer is expected"
+            f"Invalid value '{raw}' for query parameter '{name}': not a valid number", code
         ) from None
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise bad_request(f"Invalid value '{raw}' for query parameter '{name}': it must be {bound}")
+        raise bad_request(f"Invalid value '{raw}' for query parameter '{name}': it must be {bound}", code)
     return value
 
 

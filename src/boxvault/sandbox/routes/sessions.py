@@ -109,8 +109,12 @@ async def create_version_session(request: Request) -> Response:
 def _session(request: Request) -> tuple[Store, int, Row]:
     store, actor, _ = context(request, upload=True)
     s = store.one("SELECT * FROM upload_sessions WHERE id = ?", str(request.path_params["session_id"]))
-    if s is None or int(s["user_id"]) != actor.id:
+    if s is None:
         raise not_found("upload_session")
+    if int(s["user_id"]) != actor.id:
+        raise BoxError(403, "forbidden", "Only the user who created the upload session may use it")
+    if s["expires_at"] < now_iso():
+        raise BoxError(410, "session_expired", "The upload session has expired")
     return store, actor.id, s
 
 

@@ -76,7 +76,10 @@ async def _parse_multipart(request: Request) -> tuple[dict[str, Any], UploadFile
     first_file = next(i for i, (_, v) in enumerate(form.multi_items()) if isinstance(v, UploadFile))
     if keys.index("attributes") > first_file:
         # Box reads the attributes first and refuses a body that sends the file before them
-        raise bad_request("The 'attributes' part must come before the 'file' part", "bad_request")
+        raise bad_request(
+            "Metadata is included after file contents in a file upload request: send 'attributes' first",
+            "metadata_after_file_contents",
+        )
     raw = form.get("attributes")
     try:
         attributes = json.loads(raw) if isinstance(raw, str) else None
@@ -91,7 +94,7 @@ def _check_sha1(request: Request, sha1: str, tmp: Path) -> None:
     expected = request.headers.get("content-md5")
     if expected is not None and expected.strip().lower() != sha1:
         tmp.unlink(missing_ok=True)
-        raise BoxError(400, "sha1_mismatch", "The SHA-1 of the content does not match the Content-MD5 header")
+        raise BoxError(400, "bad_digest", "The specified content-md5 did not match what we received")
 
 
 async def upload_file(request: Request) -> Response:
