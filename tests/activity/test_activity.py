@@ -73,7 +73,7 @@ def test_job_completion_writes_an_activity_row(admin: Any, make_job: Callable[..
     )
     assert event.execution_seconds is not None and event.execution_seconds >= 0
     assert event.items_count == 3 and event.size_bytes == 300 and event.stored_bytes == 150
-    assert "3 item(s)" in event.summary
+    assert event.summary == "Test sleep succeeded; 3 item(s); 300 bytes"
 
 
 def test_page_rows_popup_and_plots(client: Any, history: Any) -> None:

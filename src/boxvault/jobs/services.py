@@ -23,6 +23,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
 
 from boxvault.accounts.access import Access
 from boxvault.accounts.operations import Operation
@@ -216,8 +217,8 @@ def _summary(job: Job) -> str:
     parts.append(f"{job.items_done} item(s)")
     if job.items_failed:
         parts.append(f"{job.items_failed} failed")
-    parts.append(f"{job.bytes_done} bytes")
-    if job.message:
+    parts.append(filesizeformat(job.bytes_done).replace("\xa0", " "))
+    if job.message and job.message.lower() != job.get_status_display().lower():
         parts.append(job.message)
     return "; ".join(parts)
 
