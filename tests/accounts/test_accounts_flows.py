@@ -191,3 +191,16 @@ def test_two_factor_with_totp_and_recovery_codes(
     assert response.status_code == 302
     assert client.get("/settings/").status_code == 200
     assert "recovery" in codes_page.lower()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"login": "", "password": ""}, "This field is required"),
+        ({"login": "nobody@example.com", "password": "whatever-123"}, "not correct"),
+        ({"login": "x" * 400, "password": "p"}, "Enter a valid email address"),
+    ],
+)
+def test_sign_in_bad_input(client: Any, db: Any, data: dict[str, str], message: str) -> None:
+    response = client.post("/accounts/login/", data)
+    assert response.status_code == 200 and message in response.content.decode()

@@ -160,3 +160,23 @@ def test_token_page_create_and_revoke(client: Any, restricted: Any) -> None:
     assert api.get("/api/v1/members/").status_code == 403
     assert client.post(f"/settings/tokens/{token.pk}/revoke/").status_code == 302
     assert api.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"operations": "restore"},
+        {"operations": ["fly"]},
+        {"role": 5},
+        {"services": [None]},
+        {"first_name": "x" * 151},
+    ],
+)
+def test_member_patch_bad_input(api: APIClient, restricted: Any, body: dict[str, Any]) -> None:
+    response = api.patch(f"/api/v1/members/{restricted.pk}/", body, format="json")
+    assert response.status_code == 400 and response.json()
+
+
+def test_cannot_delete_oneself_via_api(api: APIClient, admin: Any) -> None:
+    response = api.delete(f"/api/v1/members/{admin.pk}/")
+    assert response.status_code == 400 and "yourself" in response.json()["detail"]
