@@ -175,6 +175,28 @@ def test_jwt_bearer_grant_with_registered_key(sandbox: SandboxServer) -> None:
         BoxClient(auth=user_auth, network_session=sandbox.network_session()).users.get_user_me().id
         == user["id"]
     )
+    # a jti is single use
+    import jwt as pyjwt
+
+    signing_key = serialization.load_pem_private_key(private_pem.encode(), passphrase.encode())
+    claims = {
+        "iss": sandbox.client_id,
+        "sub": sandbox.enterprise_id,
+        "box_sub_type": "enterprise",
+        "aud": "https://api.box.com/oauth2/token",
+        "jti": "jti-once-123456",
+        "exp": int(time.time()) + 30,
+    }
+    assertion = pyjwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": "k1"})
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": assertion,
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+    }
+    assert requests.post(f"{sandbox.url}/oauth2/token", data=form, timeout=10).status_code == 200
+    again = requests.post(f"{sandbox.url}/oauth2/token", data=form, timeout=10)
+    assert again.status_code == 400 and "jti" in again.json()["error_description"]
     # a key the app never registered is refused
     other = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -39,6 +39,7 @@ def test_as_user_walk_and_download_match_sha1(sandbox: SandboxServer) -> None:
     assert client.users.get_user_me().id == user["id"]
     files = walk(client)
     assert len(files) >= 40
+    assert all(int(f.id) > 2**31 for f in files)  # ids beyond 32 bits, as on Box
     for entry in files[:15]:
         data = client.downloads.download_file(entry.id).read()
         assert hashlib.sha1(data).hexdigest() == entry.sha_1

@@ -186,6 +186,16 @@ def _jwt_subject(store: Store, app: Row, assertion: str) -> int:
         ) from None
     except jwt.PyJWTError as e:
         raise OAuthError("invalid_grant", f"Invalid JWT assertion: {e}") from None
+    jti = str(claims.get("jti", ""))
+    with store.tx():
+        store.db.execute("DELETE FROM jwt_ids WHERE expires_at < ?", (time.time(),))
+        if store.scalar("SELECT 1 FROM jwt_ids WHERE jti = ?", jti):
+            raise OAuthError(
+                "invalid_grant", "Please check the 'jti' claim. A unique 'jti' value is required."
+            )
+        store.db.execute(
+            "INSERT INTO jwt_ids (jti, expires_at) VALUES (?, ?)", (jti, float(claims["exp"]) + 60)
+        )
     if claims.get("iss") != app["client_id"]:
         raise OAuthError("invalid_grant", "Please check the 'iss' claim.")
     return _subject(store, app, str(claims.get("box_sub_type", "")), str(claims.get("sub", "")))

@@ -34,6 +34,7 @@ CONTENT_TABLES = (
     "events",
     "upload_sessions",
     "upload_parts",
+    "jwt_ids",
 )
 ASCII_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l"})
 PARALLEL_BYTES = 512 * 1024 * 1024
@@ -57,8 +58,9 @@ class _Ctx:
     opts: SeedOptions
     file_rows: list[tuple[Any, ...]] = field(default_factory=list)
     version_rows: list[tuple[Any, ...]] = field(default_factory=list)
-    next_item: int = 1
-    next_version: int = 1
+    # ids as large as real Box ids (beyond 32 bits), so a client storing them in an int32 fails here
+    next_item: int = 900_000_000_001
+    next_version: int = 1_500_000_000_001
     file_index: int = 0
 
 

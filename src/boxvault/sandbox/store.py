@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS events (
         INTEGER NOT NULL,
     created_by INTEGER NOT NULL, created_at TEXT NOT NULL, source TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jwt_ids (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS upload_sessions (
     id TEXT PRIMARY KEY, folder_id INTEGER NOT NULL, file_id INTEGER, file_name TEXT NOT NULL,
     total_size INTEGER NOT NULL, part_size INTEGER NOT NULL, user_id INTEGER NOT NULL, expires_at TEXT
