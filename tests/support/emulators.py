@@ -349,8 +349,9 @@ class FaultProxy:
             self._process.stdout.close()
 
 
-class _ProxyServer:
-    """The proxy itself, driven by ``FaultProxy`` through stdin/stdout lines."""
+class ProxyServer:
+    """The proxy itself: run by ``FaultProxy`` in a child process, or in-process to prove a client call
+    releases the GIL while it waits (a call that keeps it deadlocks with the proxy's threads)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -405,7 +406,7 @@ class _ProxyServer:
 
 
 def _serve_proxy(target_port: int) -> None:
-    server = _ProxyServer(target_port)
+    server = ProxyServer(target_port)
     print(server.port, flush=True)
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")

@@ -11,14 +11,14 @@ import pytest
 from conftest import Target
 
 from boxvault.engine.storage import StorageError, data_name, open_backend
-from support.emulators import Emulator, FaultProxy
+from support.emulators import Emulator, FaultProxy, ProxyServer
 
 
 def oid(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
-def _through(target: Target, proxy: FaultProxy, prefix: str) -> tuple[str, dict[str, str]]:
+def _through(target: Target, proxy: FaultProxy | ProxyServer, prefix: str) -> tuple[str, dict[str, str]]:
     assert target.emulator is not None
     access = target.emulator.access.with_port(proxy.port)
     return access.location(prefix), access.env
@@ -92,3 +92,26 @@ def test_missing_credentials_are_reported_before_any_request(
 ) -> None:
     with pytest.raises(StorageError, match=message):
         open_backend(location, env)
+
+
+def test_calls_release_the_gil_while_waiting_for_the_network(store_target: Target) -> None:
+    # the proxy runs on Python threads of this process: a call that kept the GIL while waiting would hang
+    assert store_target.emulator is not None
+    proxy = ProxyServer(store_target.emulator.port)
+    location, env = _through(store_target, proxy, "gil")
+    backend = open_backend(location, {**env, "BOXVAULT_STORAGE_LIST_PAGE_SIZE": "20"})
+    results: list[object] = []
+
+    def work() -> None:
+        for i in range(60):
+            backend.write("index/" + oid(str(i)), b"i")
+        results.append(len(list(backend.list("index"))))
+        results.append(backend.read("index/" + oid("7")))
+        backend.delete("index/" + oid("7"))
+        results.append(backend.exists("index/" + oid("7")))
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "a storage call kept the GIL while waiting for the network"
+    assert results == [60, b"i", False]

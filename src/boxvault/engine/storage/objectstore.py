@@ -1,16 +1,19 @@
-"""Object-store backends (S3, Azure Blob, GCS) through Apache OpenDAL's blocking operator.
+"""Object-store backends (S3, Azure Blob, GCS) through Apache OpenDAL.
 
-One operator per backend, shared by every thread: OpenDAL's blocking calls release the GIL, so packs upload
-in parallel from the engine's thread pool. Transient failures (5xx, throttling, dropped connections) are
+One operator per backend, shared by every thread: OpenDAL's blocking read/write/stat/delete release the GIL,
+so packs upload in parallel from the engine's thread pool; listing goes through the async operator because
+the blocking lister does not. Transient failures (5xx, throttling, dropped connections) are
 retried by OpenDAL's RetryLayer with exponential backoff and jitter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import opendal
 import opendal.exceptions as dal_errors
+import opendal.types
 from opendal.layers import RetryLayer
 
 from .base import (
@@ -59,6 +62,7 @@ class ObjectStoreBackend:
                 RetryLayer(max_times=retries, factor=2.0, jitter=True, min_delay=0.2, max_delay=10.0)
             )
         self._op = operator
+        self._async_op = operator.to_async_operator()  # keeps the layers
         self._conditional = bool(operator.capability().write_with_if_not_exists)
 
     def __repr__(self) -> str:
@@ -157,23 +161,32 @@ class ObjectStoreBackend:
             raise self._fail("delete", name, e) from e
 
     def list(self, directory: str) -> Iterator[tuple[str, int]]:
+        # Through the async operator on a private event loop: the blocking lister keeps the GIL while it waits
+        # for each page, which would stall every other thread (pack uploads) for the whole listing.
         prefix = check_directory(directory)
         path = f"{prefix}/" if prefix else ""
+        loop = asyncio.new_event_loop()
         try:
-            entries = (
-                self._op.list(path, recursive=True, limit=self._page_size)
-                if self._page_size
-                else self._op.list(path, recursive=True)
-            )
-            for entry in entries:
-                meta = entry.metadata
-                if meta.is_dir or entry.path.endswith("/"):
-                    continue
-                yield entry.path, int(meta.content_length)
-        except dal_errors.NotFound:
-            return
-        except _DAL_ERRORS as e:
-            raise self._fail("list", prefix or "/", e) from e
+            try:
+                pages = loop.run_until_complete(self._start_listing(path))
+                while True:
+                    batch, done = loop.run_until_complete(_next_batch(pages))
+                    yield from batch
+                    if done:
+                        return
+            except dal_errors.NotFound:
+                return
+            except _DAL_ERRORS as e:
+                raise self._fail("list", prefix or "/", e) from e
+        finally:
+            loop.close()
+
+    async def _start_listing(self, path: str) -> AsyncIterator[opendal.types.Entry]:
+        if self._page_size:
+            lister = await self._async_op.list(path, recursive=True, limit=self._page_size)
+        else:
+            lister = await self._async_op.list(path, recursive=True)
+        return aiter(lister)
 
     def close(self) -> None:
         pass
@@ -187,6 +200,22 @@ def open_object_store(location: Location, original: str, env: Mapping[str, str])
         return ObjectStoreBackend(original, scheme, options, retries=retries, list_page_size=page_size)
     except _DAL_ERRORS as e:
         raise StorageError(f"cannot open {original}: {_message(e)}") from e
+
+
+async def _next_batch(
+    entries: AsyncIterator[opendal.types.Entry], count: int = 1000
+) -> tuple[list[tuple[str, int]], bool]:
+    """Up to ``count`` files (directories skipped) and whether the listing is complete."""
+    batch: list[tuple[str, int]] = []
+    while len(batch) < count:
+        try:
+            entry = await anext(entries)
+        except StopAsyncIteration:
+            return batch, True
+        meta = entry.metadata
+        if not meta.is_dir and not entry.path.endswith("/"):
+            batch.append((entry.path, int(meta.content_length)))
+    return batch, False
 
 
 def _number(env: Mapping[str, str], variable: str, default: int) -> int:
