@@ -184,3 +184,38 @@ def test_state_survives_a_restart(fresh_sandbox: SandboxServer) -> None:
     fresh_sandbox.restart()
     client = fresh_sandbox.ccg_client().with_as_user_header(fresh_sandbox.users[0]["id"])
     assert client.folders.get_folder_by_id(folder.id).name == "Kept across restarts"
+
+
+def test_long_polling_wakes_up_on_a_change(sandbox: SandboxServer) -> None:
+    import threading
+    import time
+
+    import requests
+
+    from .schema import spec_available, validate
+
+    token = sandbox.developer_token(sandbox.users[0]["id"])
+    headers = {"Authorization": f"Bearer {token}"}
+    info = requests.options(f"{sandbox.url}/2.0/events", headers=headers, timeout=10)
+    spec_available()
+    validate(info, "/events")
+    url = info.json()["entries"][0]["url"]
+    position = requests.get(
+        f"{sandbox.url}/2.0/events?stream_position=now", headers=headers, timeout=10
+    ).json()["next_stream_position"]
+    answer: dict = {}
+
+    def poll() -> None:
+        answer["body"] = requests.get(f"{url}&stream_position={position}", headers=headers, timeout=60).json()
+        answer["at"] = time.monotonic()
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive()  # nothing happened yet: the request is held open
+    changed_at = time.monotonic()
+    client = sandbox.ccg_client().with_as_user_header(sandbox.users[0]["id"])
+    client.folders.create_folder(f"long poll {int(changed_at)}", CreateFolderParent(id="0"))
+    waiter.join(timeout=30)
+    assert answer["body"] == {"message": "new_change"}
+    assert answer["at"] - changed_at < 5

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -13,6 +15,7 @@ from starlette.routing import Route
 from ..auth import require_admin
 from ..errors import bad_request
 from ..items import ADMIN_EVENT
+from ..runtime import base_url
 from ..store import Row, is_id
 from .common import context, ok
 
@@ -75,4 +78,45 @@ async def get_events(request: Request) -> Response:
     return ok({"chunk_size": len(entries), "next_stream_position": str(next_position), "entries": entries})
 
 
-routes = [Route("/2.0/events", get_events, methods=["GET"])]
+LONG_POLL_SECONDS = 30.0
+
+
+async def long_poll_info(request: Request) -> Response:
+    """`OPTIONS /2.0/events`: where to long-poll (Box answers a realtime server; here the same host)."""
+    context(request)
+    stream_type = request.query_params.get("stream_type", "all")
+    server = {
+        "type": "realtime_server",
+        "url": f"{base_url(request)}/2.0/events/longpoll?stream_type={stream_type}",
+        "ttl": "10",
+        "max_retries": "10",
+        "retry_timeout": int(LONG_POLL_SECONDS),
+    }
+    return ok({"chunk_size": 1, "entries": [server]})
+
+
+async def long_poll(request: Request) -> Response:
+    """Waits until the user's stream has an event after `stream_position`: `new_change`, else `reconnect`."""
+    store, actor, _ = context(request)
+    position = request.query_params.get("stream_position", "now")
+    if position == "now":
+        after = int(store.scalar("SELECT MAX(id) FROM events") or 0)
+    elif is_id(position):
+        after = int(position)
+    else:
+        raise bad_request("stream_position must be 'now' or a position returned by the API")
+    deadline = time.monotonic() + LONG_POLL_SECONDS
+    while time.monotonic() < deadline:
+        if store.scalar("SELECT 1 FROM events WHERE user_id = ? AND id > ? LIMIT 1", actor.id, after):
+            return ok({"message": "new_change"})
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(0.25)
+    return ok({"message": "reconnect"})
+
+
+routes = [
+    Route("/2.0/events", get_events, methods=["GET"]),
+    Route("/2.0/events", long_poll_info, methods=["OPTIONS"]),
+    Route("/2.0/events/longpoll", long_poll, methods=["GET"]),
+]
