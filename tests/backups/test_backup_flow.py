@@ -28,12 +28,11 @@ def _restic(repo: str, password: str, *args: str) -> subprocess.CompletedProcess
 @pytest.mark.django_db(transaction=True)
 def test_ccg_task_backup_now_makes_snapshots_restic_accepts(client: Any, admin: Any, sandbox: Any) -> None:
     restic = require_binary("restic")
-    from portal.fixtures import login
-
     from boxvault.backups import repository, vault
     from boxvault.backups.models import Task, TaskUser
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
+    from portal.fixtures import login
 
     login(client, admin.user)
     created = _api(

@@ -55,11 +55,10 @@ def _connect(client: Any, response: Any, sandbox: Any) -> Any:
 
 @pytest.mark.django_db(transaction=True)
 def test_oauth_connect_reauthorize_and_state_check(client: Any, admin: Any, box_app: Any) -> None:
-    from portal.fixtures import login
-
     from boxvault.backups.models import Task, TaskUser
     from boxvault.backups.tokens import TaskTokenStorage
     from boxvault.backups.views import _STATE_KEY
+    from portal.fixtures import login
 
     sandbox = box_app
     login(client, admin.user)
@@ -70,6 +69,7 @@ def test_oauth_connect_reauthorize_and_state_check(client: Any, admin: Any, box_
     assert task.status == Task.Status.CONNECTED and task.kind == "oauth"
     assert task.enterprise_id == sandbox.enterprise_id
     assert task.sealed_tokens and "access_token" not in task.sealed_tokens
+    assert task.acts_as_users  # an administrator's grant covers the enterprise
     assert TaskUser.objects.filter(task=task).count() >= 3  # the users were discovered
     page = client.get(f"/tasks/{task.pk}/")
     assert b"Connected" in page.content and b"Authorize in Box again" not in page.content
@@ -112,11 +112,10 @@ def test_oauth_connect_reauthorize_and_state_check(client: Any, admin: Any, box_
 def test_oauth_task_backs_up_and_refreshes_tokens_in_the_database(
     client: Any, admin: Any, box_app: Any
 ) -> None:
-    from portal.fixtures import login
-
     from boxvault.backups import vault
     from boxvault.backups.models import Task, TaskUser
     from boxvault.jobs import services as jobs
+    from portal.fixtures import login
 
     sandbox = box_app
     login(client, admin.user)
@@ -138,3 +137,18 @@ def test_oauth_task_backs_up_and_refreshes_tokens_in_the_database(
     assert task.status == Task.Status.CONNECTED
     user.refresh_from_db()
     assert user.last_backup_at is not None and user.status == TaskUser.Status.NOT_ACTIVE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_regular_users_grant_backs_up_that_user_alone(client: Any, admin: Any, box_app: Any) -> None:
+    from boxvault.backups.models import Task, TaskUser
+    from portal.fixtures import login
+
+    sandbox = box_app
+    someone = sandbox.users[0]
+    sandbox.auto_approve(someone["id"], redirect_uris=[CALLBACK])
+    login(client, admin.user)
+    _connect(client, client.post("/tasks/new/", {"service": "box", "name": "Just me"}), sandbox)
+    task = Task.objects.get(name="Just me")
+    assert task.status == Task.Status.CONNECTED and not task.acts_as_users
+    assert list(TaskUser.objects.filter(task=task).values_list("box_user_id", flat=True)) == [someone["id"]]

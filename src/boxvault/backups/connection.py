@@ -30,9 +30,12 @@ def credentials(task: Task) -> Credentials:
 
 
 def open_connection(task: Task, limits: Limits | None = None) -> BoxConnection:
-    return connect(
+    conn = connect(
         credentials(task), api_url=task.api_url or None, limits=limits, lock=TaskRefreshLock(task.pk)
     )
+    # box.connect treats every OAuth grant as one user's own; an administrator's grant covers the enterprise.
+    conn.impersonate = task.acts_as_users
+    return conn
 
 
 def describe(exc: BaseException) -> str:

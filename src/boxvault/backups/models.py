@@ -46,6 +46,9 @@ class Task(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_detail = models.CharField(max_length=500, blank=True)
     connected_as = models.CharField(max_length=254, blank=True)  # the Box login that granted OAuth access
+    # An enterprise administrator's OAuth grant (and every CCG/JWT service account) acts as each user
+    # through As-User; any other user's grant backs up that user alone.
+    acts_as_users = models.BooleanField(default=True)
 
     # --- envelope encryption (crypto.py): a per-task data key sealed under the server KEK
     sealed_key = models.TextField()

@@ -33,19 +33,29 @@ def password(task: Task) -> str:
 
 def open_repository(task: Task) -> Any:
     """Open the task's repository, creating it (with its escrow key, see crypto.escrow_password) if new."""
-    from boxvault.engine.keymgmt import add_key
     from boxvault.engine.repository import Repository
     from boxvault.engine.storage import open_backend
 
     backend = open_backend(task.repository)
     secret = password(task)
-    if backend.exists("config"):
-        repo = Repository.open(backend, secret)
-    else:
-        repo = Repository.init(backend, secret)
-        add_key(repo, vault.escrow_password(str(task.uuid)))
+    if not backend.exists("config"):
+        _create(task, backend, secret)
+    repo = Repository.open(backend, secret)
     if task.repository_id != repo.id:
-        with transaction.atomic():
-            Task.objects.filter(pk=task.pk).update(repository_id=repo.id)
+        Task.objects.filter(pk=task.pk).update(repository_id=repo.id)
         task.repository_id = repo.id
     return repo
+
+
+def _create(task: Task, backend: Any, secret: str) -> None:
+    # Two users' first runs start together: the task's row lock makes one of them create the repository
+    # (and its escrow key) and the other find it there.
+    from boxvault.engine.keymgmt import add_key
+    from boxvault.engine.repository import Repository
+
+    with transaction.atomic():
+        Task.objects.select_for_update().filter(pk=task.pk).values_list("pk", flat=True).first()
+        if backend.exists("config"):
+            return
+        repo = Repository.init(backend, secret)
+        add_key(repo, vault.escrow_password(str(task.uuid)))

@@ -166,7 +166,9 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     session = NetworkSession(base_urls=base_urls(task.api_url or None))
     try:
         auth.get_tokens_authorization_code_grant(code, network_session=session)
-        me = BoxClient(auth=auth, network_session=session).users.get_user_me(fields=["login", "enterprise"])
+        me = BoxClient(auth=auth, network_session=session).users.get_user_me(
+            fields=["login", "enterprise", "role"]
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is the user's to see, never a 500
         Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=describe(exc))
         raise ServiceError(f"Box did not complete the authorization: {describe(exc)}") from exc
@@ -174,9 +176,11 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     task.refresh_from_db()
     task.enterprise_id = str(getattr(enterprise, "id", "") or f"user-{me.id}")
     task.connected_as = str(me.login or "")
+    role = getattr(me.role, "value", me.role)
+    task.acts_as_users = str(role or "") in ("admin", "coadmin")
     task.status = Task.Status.CONNECTED
     task.status_detail = ""
-    task.save(update_fields=["enterprise_id", "connected_as", "status", "status_detail"])
+    task.save(update_fields=["enterprise_id", "connected_as", "acts_as_users", "status", "status_detail"])
     try:
         discover_users(task)
     except Exception as exc:  # noqa: BLE001 - connected; the users come with the first run
@@ -193,11 +197,11 @@ def mark_disconnected(task: Task, reason: str) -> None:
 
 def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str, int]:
     """Match the task's users with Box's: new ones (activated when the task says so), gone ones Archived."""
-    from boxvault.box.users import list_users
+    from boxvault.box.users import list_users, me
 
     try:
         conn = open_connection(task, limits)
-        found = list_users(conn.client)
+        found = list_users(conn.client) if task.acts_as_users else [me(conn.client)]
     except Exception as exc:
         if is_auth_failure(exc):
             mark_disconnected(task, describe(exc))
