@@ -50,6 +50,8 @@ def serve(
         http="httptools",
         loop="uvloop",
         timeout_keep_alive=30,
+        # long polls and slow clients must not hold a shutdown for long
+        timeout_graceful_shutdown=3,
     )
     logging.getLogger("uvicorn.error").addFilter(_quiet_injected_resets)
     uvicorn.Server(config).run()
