@@ -17,8 +17,9 @@ from maint_support import PASSWORD, fast_repo, open_repo, restic
 
 from boxvault.engine.check import check, select_subset
 from boxvault.engine.localdir import backup
-from boxvault.engine.maint_io import list_ids, load_json, pack_name, parse_index
+from boxvault.engine.maint_io import list_ids, load_json, pack_name, parse_index, read_blob
 from boxvault.engine.reader import restore
+from boxvault.engine.tree import decode_tree
 from support import run_cli
 
 ENV = {"RESTIC_PASSWORD": PASSWORD}
@@ -214,3 +215,32 @@ def test_check_read_data_subset_cli(pristine: tuple[Path, Path, list[str]]) -> N
     bad = run_cli(["repo", "-r", str(pristine[0]), "check", "--read-data-subset", "7/3"],
                   env={"RESTIC_PASSWORD": PASSWORD}, check=False)  # fmt: skip
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_damaged_tree_and_snapshot_files(pristine: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
+    repo_path = _copy(pristine, tmp_path)
+    src, snaps = pristine[1], pristine[2]
+    repo = open_repo(repo_path)
+    trees = [
+        r
+        for i, _ in list_ids(repo, "index")
+        for r in parse_index(load_json(repo, f"index/{i}"), i)[0]
+        if r.kind == "tree"
+    ]
+    # find the tree of the directory "deep/a/b/c" (its only entry is leaf.bin) and damage its bytes
+    leaf_dir = next(r for r in trees if [n.name for n in decode_tree(read_blob(repo, r))] == ["leaf.bin"])
+    pack_file = repo_path / pack_name(leaf_dir.pack_id)
+    data = bytearray(pack_file.read_bytes())
+    data[leaf_dir.offset + 20] ^= 0xFF
+    pack_file.write_bytes(bytes(data))
+    # and one snapshot file: its name no longer matches its content
+    snap_file = repo_path / "snapshots" / snaps[0]
+    snap_file.write_bytes(snap_file.read_bytes()[:-1] + b"\0")
+
+    report = check(open_repo(repo_path))  # trees are read by the structure check, no --read-data needed
+    assert not report.ok
+    assert any(snaps[0] in e for e in report.errors)
+    assert ("tree", leaf_dir.blob_id) in report.damaged
+    named = report.damaged_paths()
+    assert named == {snaps[1]: [str(src / "deep/a/b/c")]}
+    assert report.affected[0].kind == "tree"
