@@ -285,3 +285,23 @@ def test_registry_refuses_a_second_handler_for_a_kind() -> None:
 
     with pytest.raises(HandlerConflict):
         handler("test_fail")(lambda ctx: None)
+
+
+def test_reconciler_resends_pending_jobs_whose_message_was_lost(
+    make_job: Callable[..., Any], queued: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huey.contrib.djhuey import HUEY
+
+    from boxvault.jobs import services
+
+    monkeypatch.setattr(HUEY, "immediate", False)
+    job = make_job()
+    later = clock.now() + timedelta(seconds=120)
+    monkeypatch.setattr(HUEY, "pending_count", lambda: 3)
+    with clock.frozen_at(later):
+        assert services.reconcile()["resent"] == 0  # messages are waiting: this one may be among them
+    monkeypatch.setattr(HUEY, "pending_count", lambda: 0)
+    with clock.frozen_at(later):
+        assert services.reconcile()["resent"] == 1
+        assert services.reconcile()["resent"] == 0  # just re-sent: not stale any more
+    assert queued == [job.pk]
