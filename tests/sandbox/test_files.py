@@ -14,6 +14,8 @@ from box_sdk_gen import (
     AddShareLinkToFileSharedLink,
     AddShareLinkToFileSharedLinkAccessField,
     BoxAPIError,
+    CopyFileParent,
+    CopyFolderParent,
     CreateCollaborationAccessibleBy,
     CreateCollaborationAccessibleByTypeField,
     CreateCollaborationItem,
@@ -288,3 +290,21 @@ def test_collaborator_roles_are_enforced(sandbox: SandboxServer, user_client, fo
             attempt()
         assert err.value.response_info.status_code == 403
     assert user_client.files.get_file_by_id(f.id).name == "read only.txt"
+
+
+def test_copy_file_and_folder(user_client, folder: str) -> None:
+    f = upload(user_client, folder, "original.txt", b"copy me")
+    sub = user_client.folders.create_folder("Nested", CreateFolderParent(id=folder))
+    upload(user_client, sub.id, "deep.txt", b"deep")
+    copied = user_client.files.copy_file(f.id, CopyFileParent(id=folder), name="copy.txt")
+    assert copied.id != f.id and copied.sha_1 == f.sha_1 and copied.name == "copy.txt"
+    assert user_client.downloads.download_file(copied.id).read() == b"copy me"
+    with pytest.raises(BoxAPIError) as err:
+        user_client.files.copy_file(f.id, CopyFileParent(id=folder))  # same name in the same folder
+    assert err.value.response_info.status_code == 409
+    tree = user_client.folders.copy_folder(sub.id, CopyFolderParent(id="0"), name=f"Nested copy {folder}")
+    names = {e.name for e in user_client.folders.get_folder_items(tree.id).entries}
+    assert names == {"deep.txt"}
+    with pytest.raises(BoxAPIError) as err:
+        user_client.folders.copy_folder(folder, CopyFolderParent(id=sub.id))  # into its own subfolder
+    assert err.value.response_info.status_code == 400

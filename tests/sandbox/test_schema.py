@@ -175,6 +175,20 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
     api("GET", f"/2.0/files/{file_id}/content", "/files/{file_id}/content", 302)
     api("PUT", f"/2.0/files/{file_id}", "/files/{file_id}", 200, json={"name": "renamed.txt"})
     api(
+        "POST",
+        f"/2.0/files/{file_id}/copy",
+        "/files/{file_id}/copy",
+        201,
+        json={"parent": {"id": fid}, "name": "c.txt"},
+    )
+    api(
+        "POST",
+        f"/2.0/folders/{fid}/copy",
+        "/folders/{folder_id}/copy",
+        201,
+        json={"parent": {"id": "0"}, "name": "Copy ✓"},
+    )
+    api(
         "PUT",
         f"/2.0/files/{file_id}?fields=shared_link",
         "/files/{file_id}#add_shared_link",

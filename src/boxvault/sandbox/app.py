@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import auth, oauth_page
 from .control import routes as control_routes
 from .errors import BoxError, OAuthError
-from .routes import collab, download, events, files, folders, metadata, uploads, users
+from .routes import collab, copies, download, events, files, folders, metadata, uploads, users
 from .routes.download import InjectedReset
 from .runtime import Sandbox
 
@@ -127,6 +127,7 @@ def build_routes() -> list[BaseRoute]:
         *uploads.routes,
         *files.routes,
         *collab.routes,
+        *copies.routes,
         *metadata.routes,
         *events.routes,
         *control_routes,
