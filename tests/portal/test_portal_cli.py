@@ -234,3 +234,15 @@ def test_worker_runs_queued_tasks(data: Path, tmp_path: Path) -> None:
         worker.send_signal(signal.SIGINT)
         assert worker.wait(timeout=20) == 0
     assert "Traceback" not in (worker.stdout.read() if worker.stdout else "")
+
+
+def test_demo_without_the_demo_module_is_a_notice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import sys
+
+    from boxvault.portal.cli import _start_demo
+
+    monkeypatch.setitem(sys.modules, "boxvault.backups.demo", None)  # makes the import fail
+    _start_demo(tmp_path)
+    assert "demo Box enterprise is not available yet" in capsys.readouterr().err
