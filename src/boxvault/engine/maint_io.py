@@ -8,6 +8,7 @@ they read through the backend and the master key directly, with the format primi
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,9 +85,15 @@ def save_json(repo: RepoLike, directory: str, doc: Any, *, compress: bool = True
     return file_id
 
 
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
 def list_ids(repo: RepoLike, directory: str) -> Iterator[tuple[str, int]]:
+    """(id, size) of every object; names that are not restic ids (stray files) are skipped, as restic does."""
     for name, size in repo.backend.list(directory):
-        yield object_id(name), size
+        file_id = object_id(name)
+        if _ID.fullmatch(file_id):
+            yield file_id, size
 
 
 def pack_name(pack_id: str) -> str:
