@@ -284,3 +284,13 @@ def test_dynamic_choices_survive_a_cached_class_field(
     login(client, admin.user)
     assert client.get("/api/v1/jobs/?task=7").json()["count"] == 5
     assert client.get("/api/v1/activity/?task=7").status_code == 200
+
+
+def test_log_page_refreshes_only_while_the_job_runs(
+    client: Any, admin: Any, jobs_set: dict[str, Any]
+) -> None:
+    login(client, admin.user)
+    running = client.get(f"/jobs/{jobs_set['running'].pk}/log/").content.decode()
+    assert 'hx-trigger="every 3s"' in running and "half way" in running
+    finished = client.get(f"/jobs/{jobs_set['done'].pk}/log/").content.decode()
+    assert "hx-trigger" not in finished and "finished: succeeded" in finished
