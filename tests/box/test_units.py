@@ -133,3 +133,16 @@ def test_file_refresh_lock_serialises_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert peak == 1
+
+
+def test_spool_round_trip() -> None:
+    from boxvault.box.spool import Spool
+
+    spool = Spool(batch=3)
+    rows = [(str(i), "file", f"a/ü{i}", None, i) for i in range(10)]
+    for row in rows:
+        spool.append(row)
+    assert list(spool) == rows
+    spool.append(("x",))
+    assert list(spool)[-1] == ("x",) and spool.count == 11
+    spool.close()

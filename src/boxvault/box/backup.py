@@ -26,6 +26,7 @@ from boxvault.box.extras import capture, fingerprint
 from boxvault.box.model import BoxItem
 from boxvault.box.progress import Progress, ProgressCallback
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
+from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
@@ -140,7 +141,7 @@ class _UserBackup:
         self.report = UserReport(box_user_id=user.id, login=user.login)
         self.root = "/" + user.login
         self._lock = threading.Lock()
-        self._entries: list[CatalogEntry] = []
+        self._entries = Spool()  # CatalogEntry values, written to the catalog after the commit
         self._extras_rows: list[tuple[str, str, dict[str, bytes]]] = []
         self._versions_rows: list[tuple[str, str, list[OldVersion]]] = []
         self.parent: str | None = None  # the user's previous snapshot
@@ -173,6 +174,7 @@ class _UserBackup:
             snapshot_id = str(builder.commit())
         except BaseException as exc:
             builder.abort()
+            self._entries.close()
             self.content.take_pending(self.user.id)  # not durable: never cached
             report.status = FAILED
             report.error = f"{type(exc).__name__}: {exc}"
@@ -183,7 +185,13 @@ class _UserBackup:
         # the commit flushed this snapshot's packs and index: its new content is durable now
         self.content.flush(self.content.take_pending(self.user.id))
         report.snapshot_id = snapshot_id
-        self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), self._entries)
+        # the tree is written: free the builder's nodes before the catalog pass
+        del builder
+        try:
+            entries = (CatalogEntry(*row) for row in self._entries)
+            self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
+        finally:
+            self._entries.close()
         self.state.save_extras(self.scope, self.user.id, self._extras_rows)
         self.state.save_versions(self.scope, self._versions_rows)
         report.duration = time.monotonic() - started
@@ -264,13 +272,17 @@ class _UserBackup:
             return
         with self._lock:
             self._extras_rows.append((item.id, fp, item.extras))
+            if len(self._extras_rows) >= 1000:
+                # a cache of what Box said, right whether or not this snapshot commits: no need to hold it
+                rows, self._extras_rows = self._extras_rows, []
+                self.state.save_extras(self.scope, self.user.id, rows)
 
     def _path(self, item: BoxItem) -> str:
         return f"{self.root}/{item.path}"
 
     def _done(self, item: BoxItem, reused: bool = False, downloaded: int = 0) -> None:
         with self._lock:
-            self._entries.append(_catalog_entry(item))
+            self._entries.append(_catalog_entry(item).values())
             if item.type != "folder":
                 self.report.files += 1
                 self.report.bytes += item.size
@@ -369,7 +381,7 @@ class _UserBackup:
                         created_at=old.created_at,
                         modified_at=old.modified_at,
                         content_modified_at=old.modified_at,
-                    )
+                    ).values()
                 )
             self.progress.done(0, 0, downloaded)
             del reused

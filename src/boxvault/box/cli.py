@@ -47,6 +47,27 @@ def _state_dir(explicit: Path | None, repo_id: str) -> Path:
     return base / "boxvault" / "box" / repo_id
 
 
+def describe_box_error(exc: Exception, api_url: str) -> str:
+    """One line for an SDK error: Box's own message (API or OAuth error shapes), or why it was unreachable."""
+    from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
+
+    if isinstance(exc, BoxAPIError):
+        info = exc.response_info
+        body = info.body if isinstance(info.body, dict) else {}
+        code = info.code or body.get("error") or ""
+        message = body.get("message") or body.get("error_description") or ""
+        url = (exc.request_info.url or "").split("?")[0]
+        return f"Box answered {info.status_code} {code}: {message} ({url})".replace("  ", " ")
+    if isinstance(exc, BoxSDKError) and exc.error is not None:
+        import requests
+
+        if isinstance(exc.error, requests.ConnectionError):
+            return f"cannot reach Box at {api_url}: connection failed"
+        return f"{type(exc.error).__name__}: {str(exc.error).splitlines()[0] if str(exc.error) else ''}"
+    text = str(getattr(exc, "message", "") or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -211,12 +232,9 @@ def backup(
     except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
         from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 
-        if isinstance(exc, BoxAPIError):
-            raise _fail(
-                f"Box answered {exc.response_info.status_code} {exc.response_info.code or ''}: "
-                f"{exc.response_info.body.get('message', '') if exc.response_info.body else ''}"
-            ) from None
-        if isinstance(exc, BoxSDKError | EngineError | StorageError | OSError):
+        if isinstance(exc, BoxAPIError | BoxSDKError):
+            raise _fail(describe_box_error(exc, api_url)) from None
+        if isinstance(exc, EngineError | StorageError | OSError):
             raise _fail(str(exc)) from None
         raise
     finally:

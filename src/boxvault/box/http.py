@@ -37,7 +37,7 @@ class BackupRetryStrategy(BoxRetryStrategy):
         *,
         max_attempts: int = 10,
         base_interval: float = 1.0,
-        max_interval: float = 30.0,
+        max_interval: float = 10.0,
         max_retries_on_exception: int = 6,
     ) -> None:
         super().__init__(

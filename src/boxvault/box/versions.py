@@ -51,7 +51,6 @@ class OldVersion:
             "box.version_id": self.id,
             "box.version_number": self.version_number,
             "box.sha1": self.sha1,
-            "box.size": str(self.size),
             "box.name": self.name,
             "box.created_at": self.created_at,
             "box.modified_at": self.modified_at,
