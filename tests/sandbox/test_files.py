@@ -308,3 +308,23 @@ def test_copy_file_and_folder(user_client, folder: str) -> None:
     with pytest.raises(BoxAPIError) as err:
         user_client.folders.copy_folder(folder, CopyFolderParent(id=sub.id))  # into its own subfolder
     assert err.value.response_info.status_code == 400
+
+
+def test_folder_if_match(sandbox: SandboxServer, folder: str) -> None:
+    token = sandbox.developer_token(sandbox.users[0]["id"])
+    headers = {"Authorization": f"Bearer {token}"}
+    etag = requests.get(f"{sandbox.url}/2.0/folders/{folder}", headers=headers, timeout=10).json()["etag"]
+    stale = requests.put(
+        f"{sandbox.url}/2.0/folders/{folder}",
+        json={"description": "x"},
+        timeout=10,
+        headers={**headers, "If-Match": str(int(etag) + 5)},
+    )
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
+    fresh = requests.put(
+        f"{sandbox.url}/2.0/folders/{folder}",
+        json={"description": "x"},
+        timeout=10,
+        headers={**headers, "If-Match": etag},
+    )
+    assert fresh.status_code == 200 and fresh.json()["etag"] != etag

@@ -11,6 +11,7 @@ from .. import items
 from ..errors import BoxError, bad_request, not_found
 from ..store import Row
 from .common import context, fields_param, json_body, ok, ref_id, require_str
+from .files import check_if_match
 from .links import apply_shared_link
 from .listing import children_where, page
 
@@ -64,6 +65,7 @@ async def update_folder(request: Request) -> Response:
         raise bad_request("The root folder cannot be changed")
     row = items.get_item(store, actor.id, raw, "folder")
     items.require(store, actor.id, row, "edit")
+    check_if_match(request, str(row["sequence_id"]))
     body = await json_body(request)
     name = body.get("name")
     if name is not None and not isinstance(name, str):
@@ -86,6 +88,7 @@ async def delete_folder(request: Request) -> Response:
         raise bad_request("The root folder cannot be deleted")
     row = items.get_item(store, actor.id, raw, "folder")
     items.require(store, actor.id, row, "edit")
+    check_if_match(request, str(row["sequence_id"]))
     recursive = request.query_params.get("recursive", "false").lower() == "true"
     where, args = children_where(store, int(row["id"]), actor.id)
     if not recursive and store.scalar(f"SELECT 1 FROM items i WHERE {where} LIMIT 1", *args):
