@@ -85,6 +85,9 @@ def test_upload_keeps_content_times_and_new_version_checks_if_match(user_client,
     assert [v.id for v in versions.entries] == [f.file_version.id]
     assert user_client.downloads.download_file(f.id, version=f.file_version.id).read() == data
     assert user_client.downloads.download_file(f.id).read() == v2
+    with pytest.raises(BoxAPIError) as err:
+        user_client.file_versions.delete_file_version_by_id(f.id, new.file_version.id)  # the current one
+    assert err.value.response_info.status_code == 400
     promoted = user_client.file_versions.promote_file_version(
         f.id, id=f.file_version.id, type=PromoteFileVersionType.FILE_VERSION
     )
@@ -328,3 +331,11 @@ def test_folder_if_match(sandbox: SandboxServer, folder: str) -> None:
         headers={**headers, "If-Match": etag},
     )
     assert fresh.status_code == 200 and fresh.json()["etag"] != etag
+
+
+def test_delete_a_previous_version(user_client, folder: str) -> None:
+    f = upload(user_client, folder, "versions.txt", b"v1")
+    user_client.uploads.upload_file_version(f.id, UploadFileVersionAttributes(name=f.name), io.BytesIO(b"v2"))
+    user_client.file_versions.delete_file_version_by_id(f.id, f.file_version.id)
+    listed = user_client.file_versions.get_file_versions(f.id).entries
+    assert [v.id for v in listed] == [f.file_version.id] and listed[0].trashed_at is not None

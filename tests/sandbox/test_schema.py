@@ -173,6 +173,13 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
         json={"id": version_id, "type": "file_version"},
     )
     api("GET", f"/2.0/files/{file_id}/content", "/files/{file_id}/content", 302)
+    api(
+        "DELETE",
+        f"/2.0/files/{file_id}/versions/{version_id}",
+        "/files/{file_id}/versions/{file_version_id}",
+        204,
+    )
+    api("GET", f"/2.0/files/{file_id}/versions", "/files/{file_id}/versions", 200)
     api("PUT", f"/2.0/files/{file_id}", "/files/{file_id}", 200, json={"name": "renamed.txt"})
     api(
         "POST",

@@ -50,7 +50,7 @@ CREATE INDEX IF NOT EXISTS items_parent ON items (parent_id, owner_id, name_key)
 CREATE TABLE IF NOT EXISTS versions (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, number INTEGER NOT NULL, name TEXT NOT NULL,
     size INTEGER NOT NULL, sha1 TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL,
-    created_at TEXT NOT NULL, modified_by INTEGER NOT NULL
+    created_at TEXT NOT NULL, modified_by INTEGER NOT NULL, trashed_at TEXT, trashed_by INTEGER
 );
 CREATE INDEX IF NOT EXISTS versions_file ON versions (file_id, id);
 CREATE TABLE IF NOT EXISTS collaborations (
@@ -124,6 +124,14 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Adds columns that came after a data directory was created (CREATE TABLE IF NOT EXISTS keeps it)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(versions)")}
+        if "trashed_at" not in columns:
+            self.db.execute("ALTER TABLE versions ADD COLUMN trashed_at TEXT")
+            self.db.execute("ALTER TABLE versions ADD COLUMN trashed_by INTEGER")
 
     def close(self) -> None:
         self.db.close()

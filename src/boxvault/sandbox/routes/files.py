@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from .. import items
 from ..errors import BoxError, bad_request, not_found
+from ..store import now_iso
 from .common import context, fields_param, int_param, json_body, limit_param, ok, ref_id
 from .links import apply_shared_link
 
@@ -161,6 +162,26 @@ async def promote_version(request: Request) -> Response:
     return ok(renderer.file_version(current), 201)
 
 
+async def delete_version(request: Request) -> Response:
+    """Moves a previous version to the trash (Box keeps listing it, with `trashed_at`)."""
+    store, actor, _ = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
+    version_id = items.parse_id(request.path_params["version_id"], "file_version")
+    version = store.one("SELECT * FROM versions WHERE id = ? AND file_id = ?", version_id, row["id"])
+    if version is None:
+        raise not_found("file_version")
+    check_if_match(request, str(row["sequence_id"]))
+    if version_id == row["version_id"]:
+        raise bad_request("The current version cannot be deleted: delete the file instead")
+    with store.tx():
+        store.db.execute(
+            "UPDATE versions SET trashed_at = ?, trashed_by = ? WHERE id = ?",
+            (now_iso(), actor.id, version_id),
+        )
+    return Response(status_code=204)
+
+
 routes = [
     Route("/2.0/files/{file_id}", get_file, methods=["GET"]),
     Route("/2.0/files/{file_id}", update_file, methods=["PUT"]),
@@ -171,4 +192,5 @@ routes = [
     Route("/2.0/files/{file_id}/versions", list_versions, methods=["GET"]),
     Route("/2.0/files/{file_id}/versions/current", promote_version, methods=["POST"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
+    Route("/2.0/files/{file_id}/versions/{version_id}", delete_version, methods=["DELETE"]),
 ]
