@@ -332,6 +332,10 @@ class FaultProxy:
     def fail(self, count: int) -> None:
         self._ask(f"fail {count}")
 
+    def hang(self, count: int) -> None:
+        """The next ``count`` new connections are accepted and then never answered (a stalled server)."""
+        self._ask(f"hang {count}")
+
     @property
     def failures(self) -> int:
         return int(self._ask("count"))
@@ -357,15 +361,20 @@ class ProxyServer:
         self.target_port = target_port
         self.failures = 0
         self._pending = 0
+        self._hanging = 0
+        self._stalled: list[socket.socket] = []
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def fail(self, count: int) -> None:
+    def fail(self, count: int, *, hang: bool = False) -> None:
         with self._lock:
-            self._pending = count
+            if hang:
+                self._hanging = count
+            else:
+                self._pending = count
             conns, self._conns = self._conns, set()
         for conn in conns:
             _close(conn)
@@ -380,7 +389,13 @@ class ProxyServer:
 
     def _serve(self, client: socket.socket) -> None:
         with self._lock:
-            faulty = self._pending > 0
+            stall = self._hanging > 0
+            faulty = not stall and self._pending > 0
+            if stall:
+                self._hanging -= 1
+                self.failures += 1
+                self._stalled.append(client)  # keep it open, unanswered
+                return
             if faulty:
                 self._pending -= 1
                 self.failures += 1
@@ -410,8 +425,8 @@ def _serve_proxy(target_port: int) -> None:
     print(server.port, flush=True)
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
-        if command == "fail":
-            server.fail(int(argument))
+        if command in ("fail", "hang"):
+            server.fail(int(argument), hang=command == "hang")
             print("ok", flush=True)
         elif command == "count":
             print(server.failures, flush=True)

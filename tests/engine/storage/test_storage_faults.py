@@ -53,6 +53,25 @@ def test_without_retries_a_transient_failure_is_a_clear_error(store_target: Targ
         assert proxy.failures == 1
 
 
+def test_a_stalled_server_times_out_and_is_retried(store_target: Target) -> None:
+    assert store_target.emulator is not None
+    with FaultProxy(store_target.emulator.port) as proxy:
+        location, env = _through(store_target, proxy, "stall")
+        backend = open_backend(location, {**env, "BOXVAULT_STORAGE_TIMEOUT": "1"})
+        backend.write("keys/" + oid("k"), b"key")
+        proxy.hang(1)
+        started = time.monotonic()
+        assert backend.read("keys/" + oid("k")) == b"key"
+        assert time.monotonic() - started >= 1.0
+        assert proxy.failures == 1
+        proxy.hang(1)
+        stubborn = open_backend(
+            location, {**env, "BOXVAULT_STORAGE_TIMEOUT": "1", "BOXVAULT_STORAGE_RETRIES": "0"}
+        )
+        with pytest.raises(StorageError, match="cannot read keys/"):
+            stubborn.read("keys/" + oid("k"))
+
+
 def test_emulator_restart_during_operations(gs_emulator: Emulator) -> None:
     # connection refused for a second: the retry layer rides it out (gcp-storage-emulator restarts fastest)
     backend = open_backend(gs_emulator.location("restart-" + oid("r")[:8]), gs_emulator.env)

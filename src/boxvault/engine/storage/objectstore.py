@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 import opendal
 import opendal.exceptions as dal_errors
 import opendal.types
-from opendal.layers import RetryLayer
+from opendal.layers import RetryLayer, TimeoutLayer
 
 from .base import (
     AlreadyExists,
@@ -39,6 +39,8 @@ _CONTENT_TYPE = "application/octet-stream"
 
 # Backoff 0.2 s, 0.4 s, ... capped at 10 s: about a minute of outage before an operation gives up.
 DEFAULT_RETRIES = 8
+DEFAULT_TIMEOUT = 60.0  # seconds, for stat/delete/list requests
+DEFAULT_IO_TIMEOUT = 300.0  # seconds, for reading or writing one object
 
 
 class ObjectStoreBackend:
@@ -52,11 +54,17 @@ class ObjectStoreBackend:
         *,
         retries: int = DEFAULT_RETRIES,
         list_page_size: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.location = location
         self.scheme = scheme
         self._page_size = list_page_size
         operator = opendal.Operator(scheme, **options)
+        # A stalled connection fails (and is retried) instead of hanging a backup for ever. Object reads and
+        # writes get longer: a 16 MiB pack on a slow uplink takes minutes.
+        operator = operator.layer(
+            TimeoutLayer(timeout=timeout or DEFAULT_TIMEOUT, io_timeout=timeout or DEFAULT_IO_TIMEOUT)
+        )
         if retries > 0:
             operator = operator.layer(
                 RetryLayer(max_times=retries, factor=2.0, jitter=True, min_delay=0.2, max_delay=10.0)
@@ -196,8 +204,11 @@ def open_object_store(location: Location, original: str, env: Mapping[str, str])
     scheme, options = operator_options(location, env)
     retries = _number(env, "BOXVAULT_STORAGE_RETRIES", DEFAULT_RETRIES)
     page_size = _number(env, "BOXVAULT_STORAGE_LIST_PAGE_SIZE", 0) or None
+    timeout = _number(env, "BOXVAULT_STORAGE_TIMEOUT", 0) or None
     try:
-        return ObjectStoreBackend(original, scheme, options, retries=retries, list_page_size=page_size)
+        return ObjectStoreBackend(
+            original, scheme, options, retries=retries, list_page_size=page_size, timeout=timeout
+        )
     except _DAL_ERRORS as e:
         raise StorageError(f"cannot open {original}: {_message(e)}") from e
 
