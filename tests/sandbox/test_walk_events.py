@@ -219,3 +219,17 @@ def test_long_polling_wakes_up_on_a_change(sandbox: SandboxServer) -> None:
     waiter.join(timeout=30)
     assert answer["body"] == {"message": "new_change"}
     assert answer["at"] - changed_at < 5
+
+
+def test_control_reset_and_seed(fresh_sandbox: SandboxServer) -> None:
+    sb = fresh_sandbox
+    sb.control("POST", "reset")
+    health = sb.control("GET", "health")
+    assert health["seeded"] is False and health["files"] == 0
+    seeded = sb.control("POST", "seed", {"users": 2, "files_per_user": 10, "seed": 21, "large_files": 0})
+    assert len(seeded["users"]) == 2 and seeded["files"] > 0
+    assert sb.control("GET", "credentials")["client_id"] == seeded["client_id"]
+    sb.client_id, sb.client_secret = seeded["client_id"], seeded["client_secret"]
+    sb.enterprise_id = seeded["enterprise_id"]
+    users = {u.id for u in sb.ccg_client().users.get_users(user_type="managed").entries}
+    assert {u["id"] for u in seeded["users"]} <= users
