@@ -7,5 +7,5 @@ class BackupsConfig(AppConfig):
     verbose_name = "Backup tasks"
 
     def ready(self) -> None:
-        # Registers the "backup" job handler and the periodic tasks with the queue.
-        from boxvault.backups import handler, tasks  # noqa: F401
+        # Registers the "backup" job handler, the periodic tasks and the account-purge receiver.
+        from boxvault.backups import handler, signals, tasks  # noqa: F401

@@ -7,7 +7,13 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from boxvault.backups.models import Task, TaskUser
 
 
+def _clean(text: str) -> str:
+    # PostgreSQL text cannot hold NUL: a search for one would be a 500 instead of "no match".
+    return text.replace("\x00", "").strip()[:200]
+
+
 def tasks_with_figures(queryset: QuerySet[Task], search: str = "") -> QuerySet[Task]:
+    search = _clean(search)
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(connected_as__icontains=search))
     live = Q(users__deletion_due_at__isnull=True)
@@ -32,6 +38,7 @@ def tasks_with_figures(queryset: QuerySet[Task], search: str = "") -> QuerySet[T
 
 def task_users(task: Task, *, status: str = "", search: str = "") -> QuerySet[TaskUser]:
     rows = TaskUser.objects.filter(task=task, deletion_due_at__isnull=True)
+    status, search = _clean(status), _clean(search)
     if status:
         rows = rows.filter(status=status)
     if search:

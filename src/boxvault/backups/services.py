@@ -407,7 +407,7 @@ def cancel_deletion(access: Access, task: Task) -> Task:
 
 def purge_task(task: Task) -> None:
     """Delete the task's repository and rows (its own only), after the grace period."""
-    _delete_repository(task)
+    delete_repository(task)
     with transaction.atomic():
         CatalogVersion.objects.filter(task=task).delete()
         CatalogSnapshot.objects.filter(task=task).delete()
@@ -417,7 +417,7 @@ def purge_task(task: Task) -> None:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _delete_repository(task: Task) -> None:
+def delete_repository(task: Task) -> None:
     from boxvault.engine.storage import open_backend
 
     backend = open_backend(task.repository)
@@ -441,9 +441,10 @@ def purge_due(now: Any = None) -> list[int]:
     now = now or clock.now()
     purged: list[int] = []
     for task in Task.objects.filter(deletion_due_at__lte=now):
+        pk = task.pk
         try:
             purge_task(task)
-            purged.append(task.pk)
+            purged.append(pk)
         except Exception:  # noqa: BLE001 - one task's storage trouble must not stop the others
             log.exception("purging task %s failed; retrying next time", task.pk)
     for task in Task.objects.filter(deletion_due_at__isnull=True):
