@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -210,3 +211,13 @@ def test_bad_names_are_refused(backend: Backend, bad: str) -> None:
 def test_bad_list_directory_is_refused(backend: Backend) -> None:
     with pytest.raises(StorageError, match="invalid object name"):
         list(backend.list("../other"))
+
+
+def test_usable_from_async_code(backend: Backend) -> None:
+    # the portal's async views and the task queue may call the (blocking) API with an event loop running
+    async def use() -> list[tuple[str, int]]:
+        backend.write("snapshots/" + oid("async"), b"snap")
+        assert backend.read("snapshots/" + oid("async")) == b"snap"
+        return list(backend.list("snapshots"))
+
+    assert asyncio.run(use()) == [("snapshots/" + oid("async"), 4)]

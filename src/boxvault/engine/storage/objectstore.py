@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import opendal
 import opendal.exceptions as dal_errors
@@ -172,6 +173,16 @@ class ObjectStoreBackend:
         # Through the async operator on a private event loop: the blocking lister keeps the GIL while it waits
         # for each page, which would stall every other thread (pack uploads) for the whole listing.
         prefix = check_directory(directory)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            yield from self._list_on_own_loop(prefix)
+            return
+        # called from async code: a second event loop cannot run on this thread
+        with ThreadPoolExecutor(1) as pool:
+            yield from pool.submit(lambda: list(self._list_on_own_loop(prefix))).result()
+
+    def _list_on_own_loop(self, prefix: str) -> Iterator[tuple[str, int]]:
         path = f"{prefix}/" if prefix else ""
         loop = asyncio.new_event_loop()
         try:
