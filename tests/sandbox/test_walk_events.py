@@ -233,3 +233,13 @@ def test_control_reset_and_seed(fresh_sandbox: SandboxServer) -> None:
     sb.enterprise_id = seeded["enterprise_id"]
     users = {u.id for u in sb.ccg_client().users.get_users(user_type="managed").entries}
     assert {u["id"] for u in seeded["users"]} <= users
+
+
+def test_unusable_data_directory_is_a_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    proc = run_cli(
+        ["sandbox", "seed", "--data", str(blocker), "--users", "1", "--files-per-user", "1"], check=False
+    )
+    assert proc.returncode == 2
+    assert "cannot use" in proc.stderr and "Traceback" not in proc.stderr

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="The Box API sandbox: serve, seed, mutate."
 )
+
+
+T = TypeVar("T")
+
+
+def _open(factory: Callable[[], T], data: Path) -> T:
+    """Opens the data directory, turning an unusable one into a one-line error instead of a traceback."""
+    try:
+        return factory()
+    except (OSError, sqlite3.Error) as e:
+        typer.echo(f"error: cannot use {data} as the sandbox data directory: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -34,7 +49,7 @@ def serve(
 
     from .app import create_app
 
-    asgi = create_app(data)
+    asgi = _open(lambda: create_app(data), data)
     if box_limits:
         requests_per_minute = requests_per_minute or 1000
         uploads_per_minute = uploads_per_minute or 240
@@ -81,7 +96,7 @@ def seed(
     from .seed import seed as do_seed
     from .store import Store
 
-    store = Store(data)
+    store = _open(lambda: Store(data), data)
     try:
         options = SeedOptions(users=users, files_per_user=files_per_user, seed=seed, large_files=large_files)
         options.large_size = large_size_mb * 1024 * 1024
@@ -109,7 +124,7 @@ def mutate(
             f"error: {data} holds no sandbox: run `boxvault sandbox seed --data {data}` first", err=True
         )
         raise typer.Exit(2)
-    store = Store(data)
+    store = _open(lambda: Store(data), data)
     try:
         report = do_mutate(store, fraction, seed)
     finally:
