@@ -204,3 +204,12 @@ def test_two_factor_with_totp_and_recovery_codes(
 def test_sign_in_bad_input(client: Any, db: Any, data: dict[str, str], message: str) -> None:
     response = client.post("/accounts/login/", data)
     assert response.status_code == 200 and message in response.content.decode()
+
+
+def test_sign_up_can_be_closed(client: Any, db: Any, settings: Any) -> None:
+    from boxvault.accounts.models import Account
+
+    settings.BOXVAULT_SIGNUP_OPEN = False
+    response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 200 and "Sign Up Closed" in response.content.decode()
+    assert not Account.objects.exists()

@@ -54,3 +54,14 @@ def test_secret_key_is_generated_once_and_private(monkeypatch: pytest.MonkeyPatc
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     bootstrap.ensure_secret_key(tmp_path)
     assert key_file.read_text() == first
+
+
+def test_locations_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from boxvault.portal import settings as portal_settings
+
+    monkeypatch.setenv("BOXVAULT_LOCATIONS", '{"eu": {"label": "Europe", "url": "s3:https://s3.example/eu"}}')
+    assert portal_settings._locations() == {"eu": {"label": "Europe", "url": "s3:https://s3.example/eu"}}
+    for bad in ("not json", '["eu"]', '{"eu": {"label": "no url"}}'):
+        monkeypatch.setenv("BOXVAULT_LOCATIONS", bad)
+        with pytest.raises(ImproperlyConfigured, match="BOXVAULT_LOCATIONS"):
+            portal_settings._locations()
