@@ -231,6 +231,8 @@ def test_sign_up_to_audit_csv(server: str, smtp: tuple[Inbox, int], browser: Any
     # the filtered export honours the page's filters
     page.select_option("select[name=activity]", "user_added")
     page.click("form.filters button[type=submit]")
+    page.wait_for_url("**activity=user_added**")  # htmx swapped the results in and updated the address
+    assert "Settings Changed" not in page.inner_text("#audit")
     with page.expect_download() as download_info:
         page.click("#export-csv")
     filtered = download_info.value.path().read_text()
