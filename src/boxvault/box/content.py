@@ -86,3 +86,7 @@ class ContentStore:
 
     def flush(self, entries: list[PendingEntry]) -> None:
         self.cache.store_many(entries)
+        with self._lock:
+            # the blob cache answers for these now (by sha1 too): keep memory flat on huge runs
+            for _, _, sha1, _ in entries:
+                self._this_run.pop(sha1, None)

@@ -73,10 +73,24 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+_USERS: dict[tuple[object, object, object], str] = {}
+
+
 def user_json(value: object) -> str | None:
-    """A user mini object as compact JSON ({"id","name","login"}), None when absent."""
+    """A user mini object as compact JSON ({"id","name","login"}), None when absent; one shared str
+    per user, as thousands of items name the same few people."""
     if not isinstance(value, dict):
         return None
+    key = (value.get("id"), value.get("name"), value.get("login"))
+    found = _USERS.get(key)
+    if found is None:
+        if len(_USERS) > 50_000:
+            _USERS.clear()
+        found = _USERS[key] = _user_json(value)
+    return found
+
+
+def _user_json(value: dict[str, Any]) -> str:
     return json.dumps(
         {k: value.get(k) for k in ("id", "name", "login") if value.get(k) is not None},
         ensure_ascii=False,

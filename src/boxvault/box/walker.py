@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -82,11 +83,16 @@ def walk(
     stats = stats if stats is not None else WalkStats()
     lock = threading.Lock()
     root = BoxItem(type="folder", id=root_id, name="", parent_id=None, path="")
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="box-list") as pool:
-        pending: dict[Future[list[BoxItem]], BoxItem] = {
-            pool.submit(_list_folder, client, root, stats, lock): root
-        }
-        while pending:
+    # Listings run at most `workers` ahead of the consumer: a slow consumer (downloads) must not
+    # let the listings of a 100,000-file tree pile up in memory; folders wait in `todo` instead.
+    todo: deque[BoxItem] = deque([root])
+    limit = max(1, workers)
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="box-list") as pool:
+        pending: dict[Future[list[BoxItem]], BoxItem] = {}
+        while todo or pending:
+            while todo and len(pending) < limit:
+                folder = todo.popleft()
+                pending[pool.submit(_list_folder, client, folder, stats, lock)] = folder
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 folder = pending.pop(future)
@@ -99,4 +105,4 @@ def walk(
                 for child in children:
                     yield child
                     if child.type == "folder":
-                        pending[pool.submit(_list_folder, client, child, stats, lock)] = child
+                        todo.append(child)

@@ -1,0 +1,437 @@
+"""Putting backed-up items back into Box (no Django): the library behind the portal's "restore" job.
+
+The input is what the engine's walk yields for a selection of a user's snapshot: `(path, node)` pairs,
+parents before children, paths absolute (`/<login>/A/B/c.txt`). Each item goes to the same relative path
+below a destination folder, so a restore to folder 0 of the same user puts things back where they were.
+
+Methods (see docs/recovery.md):
+- `non_destructive`: a new folder ("Restored YYYY-MM-DD HH:MM") in the destination receives everything;
+  nothing that exists is touched.
+- `replace`: folders are merged; an existing file with another content gets a new version holding the
+  backed-up content (Box keeps the current one in its history); identical content is left as it is.
+- `bypass`: existing items are left alone; only missing ones come back.
+
+Content timestamps (`content_created_at`, `content_modified_at`) are sent with every upload of a small
+file; Box's chunked-upload API (files of `chunk_threshold` bytes and more) does not take them, so big
+files get Box's upload time instead. Retries of 429/5xx/409 operation_blocked_temporary and the rate
+limiter live in the connection's network client (`boxvault.box.http`); a 409 item_name_in_use is resolved
+here from its `context_info.conflicts`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from box_sdk_gen import BoxClient
+from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
+from box_sdk_gen.managers.folders import CreateFolderParent
+from box_sdk_gen.managers.uploads import (
+    UploadFileAttributes,
+    UploadFileAttributesParentField,
+    UploadFileVersionAttributes,
+)
+
+from boxvault.engine.tree import Node
+
+CHUNK_THRESHOLD = 20 * 2**20
+VERSIONS_DIR = ".box-versions"
+
+
+class Mode(StrEnum):
+    NON_DESTRUCTIVE = "non_destructive"
+    REPLACE = "replace"
+    BYPASS = "bypass"
+
+
+@dataclass
+class Options:
+    mode: Mode = Mode.NON_DESTRUCTIVE
+    folder_id: str = "0"  # the destination folder (of the destination user)
+    restored_folder_name: str = ""  # non-destructive: the new folder's name ("Restored ..." by default)
+    collaborations: bool = False  # reapply the captured collaborations
+    metadata: bool = False  # reapply the captured metadata instances
+    chunk_threshold: int = CHUNK_THRESHOLD
+
+
+@dataclass
+class Outcome:
+    path: str  # relative to the selection's user root
+    kind: str  # file, folder, web_link
+    action: str  # created, new_version, unchanged, skipped, merged, failed
+    box_id: str = ""
+    size: int = 0
+    error: str = ""
+
+
+@dataclass
+class Report:
+    items: int = 0
+    bytes: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: bool = False
+    root_folder_id: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class RestoreError(Exception):
+    pass
+
+
+def xattr_text(node: Node, name: str) -> str | None:
+    raw = node.xattr(name)
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
+def node_kind(node: Node) -> str:
+    declared = xattr_text(node, "box.type")
+    if declared:
+        return declared
+    return "folder" if node.type == "dir" else "file"
+
+
+def _when(node: Node, name: str) -> datetime | None:
+    text = xattr_text(node, name)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, BoxAPIError):
+        info = exc.response_info
+        return f"Box answered {info.status_code} {info.code or ''}".strip()
+    if isinstance(exc, BoxSDKError):
+        return str(exc.message)[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _conflict_id(exc: BoxAPIError) -> tuple[str, str] | None:
+    """(type, id) of the item a 409 item_name_in_use names (a list for folders, an object for uploads)."""
+    info = exc.response_info.context_info or {}
+    conflicts: Any = info.get("conflicts")
+    if isinstance(conflicts, list):
+        conflicts = conflicts[0] if conflicts else None
+    if isinstance(conflicts, dict) and conflicts.get("id"):
+        return str(conflicts.get("type", "")), str(conflicts["id"])
+    return None
+
+
+@dataclass
+class _Entry:
+    kind: str
+    id: str
+    sha1: str = ""
+
+
+class BoxRestorer:
+    """Restores into one user's Box through `client` (already acting as that user)."""
+
+    def __init__(
+        self,
+        client: BoxClient,
+        open_content: Callable[[Node], io.RawIOBase],
+        options: Options,
+        *,
+        on_item: Callable[[Outcome], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        self.client = client
+        self.open_content = open_content
+        self.options = options
+        self.on_item = on_item or (lambda outcome: None)
+        self.cancelled = cancelled or (lambda: False)
+        self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
+        self._listings: dict[str, dict[str, _Entry]] = {}  # Box folder id -> name -> entry
+
+    # --- listing and folders
+    def _listing(self, folder_id: str) -> dict[str, _Entry]:
+        cached = self._listings.get(folder_id)
+        if cached is not None:
+            return cached
+        entries: dict[str, _Entry] = {}
+        marker: str | None = None
+        while True:
+            page = self.client.folders.get_folder_items(
+                folder_id, fields=["name", "type", "sha1"], usemarker=True, marker=marker, limit=1000
+            )
+            for item in page.entries or []:
+                entries[str(item.name)] = _Entry(
+                    str(item.type.value), str(item.id), str(getattr(item, "sha1", "") or "")
+                )
+            marker = getattr(page, "next_marker", None)
+            if not marker:
+                break
+        self._listings[folder_id] = entries
+        return entries
+
+    def _ensure_folder(self, parent_id: str, name: str) -> tuple[str, bool]:
+        """(folder id, created) of `name` inside `parent_id`, creating it when missing."""
+        existing = self._listing(parent_id).get(name)
+        if existing is not None:
+            if existing.kind != "folder":
+                raise RestoreError(f"a {existing.kind} named {name!r} is in the way")
+            return existing.id, False
+        try:
+            folder = self.client.folders.create_folder(name, CreateFolderParent(id=parent_id))
+            folder_id, created = str(folder.id), True
+        except BoxAPIError as exc:
+            conflict = _conflict_id(exc) if exc.response_info.status_code == 409 else None
+            if conflict is None or conflict[0] != "folder":
+                raise
+            folder_id, created = conflict[1], False  # another restore (or a person) made it meanwhile
+        self._listings[parent_id][name] = _Entry("folder", folder_id)
+        if created:
+            self._listings[folder_id] = {}  # a new folder is empty: no listing request needed
+        return folder_id, created
+
+    def _folder_for(self, rel_dir: str) -> str:
+        if rel_dir in self._folders:
+            return self._folders[rel_dir]
+        parent_rel, _, name = rel_dir.rpartition("/")
+        folder_id, _ = self._ensure_folder(self._folder_for(parent_rel), name)
+        self._folders[rel_dir] = folder_id
+        return folder_id
+
+    def _root(self) -> str:
+        if self.options.mode is not Mode.NON_DESTRUCTIVE:
+            return self.options.folder_id
+        name = self.options.restored_folder_name or datetime.now().strftime("Restored %Y-%m-%d %H:%M")
+        base, n = name, 1
+        # Never merge into an existing folder: a second restore in the same minute gets its own folder.
+        while name in self._listing(self.options.folder_id):
+            n += 1
+            name = f"{base} ({n})"
+        folder_id, _ = self._ensure_folder(self.options.folder_id, name)
+        return folder_id
+
+    # --- the run
+    def run(self, items: Iterable[tuple[str, Node]], base: str) -> Report:
+        """Restore every `(path, node)` below `base` (the user's root, e.g. `/jane@corp.com`)."""
+        report = Report()
+        root_id = self._root()
+        report.root_folder_id = root_id
+        self._folders[""] = root_id
+        prefix = base.rstrip("/") + "/"
+        for path, node in items:
+            if self.cancelled():
+                report.cancelled = True
+                break
+            if not path.startswith(prefix):
+                continue
+            rel = path[len(prefix) :]
+            kind = node_kind(node)
+            if rel == VERSIONS_DIR or rel.startswith(VERSIONS_DIR + "/") or kind == "file_version":
+                continue  # older versions are browsed and exported, never written back as live items
+            outcome = self._restore_one(rel, node, kind)
+            report.outcomes.append(outcome)
+            report.items += 1
+            if outcome.action == "failed":
+                report.failed += 1
+            elif outcome.action == "skipped":
+                report.skipped += 1
+            elif outcome.action in ("created", "new_version"):
+                report.bytes += outcome.size
+            self.on_item(outcome)
+        return report
+
+    def _restore_one(self, rel: str, node: Node, kind: str) -> Outcome:
+        parent_rel, _, name = rel.rpartition("/")
+        outcome = Outcome(path=rel, kind=kind, action="failed", size=node.size if node.type == "file" else 0)
+        try:
+            parent_id = self._folder_for(parent_rel)
+            if node.type == "dir":
+                folder_id, created = self._ensure_folder(parent_id, name)
+                self._folders[rel] = folder_id
+                outcome.box_id = folder_id
+                outcome.action = "created" if created else "merged"
+                if created:
+                    self._reapply(node, "folder", folder_id)
+            elif kind == "web_link":
+                self._restore_web_link(parent_id, name, node, outcome)
+            else:
+                self._restore_file(parent_id, name, node, outcome)
+        except (BoxSDKError, RestoreError, OSError, ValueError) as exc:
+            outcome.action = "failed"
+            outcome.error = describe(exc)
+        return outcome
+
+    def _restore_file(self, parent_id: str, name: str, node: Node, outcome: Outcome) -> None:
+        existing = self._listing(parent_id).get(name)
+        sha1 = xattr_text(node, "box.sha1") or ""
+        if existing is not None:
+            if existing.kind != "file":
+                raise RestoreError(f"a {existing.kind} named {name!r} is in the way")
+            outcome.box_id = existing.id
+            if self.options.mode is Mode.BYPASS:
+                outcome.action = "skipped"
+                return
+            if sha1 and existing.sha1 == sha1:
+                outcome.action = "unchanged"
+                return
+            self._upload_version(existing.id, name, node)
+            outcome.action = "new_version"
+            return
+        file_id = self._upload_new(parent_id, name, node)
+        self._listing(parent_id)[name] = _Entry("file", file_id, sha1)
+        outcome.box_id = file_id
+        outcome.action = "created"
+        self._reapply(node, "file", file_id)
+
+    def _content(self, node: Node) -> io.BufferedIOBase:
+        reader = self.open_content(node)
+        if node.size < self.options.chunk_threshold:
+            # Small files are read whole, so an upload the SDK retries starts from a full stream again.
+            try:
+                return io.BytesIO(reader.read())
+            finally:
+                reader.close()
+        return io.BufferedReader(reader, 2**20)
+
+    def _upload_new(self, parent_id: str, name: str, node: Node) -> str:
+        stream = self._content(node)
+        try:
+            if node.size >= self.options.chunk_threshold:
+                big = self.client.chunked_uploads.upload_big_file(stream, name, node.size, parent_id)
+                return str(big.id)
+            attributes = UploadFileAttributes(
+                name,
+                UploadFileAttributesParentField(id=parent_id),
+                content_created_at=_when(node, "box.content_created_at"),
+                content_modified_at=_when(node, "box.content_modified_at") or node.mtime_dt,
+            )
+            try:
+                files = self.client.uploads.upload_file(attributes, stream)
+            except BoxAPIError as exc:
+                conflict = _conflict_id(exc) if exc.response_info.status_code == 409 else None
+                if conflict is None or conflict[0] != "file" or self.options.mode is Mode.BYPASS:
+                    raise
+                # Someone uploaded the same name since the listing: Replace gives it a new version.
+                self._upload_version(conflict[1], name, node)
+                return conflict[1]
+            entries = files.entries or []
+            if not entries:
+                raise RestoreError("Box accepted the upload but returned no file")
+            return str(entries[0].id)
+        finally:
+            stream.close()
+
+    def _upload_version(self, file_id: str, name: str, node: Node) -> None:
+        stream = self._content(node)
+        try:
+            if node.size >= self.options.chunk_threshold:
+                self.client.chunked_uploads.upload_big_file_version(
+                    file_id, stream, node.size, file_name=name
+                )
+                return
+            attributes = UploadFileVersionAttributes(
+                name, content_modified_at=_when(node, "box.content_modified_at") or node.mtime_dt
+            )
+            self.client.uploads.upload_file_version(file_id, attributes, stream)
+        finally:
+            stream.close()
+
+    def _restore_web_link(self, parent_id: str, name: str, node: Node, outcome: Outcome) -> None:
+        from box_sdk_gen.managers.web_links import CreateWebLinkParent
+
+        existing = self._listing(parent_id).get(name)
+        if existing is not None:
+            outcome.box_id = existing.id
+            outcome.action = "skipped"  # a web link has no versions; the live one stays
+            return
+        reader = self.open_content(node)
+        try:
+            doc = json.loads(reader.read() or b"{}")
+        finally:
+            reader.close()
+        url = xattr_text(node, "box.url") or str(doc.get("url") or "")
+        if not url:
+            raise RestoreError("the backed-up web link has no URL")
+        link = self.client.web_links.create_web_link(
+            url, CreateWebLinkParent(id=parent_id), name=name, description=doc.get("description") or None
+        )
+        outcome.box_id = str(link.id)
+        outcome.action = "created"
+        self._listing(parent_id)[name] = _Entry("web_link", str(link.id))
+
+    # --- collaborations and metadata (best effort: a failure is logged on the item, not fatal)
+    def _reapply(self, node: Node, kind: str, item_id: str) -> None:
+        if self.options.collaborations:
+            for collab in _json_list(node, "box.collaborations"):
+                self._collaborate(kind, item_id, collab)
+        if self.options.metadata:
+            for instance in _json_list(node, "box.metadata"):
+                self._apply_metadata(kind, item_id, instance)
+
+    def _collaborate(self, kind: str, item_id: str, collab: dict[str, Any]) -> None:
+        from box_sdk_gen.managers.user_collaborations import (
+            CreateCollaborationAccessibleBy,
+            CreateCollaborationAccessibleByTypeField,
+            CreateCollaborationItem,
+            CreateCollaborationItemTypeField,
+            CreateCollaborationRole,
+        )
+
+        who = collab.get("accessible_by") or {}
+        role = str(collab.get("role") or "")
+        if not who.get("id") or not role or role == "owner":
+            return
+        try:
+            self.client.user_collaborations.create_collaboration(
+                CreateCollaborationItem(type=CreateCollaborationItemTypeField(kind), id=item_id),
+                CreateCollaborationAccessibleBy(
+                    type=CreateCollaborationAccessibleByTypeField(who.get("type", "user")), id=str(who["id"])
+                ),
+                CreateCollaborationRole(role),
+                notify=False,
+            )
+        except (BoxSDKError, ValueError):
+            return  # already a collaborator, or a user who left: the item itself is restored
+
+    def _apply_metadata(self, kind: str, item_id: str, instance: dict[str, Any]) -> None:
+        scope, template = instance.get("$scope"), instance.get("$template")
+        if not scope or not template:
+            return
+        body = {k: v for k, v in instance.items() if not k.startswith("$")}
+        try:
+            if kind == "folder":
+                from box_sdk_gen.managers.folder_metadata import CreateFolderMetadataByIdScope
+
+                self.client.folder_metadata.create_folder_metadata_by_id(
+                    item_id, CreateFolderMetadataByIdScope(_scope_kind(scope)), template, body
+                )
+            else:
+                from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
+
+                self.client.file_metadata.create_file_metadata_by_id(
+                    item_id, CreateFileMetadataByIdScope(_scope_kind(scope)), template, body
+                )
+        except (BoxSDKError, ValueError):
+            return
+
+
+def _scope_kind(scope: str) -> str:
+    # Instances carry "enterprise_12345"; the create call takes "enterprise" or "global".
+    return "global" if scope == "global" else "enterprise"
+
+
+def _json_list(node: Node, name: str) -> list[dict[str, Any]]:
+    text = xattr_text(node, name)
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    if isinstance(value, dict):
+        value = value.get("entries", [])
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
