@@ -64,10 +64,19 @@ def boxvault_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "boxvault", *args]
 
 
-def run_cli(args: Sequence[str], *, env: dict[str, str] | None = None, check: bool = True,
-            input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(boxvault_cmd(*args), env=cli_env(env), capture_output=True, text=True,
-                          input=input, timeout=timeout)
+def run_cli(
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        boxvault_cmd(*args), env=cli_env(env), capture_output=True, text=True, input=input, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"boxvault {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"boxvault {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
