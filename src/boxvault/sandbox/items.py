@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import BoxError, bad_request, forbidden, not_found, trashed
-from .render import Renderer, user_mini
+from .render import Renderer
 from .store import Row, Store, is_id, now_iso
 
 ADMIN_EVENT = {
@@ -411,7 +411,3 @@ def purge(store: Store, row: Row, actor_id: int) -> None:
                UPDATE items SET purged = 1 WHERE id IN (SELECT id FROM t)""",
             (row["id"],),
         )
-
-
-def owner_mini(store: Store, user_id: int) -> dict[str, Any]:
-    return user_mini(store.user(user_id))

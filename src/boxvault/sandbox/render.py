@@ -194,10 +194,6 @@ class Renderer:
         entries = [ROOT_MINI, *(folder_mini(p) for p in self.ancestors(row))]
         return {"total_count": len(entries), "entries": entries}
 
-    def parent(self, row: Row) -> dict[str, Any]:
-        chain = self.ancestors(row)
-        return folder_mini(chain[-1]) if chain else ROOT_MINI
-
     def shared_link(self, row: Row) -> dict[str, Any] | None:
         # a trashed item's link does not work, and Box shows it as null (TrashFile.shared_link)
         if not row["shared_link"] or row["trashed_at"]:
