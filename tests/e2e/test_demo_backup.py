@@ -234,3 +234,14 @@ def test_demo_sign_up_connect_box_back_up_two_users(
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+    # without the database: the KEK (here the generated <data>/kek) and the task's uuid open it too
+    escrow = run_cli(
+        ["task", "escrow-password", tasks[0]["uuid"]],
+        env={"BOXVAULT_DATA": str(data), "BOXVAULT_KEK": "", "BOXVAULT_KEK_FILE": ""},
+    ).stdout.strip()
+    assert escrow != password
+    listed = subprocess.run(
+        [restic, "-r", tasks[0]["repository"], "--no-cache", "snapshots", "--json"],
+        env={**os.environ, "RESTIC_PASSWORD": escrow}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 2, listed.stderr
