@@ -146,3 +146,24 @@ def test_spool_round_trip() -> None:
     spool.append(("x",))
     assert list(spool)[-1] == ("x",) and spool.count == 11
     spool.close()
+
+
+def test_retry_strategy_adds_409_blocked_and_counts() -> None:
+    from box_sdk_gen.networking.fetch_options import FetchOptions
+    from box_sdk_gen.networking.fetch_response import FetchResponse
+
+    from boxvault.box.http import BackupRetryStrategy
+    from boxvault.box.stats import RequestStats
+
+    stats = RequestStats()
+    strategy = BackupRetryStrategy(stats, max_attempts=3, base_interval=0.01)
+    options = FetchOptions(url="http://x/2.0/files/1", method="GET")
+    blocked = FetchResponse(status=409, headers={}, data={"code": "operation_blocked_temporary"})
+    conflict = FetchResponse(status=409, headers={}, data={"code": "item_name_in_use"})
+    limited = FetchResponse(status=429, headers={"Retry-After": "7"})
+    assert strategy.should_retry(options, blocked, 1) and not strategy.should_retry(options, blocked, 3)
+    assert not strategy.should_retry(options, conflict, 1)
+    assert strategy.should_retry(options, limited, 1)
+    assert strategy.retry_after(options, limited, 1) == 7.0  # Retry-After exactly, not capped
+    assert strategy.retry_after(options, FetchResponse(status=503, headers={}), 9) <= 10.0
+    assert dict(stats.retries) == {"409": 1, "429": 1}

@@ -1,0 +1,57 @@
+"""Auto-discovery: new, deactivated and deleted users between runs; only active users get a snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from boxcheck import restic_snapshots
+from conftest import Sandbox
+
+from support import require_binary, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_user_changes_between_runs(box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str]) -> None:
+    require_binary("restic")
+    sandbox = box_sandbox(users=3, files_per_user=4, large_files=0, seed=8)
+    users = [u["id"] for u in sandbox.creds["users"]]
+
+    def backup() -> dict[str, Any]:
+        proc = run_cli(
+            [
+                "box",
+                "backup",
+                *sandbox.cli_args(),
+                "--json",
+                "--init",
+                "--rate-per-user",
+                "0",
+                "--no-metadata",
+            ],
+            env=repo_env,
+        )
+        report: dict[str, Any] = json.loads(proc.stdout)
+        assert report["status"] == "succeeded", report
+        return report
+
+    first = backup()
+    assert {u["id"] for u in first["user_changes"]["new"]} >= set(users)
+    assert set(users) <= {u["box_user_id"] for u in first["users"]}
+
+    sandbox.server.deactivate_user(users[0])
+    sandbox.server.delete_user(users[1])
+    added = sandbox.server.add_user("new.person@example.com", "New Person")
+    second = backup()
+    changes = second["user_changes"]
+    assert [u["id"] for u in changes["deactivated"]] == [users[0]]
+    assert [u["id"] for u in changes["deleted"]] == [users[1]]
+    assert [u["id"] for u in changes["new"]] == [added["id"]]
+    backed_up = {u["box_user_id"] for u in second["users"]}
+    assert added["id"] in backed_up and users[2] in backed_up
+    assert users[0] not in backed_up and users[1] not in backed_up
+    tags = [s["tags"] for s in restic_snapshots(repo_env)]
+    assert ["box", f"user:{added['id']}", "task:cli"] in tags
