@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Target
 
 from boxvault.engine.storage import AlreadyExists, Backend, NotFound, ShortRead, StorageError, data_name
+
+if TYPE_CHECKING:  # conftest is not importable by name when several directories have one
+    from conftest import Target
 
 
 def oid(seed: str) -> str:
@@ -96,7 +100,7 @@ def test_list_returns_restic_names_and_sizes(backend: Backend) -> None:
 
 def test_repositories_under_neighbouring_prefixes_stay_apart(target: Target) -> None:
     a = target.open()
-    b = Target(target.kind, target.location + "x", target.env, target.emulator).open()
+    b = dataclasses.replace(target, location=target.location + "x").open()
     a.write("keys/" + oid("a"), b"a")
     b.write("keys/" + oid("b"), b"b")
     assert list(a.list("keys")) == [("keys/" + oid("a"), 1)]

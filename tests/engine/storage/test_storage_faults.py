@@ -6,12 +6,15 @@ import hashlib
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Target
 
 from boxvault.engine.storage import StorageError, data_name, open_backend
 from support.emulators import Emulator, FaultProxy, ProxyServer
+
+if TYPE_CHECKING:  # conftest is not importable by name when several directories have one
+    from conftest import Target
 
 
 def oid(seed: str) -> str:
