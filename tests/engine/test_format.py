@@ -214,6 +214,36 @@ def test_index_holds_a_million_blobs_compactly() -> None:
     assert len(index) == n + 100
 
 
+def test_index_loaded_from_many_files_in_one_merge() -> None:
+    index = MasterIndex()
+    expected = {}
+    for f in range(300):  # 90,000 blobs in 300 files: beyond the dict, so the columns are used
+        pack = hashlib.sha256(b"pack%d" % f).digest()
+        blobs = []
+        for i in range(300):
+            blob_id = hashlib.sha256(b"%d/%d" % (f, i)).digest()
+            expected[blob_id] = (pack, i * 10)
+            blobs.append(
+                {
+                    "id": blob_id.hex(),
+                    "type": "tree" if i % 7 == 0 else "data",
+                    "offset": i * 10,
+                    "length": 40,
+                }
+            )
+        index.add_index_document({"packs": [{"id": pack.hex(), "blobs": blobs}]}, f"file{f}", defer=True)
+    assert len(index) == 0
+    index.finish_loading()
+    assert len(index) == 90_000 and index.nbytes() > 0
+    for n, (blob_id, (pack, offset)) in enumerate(expected.items()):
+        if n % 97:
+            continue
+        kind = 1 if (n % 300) % 7 == 0 else 0
+        loc = index.lookup(kind, blob_id)
+        assert loc is not None and (loc.pack_id, loc.offset) == (pack, offset)
+        assert index.lookup(1 - kind, blob_id) is None
+
+
 def test_unpacked_files_are_compressed_in_v2(repo: Repository, repo_path: Path) -> None:
     doc = {"hello": "world" * 100}
     file_id = repo.save_json("index", {"packs": [], **doc})

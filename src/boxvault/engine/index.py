@@ -100,6 +100,19 @@ class _Table:
             i += 1
         return None
 
+    def add_pending(self, pending: _Pending) -> None:
+        """Bulk insert: small tables stay in the dict, others are merged into the columns in one sort."""
+        ids = b"".join(pending.ids)
+        if self.pack is None and not pending.arrays and len(self.recent) + pending.count < _MERGE_AT:
+            for n, v in enumerate(pending.rows):
+                self.recent.setdefault(ids[n * 32 : n * 32 + 32], v)
+            return
+        import numpy as np
+
+        pending.pack_rows()
+        self.flush_recent()
+        self._merge(ids, np.concatenate(pending.arrays))
+
     def add_rows(self, rows: list[tuple[bytes, int, int, int, int]]) -> None:
         """Bulk insert; small tables stay in the dict."""
         if self.pack is None and len(self.recent) + len(rows) < _MERGE_AT:
@@ -164,6 +177,31 @@ class _Table:
         return sum(int(a.nbytes) for a in columns)
 
 
+class _Pending:
+    """Index rows read but not merged yet: Python tuples while few, numpy arrays (16 bytes a row plus the
+    32-byte id) once there are many, so loading 10 million blobs never holds 10 million tuples."""
+
+    def __init__(self) -> None:
+        self.ids: list[bytes] = []
+        self.rows: list[tuple[int, int, int, int]] = []
+        self.arrays: list[Any] = []
+        self.count = 0
+
+    def add(self, rows: list[tuple[str, int, int, int, int]]) -> None:
+        self.ids.append(bytes.fromhex("".join(r[0] for r in rows)))
+        self.rows.extend((r[1], r[2], r[3], r[4]) for r in rows)
+        self.count += len(rows)
+        if len(self.rows) >= _MERGE_AT:
+            self.pack_rows()
+
+    def pack_rows(self) -> None:
+        if self.rows:
+            import numpy as np
+
+            self.arrays.append(np.array(self.rows, dtype=np.uint32).reshape(-1, 4))
+            self.rows = []
+
+
 class MasterIndex:
     """Where every known blob is stored. Thread-safe."""
 
@@ -172,6 +210,7 @@ class MasterIndex:
         self._packs: list[bytes] = []
         self._pack_no: dict[bytes, int] = {}
         self._tables = (_Table(), _Table())
+        self._pending = [_Pending(), _Pending()]
         self.loaded_files: set[str] = set()
 
     def __len__(self) -> int:
@@ -217,22 +256,34 @@ class MasterIndex:
             for blob_id, (pack, offset, length, ulen) in items:
                 yield IndexEntry(kind, blob_id, BlobLocation(packs[pack], offset, length, ulen))
 
-    def add_index_document(self, doc: Any, name: str = "") -> None:
-        """Merge one decoded index file, in bulk (no per-blob Python objects kept for large tables)."""
+    def add_index_document(self, doc: Any, name: str = "", *, defer: bool = False) -> None:
+        """Add one decoded index file. With ``defer``, rows are kept compactly until ``finish_loading()``
+        merges everything with one sort (a sort per file would be quadratic in the number of files)."""
         batches: tuple[list[Any], list[Any]] = ([], [])
         with self._lock:
             for pack in doc.get("packs") or ():
                 pack_no = self._pack_number(bytes.fromhex(pack["id"]))
                 for blob in pack.get("blobs") or ():
-                    batches[kind_code(blob["type"])].append((
-                        bytes.fromhex(blob["id"]), pack_no, blob["offset"], blob["length"],
-                        blob.get("uncompressed_length", 0),
-                    ))  # fmt: skip
+                    ulen = blob.get("uncompressed_length", 0)
+                    row = (blob["id"], pack_no, blob["offset"], blob["length"], ulen)
+                    batches[kind_code(blob["type"])].append(row)
             for kind, rows in enumerate(batches):
                 if rows:
-                    self._tables[kind].add_rows(rows)
+                    self._pending[kind].add(rows)
             if name:
                 self.loaded_files.add(name)
+            if not defer:
+                self._finish()
+
+    def finish_loading(self) -> None:
+        with self._lock:
+            self._finish()
+
+    def _finish(self) -> None:
+        for kind, pending in enumerate(self._pending):
+            if pending.count:
+                self._tables[kind].add_pending(pending)
+                self._pending[kind] = _Pending()
 
     def nbytes(self) -> int:
         """Approximate memory held by the columns (for the 10-million-blob budget)."""

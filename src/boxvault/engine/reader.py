@@ -156,7 +156,7 @@ def restore(
     snapshot: Snapshot,
     target: str,
     include: list[str] | None = None,
-    workers: int = 8,
+    workers: int = 6,
     progress: Callable[[int], None] | None = None,
 ) -> RestoreStats:
     """Restore the snapshot (or the included paths) below ``target``, as ``restic restore --target``.

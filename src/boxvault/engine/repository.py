@@ -219,9 +219,10 @@ class Repository:
             with ThreadPoolExecutor(4) as pool:
                 for file_id, doc in pool.map(load, ids):
                     try:
-                        self.index.add_index_document(doc, file_id)
+                        self.index.add_index_document(doc, file_id, defer=True)
                     except (KeyError, TypeError, ValueError) as e:
                         raise CorruptObject(f"index/{file_id}", f"invalid index document: {e}") from e
+            self.index.finish_loading()
             self.index.compact()
             self._index_loaded = True
             return self.index
