@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS items (
     version_id INTEGER, url TEXT, shared_link TEXT
 );
 CREATE INDEX IF NOT EXISTS items_parent ON items (parent_id, owner_id, name_key);
+CREATE INDEX IF NOT EXISTS items_owner ON items (owner_id, type);
 CREATE TABLE IF NOT EXISTS versions (
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, number INTEGER NOT NULL, name TEXT NOT NULL,
     size INTEGER NOT NULL, sha1 TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL,
@@ -74,6 +75,7 @@ CREATE TABLE IF NOT EXISTS events (
         INTEGER NOT NULL,
     created_by INTEGER NOT NULL, created_at TEXT NOT NULL, source TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);
 CREATE TABLE IF NOT EXISTS jwt_ids (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS upload_sessions (
     id TEXT PRIMARY KEY, folder_id INTEGER NOT NULL, file_id INTEGER, file_name TEXT NOT NULL,
