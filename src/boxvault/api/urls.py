@@ -17,5 +17,6 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("audit/", views.AuditListView.as_view(), name="audit"),
     path("activity/", ActivityListView.as_view(), name="activity"),
+    path("", include("boxvault.recovery.api_urls")),
     path("", include(router.urls)),
 ]

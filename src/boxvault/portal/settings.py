@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "boxvault.jobs",
     "boxvault.activity",
     "boxvault.backups",
+    "boxvault.recovery",
 ]
 
 MIDDLEWARE = [

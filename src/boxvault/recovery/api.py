@@ -1,0 +1,110 @@
+"""REST API v1 for recovery (DESIGN.md): snapshots, tree, restores, exports. Same services as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from boxvault.accounts.access import for_user, get_for
+from boxvault.accounts.operations import Operation
+from boxvault.backups.models import Task, TaskUser
+from boxvault.jobs.models import Job
+from boxvault.recovery import services
+from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
+from boxvault.recovery.views import date_range
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    params = {k: v for k, v in (job.params or {}).items() if k not in ("sealed_target", "owner")}
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "task": job.task_id,
+        "box_user_id": job.box_user_id,
+        "destination": job.destination,
+        "params": params,
+        "result": job.result or {},
+        "url": f"/api/v1/jobs/{job.pk}/",
+    }
+
+
+def _bad(exc: Exception) -> ValidationError:
+    return ValidationError({"detail": str(exc)})
+
+
+class SnapshotsView(APIView):
+    def get(self, request: Request, task_id: int, box_user_id: str) -> Response:
+        access = for_user(request.user, Operation.PREVIEW_DATA)
+        task = get_for(access, Task.objects.all(), pk=task_id)
+        user = TaskUser.objects.filter(task=task, box_user_id=box_user_id).first()
+        if user is None:
+            raise Http404("no such user in this task")
+        try:
+            begin, end = date_range(user.first_backup_at, request.GET.get("from"), request.GET.get("to"))
+        except BadRequest as exc:
+            raise _bad(exc) from exc
+        snaps = list_snapshots(task, box_user_id, begin, end)
+        return Response(
+            {"count": len(snaps), "from": begin.isoformat(), "to": end.isoformat(), "results": snaps}
+        )
+
+
+class TreeView(APIView):
+    def get(self, request: Request, ref: str) -> Response:
+        access = for_user(request.user, Operation.PREVIEW_DATA)
+        try:
+            located = locate(access, ref)
+        except BadRequest as exc:
+            raise _bad(exc) from exc
+        with located.repo:
+            try:
+                path = clean_path(located, request.GET.get("path"))
+                entries = children(located, path)
+            except BadRequest as exc:
+                raise _bad(exc) from exc
+        return Response({"snapshot": located.ref, "path": path, "results": entries})
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationError({"detail": "send a JSON object"})
+    return dict(request.data)
+
+
+class RestoresView(APIView):
+    def post(self, request: Request) -> Response:
+        access = for_user(request.user, Operation.RESTORE)
+        body = _body(request)
+        try:
+            job = services.start_restore(
+                access,
+                str(body.get("snapshot") or ""),
+                body.get("paths"),
+                str(body.get("mode") or ""),
+                body.get("destination"),
+                collaborations=bool(body.get("collaborations")),
+                metadata=bool(body.get("metadata")),
+            )
+        except BadRequest as exc:
+            raise _bad(exc) from exc
+        return Response(job_json(job), status=status.HTTP_201_CREATED)
+
+
+class ExportsView(APIView):
+    def post(self, request: Request) -> Response:
+        access = for_user(request.user, Operation.EXPORT)
+        body = _body(request)
+        try:
+            job = services.start_export(
+                access, str(body.get("snapshot") or ""), body.get("paths"), body.get("target")
+            )
+        except BadRequest as exc:
+            raise _bad(exc) from exc
+        return Response(job_json(job), status=status.HTTP_201_CREATED)

@@ -1,0 +1,16 @@
+"""Included by boxvault.api.urls under /api/v1/."""
+
+from django.urls import path
+
+from boxvault.recovery import api
+
+urlpatterns = [
+    path(
+        "tasks/<int:task_id>/users/<str:box_user_id>/snapshots/",
+        api.SnapshotsView.as_view(),
+        name="snapshots",
+    ),
+    path("snapshots/<str:ref>/tree/", api.TreeView.as_view(), name="snapshot-tree"),
+    path("restores/", api.RestoresView.as_view(), name="restores"),
+    path("exports/", api.ExportsView.as_view(), name="exports"),
+]

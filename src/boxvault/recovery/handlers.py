@@ -1,0 +1,138 @@
+"""The "restore" and "export" jobs (thin: load, call the library, report each item to the job log)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from boxvault.backups.connection import open_connection
+from boxvault.backups.models import Task
+from boxvault.box.restore import BoxRestorer, Mode, Options, Outcome
+from boxvault.jobs.registry import handler
+from boxvault.recovery import exporters, links, services
+from boxvault.recovery.snapshots import open_repo
+
+
+def _load(ctx: Any) -> tuple[Task, Any, Any, list[str]]:
+    params = ctx.job.params or {}
+    task = Task.objects.get(pk=ctx.job.task_id)
+    repo = open_repo(task)
+    snapshot = repo.find_snapshot(str(params["snapshot"]).split(":", 1)[1])
+    return task, repo, snapshot, list(params.get("paths") or [])
+
+
+def _totals(repo: Any, snapshot: Any, include: list[str]) -> tuple[int, int]:
+    items = size = 0
+    for _path, node in repo.walk(snapshot, include or None):
+        items += 1
+        size += node.size if node.type == "file" else 0
+    return items, size
+
+
+@handler("restore")
+def run_restore_job(ctx: Any) -> None:
+    params = ctx.job.params or {}
+    task, repo, snapshot, include = _load(ctx)
+    with repo:
+        items_total, bytes_total = _totals(repo, snapshot, include)
+        ctx.progress(items_total=items_total, bytes_total=bytes_total, message="restoring")
+        destination = params.get("destination") or {}
+        conn = open_connection(task)
+        client = conn.as_user(str(destination.get("box_user_id") or ctx.job.box_user_id))
+        done = {"items": 0, "bytes": 0, "failed": 0}
+
+        def on_item(outcome: Outcome) -> None:
+            done["items"] += 1
+            done["bytes"] += outcome.size if outcome.action in ("created", "new_version") else 0
+            level = "info"
+            text = f"{outcome.action}: {outcome.path}"
+            if outcome.action == "failed":
+                done["failed"] += 1
+                level, text = "warning", f"failed: {outcome.path}: {outcome.error}"
+            ctx.log(text, level)
+            ctx.progress(items_done=done["items"], items_failed=done["failed"], bytes_done=done["bytes"])
+
+        options = Options(
+            mode=Mode(params.get("mode") or "non_destructive"),
+            folder_id=str(destination.get("folder_id") or "0"),
+            collaborations=bool(params.get("collaborations")),
+            metadata=bool(params.get("metadata")),
+        )
+        restorer = BoxRestorer(client, repo.open_file, options, on_item=on_item, cancelled=ctx.cancelled)
+        report = restorer.run(
+            repo.walk(snapshot, include or None), snapshot.paths[0] if snapshot.paths else "/"
+        )
+    ctx.set_result(
+        items=report.items,
+        bytes=report.bytes,
+        failed=report.failed,
+        skipped=report.skipped,
+        folder_id=report.root_folder_id,
+        mode=options.mode.value,
+    )
+    if report.failed:
+        ctx.partial(f"{report.failed} of {report.items} items could not be restored")
+
+
+def exports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@handler("export")
+def run_export_job(ctx: Any) -> None:
+    params = ctx.job.params or {}
+    kind = params.get("kind")
+    task, repo, snapshot, include = _load(ctx)
+    with repo:
+        items_total, bytes_total = _totals(repo, snapshot, include)
+        ctx.progress(items_total=items_total, bytes_total=bytes_total, message=f"exporting ({kind})")
+        zip_path: Path | None = None
+        if kind == "zip":
+            zip_path = exports_dir() / f"{secrets.token_urlsafe(24)}.zip"
+            sink: exporters.Sink = exporters.ZipSink(str(zip_path))
+        else:
+            sink = exporters.ObjectStoreSink(services.open_target(ctx.job))
+
+        def on_item(report: exporters.ExportReport, rel: str, error: str) -> None:
+            if error:
+                ctx.log(f"failed: {rel}: {error}", "warning")
+            ctx.progress(items_done=report.items, items_failed=report.failed, bytes_done=report.bytes)
+
+        try:
+            report = exporters.export(
+                repo, snapshot, include or None, sink, snapshot_ref=str(params["snapshot"]),
+                on_item=on_item, cancelled=ctx.cancelled,
+            )  # fmt: skip
+        except BaseException:
+            if zip_path is not None:
+                zip_path.unlink(missing_ok=True)
+            raise
+    result: dict[str, Any] = {
+        "items": report.items,
+        "files": report.files,
+        "bytes": report.bytes,
+        "failed": report.failed,
+        "kind": kind,
+    }
+    if zip_path is not None:
+        if report.cancelled:
+            zip_path.unlink(missing_ok=True)
+        else:
+            result["file"] = zip_path.name
+            result["zip_size"] = zip_path.stat().st_size
+            result["download_url"] = links.download_path(ctx.job.pk, ctx.job.account_id)
+            result["expires_at"] = links.Link(ctx.job.pk, ctx.job.account_id, _now()).expires_at.isoformat()
+    ctx.set_result(**result)
+    if report.failed:
+        ctx.partial(f"{report.failed} of {report.items} items could not be exported")
+
+
+def _now() -> Any:
+    from boxvault.portal import clock
+
+    return clock.now()

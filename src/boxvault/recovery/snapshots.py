@@ -1,0 +1,172 @@
+"""A task's snapshots as the recovery pages and the API see them.
+
+A snapshot is named `<task id>:<restic snapshot id>` outside this module: the task part is looked up through
+the caller's access (another tenant's task answers 404), the snapshot part must be in that task's own
+repository and belong to the Box user the caller browses. Listing reads the repository itself (the truth),
+never the catalog, so a snapshot written while the database was lost is still found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.http import Http404
+
+from boxvault.accounts.access import Access, get_for
+from boxvault.backups import repository
+from boxvault.backups.models import Task
+from boxvault.box.restore import node_kind, xattr_text
+from boxvault.engine.repository import Repository
+from boxvault.engine.snapshot import Snapshot
+from boxvault.engine.tree import Node
+
+_REF = re.compile(r"^(\d{1,12}):([0-9a-f]{8,64})$")
+
+
+class BadRequest(ValueError):
+    """Input the caller can fix (a 400 with this message)."""
+
+
+@dataclass
+class Located:
+    task: Task
+    repo: Repository
+    snapshot: Snapshot
+
+    @property
+    def ref(self) -> str:
+        return make_ref(self.task, self.snapshot)
+
+    @property
+    def root(self) -> str:
+        return self.snapshot.paths[0] if self.snapshot.paths else "/"
+
+    @property
+    def box_user_id(self) -> str:
+        return user_of(self.snapshot)
+
+
+def make_ref(task: Task, snapshot: Snapshot) -> str:
+    return f"{task.pk}:{snapshot.id}"
+
+
+def user_of(snapshot: Snapshot) -> str:
+    return next((t[5:] for t in snapshot.tags if t.startswith("user:")), "")
+
+
+def open_repo(task: Task) -> Repository:
+    """The task's repository, read-only use; 404 when the task has no backup yet."""
+    from boxvault.engine.storage import open_backend
+
+    backend = open_backend(task.repository)
+    if not backend.exists("config"):
+        backend.close()
+        raise Http404("this task has no backup yet")
+    return Repository.open(backend, repository.password(task))
+
+
+def list_snapshots(
+    task: Task, box_user_id: str, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The user's snapshots, newest first, within [start, end] when given."""
+    try:
+        repo = open_repo(task)
+    except Http404:
+        return []
+    with repo:
+        snaps = repo.list_snapshots(tags=[f"user:{box_user_id}"])
+    found = []
+    for snap in reversed(snaps):
+        when = snap.datetime
+        if (start and when < start) or (end and when > end):
+            continue
+        found.append(describe(task, snap))
+    return found
+
+
+def describe(task: Task, snap: Snapshot) -> dict[str, Any]:
+    summary = snap.summary or {}
+    return {
+        "id": make_ref(task, snap),
+        "snapshot_id": snap.id,
+        "short_id": snap.short_id,
+        "time": snap.datetime.isoformat(),
+        "box_user_id": user_of(snap),
+        "root": snap.paths[0] if snap.paths else "/",
+        "files": summary.get("total_files_processed"),
+        "bytes": summary.get("total_bytes_processed"),
+    }
+
+
+def locate(access: Access, ref: str) -> Located:
+    """The snapshot behind `ref`, through the caller's tenant; 404 for anything not theirs."""
+    match = _REF.match(str(ref or "").strip())
+    if not match:
+        raise BadRequest("a snapshot is named '<task id>:<snapshot id>'")
+    task = get_for(access, Task.objects.all(), pk=int(match.group(1)))
+    repo = open_repo(task)
+    try:
+        snap = repo.find_snapshot(match.group(2))
+    except Exception as exc:  # noqa: BLE001 - unknown or ambiguous prefix: not found, whatever the engine says
+        repo.close()
+        raise Http404("no such snapshot") from exc
+    return Located(task, repo, snap)
+
+
+def clean_path(located: Located, path: str | None) -> str:
+    """An absolute path inside the snapshot (the user's root when empty); BadRequest when outside it."""
+    root = located.root.rstrip("/") or "/"
+    text = (path or "").strip()
+    if not text:
+        return root
+    if not text.startswith("/"):
+        text = f"{root}/{text}"
+    parts = [p for p in text.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise BadRequest("a path may not contain '.' or '..'")
+    text = "/" + "/".join(parts)
+    if text != root and not text.startswith(root.rstrip("/") + "/"):
+        raise BadRequest(f"the path must be inside {root}")
+    return text
+
+
+def find_node(located: Located, path: str) -> Node | None:
+    """The node at `path` (None for the snapshot's own top, which has no node)."""
+    parts = [p for p in path.split("/") if p]
+    tree = located.snapshot.tree
+    node: Node | None = None
+    for i, part in enumerate(parts):
+        node = next((n for n in located.repo.load_tree(tree) if n.name == part), None)
+        if node is None:
+            raise Http404(f"{path} is not in this snapshot")
+        if i < len(parts) - 1:
+            if node.subtree is None:
+                raise Http404(f"{path} is not in this snapshot")
+            tree = node.subtree
+    return node
+
+
+def children(located: Located, path: str) -> list[dict[str, Any]]:
+    node = find_node(located, path)
+    if node is not None and node.subtree is None:
+        raise BadRequest(f"{path} is a file, not a folder")
+    tree = node.subtree if node is not None and node.subtree is not None else located.snapshot.tree
+    base = path.rstrip("/")
+    entries = [entry(f"{base}/{n.name}", n) for n in located.repo.load_tree(tree)]
+    entries.sort(key=lambda e: (e["type"] != "folder", e["name"].lower()))
+    return entries
+
+
+def entry(path: str, node: Node) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "path": path,
+        "type": node_kind(node),
+        "size": node.size if node.type == "file" else None,
+        "modified": node.mtime_dt.isoformat(),
+        "box_id": xattr_text(node, "box.id") or "",
+        "sha1": xattr_text(node, "box.sha1") or "",
+    }
