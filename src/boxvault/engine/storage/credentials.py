@@ -27,12 +27,13 @@ def operator_options(location: Location, env: Mapping[str, str]) -> tuple[str, d
 
 
 def _s3(location: Location, env: Mapping[str, str], root: str) -> dict[str, str]:
-    options = {
-        "bucket": location.bucket,
-        "root": root,
-        "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_S3_REGION,
-        "endpoint": location.endpoint or "https://s3.amazonaws.com",
-    }
+    region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_S3_REGION
+    options = {"bucket": location.bucket, "root": root, "region": region, "endpoint": location.endpoint}
+    host = location.endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if not location.endpoint or host == "s3.amazonaws.com":
+        # AWS itself: the regional endpoint and virtual-host-style requests, as restic (minio-go) sends them;
+        # other S3 services get path-style requests at the endpoint given
+        options.update(endpoint=f"https://s3.{region}.amazonaws.com", enable_virtual_host_style="true")
     key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if bool(key_id) != bool(secret):
         raise StorageError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
