@@ -50,3 +50,13 @@ def test_refresh_replaces_the_lock_file(repo: Repository, repo_path: Path) -> No
         lock.refresh()
         assert lock.lock_id != before
         assert [p.name for p in (repo_path / "locks").iterdir()] == [lock.lock_id]
+
+
+def test_a_dead_backups_lock_is_removed_so_restic_can_lock_again(repo: Repository, repo_path: Path) -> None:
+    dead = {**lock_document(exclusive=False), "pid": 2**22 + 54321}
+    repo.save_json("locks", dead)
+    assert restic(repo_path, "check", check=False).returncode != 0  # restic 0.14 refuses: needs `unlock`
+    with repo.lock():
+        pass
+    assert list((repo_path / "locks").iterdir()) == []
+    assert "no errors were found" in restic(repo_path, "check").stdout

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import gojson
 from .errors import EngineError, RepositoryLocked
+from .storage import StorageError
 
 if TYPE_CHECKING:
     from .repository import Repository
@@ -81,7 +82,12 @@ class Lock:
     def _conflicts(self) -> list[str]:
         found = []
         for lock_id, doc in self.repo.iter_locks():
-            if lock_id == self.lock_id or is_stale(doc):
+            if lock_id == self.lock_id:
+                continue
+            if is_stale(doc):
+                # what `restic unlock` does: restic 0.14 itself refuses to lock while a stale lock exists,
+                # so a backup killed with -9 must not leave its lock behind for the next restic command
+                self._remove_stale(lock_id)
                 continue
             if self.exclusive or doc.get("exclusive"):
                 kind = "exclusive" if doc.get("exclusive") else "shared"
@@ -90,6 +96,12 @@ class Lock:
                     f"since {doc.get('time')}"
                 )
         return found
+
+    def _remove_stale(self, lock_id: str) -> None:
+        try:
+            self.repo.backend.delete(f"locks/{lock_id}")
+        except StorageError:
+            pass  # another process removed it, or the store refuses: it stays ignored either way
 
     def acquire(self) -> Lock:
         conflicts = self._conflicts()

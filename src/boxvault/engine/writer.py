@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .repository import Repository
 
 MIN_PACK_SIZE = 1 * 2**20
+INDEX_EVERY_PACKS = 64
+INDEX_EVERY_SECONDS = 300.0
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Writer:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="blob")
         self._upload_pool = ThreadPoolExecutor(uploaders, thread_name_prefix="upload")
         self._flush_lock = threading.Lock()
+        self._last_index = time.monotonic()
         self._index_lock = threading.Lock()
         self._error: BaseException | None = None
         self._closed = False
@@ -267,7 +271,13 @@ class Writer:
                 index.add(kind, blob_id, pack_id, offset, length, ulen)
                 self._pending.pop((kind, blob_id), None)
             self._records.append(PackRecord(pack_id, pack.blobs))
-            many = sum(len(r.blobs) for r in self._records) >= MAX_INDEX_ENTRIES
+            # an index file every 64 packs, 50,000 blobs or 5 minutes: after a crash, the next run
+            # finds (and does not upload again) what the packs named by an index hold
+            many = (
+                len(self._records) >= INDEX_EVERY_PACKS
+                or sum(len(r.blobs) for r in self._records) >= MAX_INDEX_ENTRIES
+                or time.monotonic() - self._last_index >= INDEX_EVERY_SECONDS
+            )
         if many:
             self._write_index()
 
@@ -275,6 +285,7 @@ class Writer:
         with self._index_lock:
             with self._lock:
                 records, self._records = self._records, []
+                self._last_index = time.monotonic()
             while records:
                 batch: list[PackRecord] = []
                 count = 0
