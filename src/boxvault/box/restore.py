@@ -166,7 +166,7 @@ class BoxRestorer:
             )
             for item in page.entries or []:
                 entries[str(item.name)] = _Entry(
-                    str(item.type.value), str(item.id), str(getattr(item, "sha1", "") or "")
+                    str(item.type.value), str(item.id), str(getattr(item, "sha_1", "") or "")
                 )
             marker = getattr(page, "next_marker", None)
             if not marker:

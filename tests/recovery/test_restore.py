@@ -1,0 +1,117 @@
+"""Restore into the sandbox each way, checked afterwards through the official SDK."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from recovery.fixtures import CONTENT, CREATED, MODIFIED, back_up, find, folder_items, sha1
+
+FIELDS = ["name", "sha1", "content_created_at", "content_modified_at", "size"]
+
+
+def _restore(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    response = client.post("/api/v1/restores/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    job_id = response.json()["id"]
+    status = jobs.run(job_id)
+    job = Job.objects.get(pk=job_id)
+    assert status == "succeeded", list(job.log.values_list("message", flat=True))
+    return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}
+
+
+def _assert_as_backed_up(sdk: Any, proj_id: str) -> None:
+    """Every file of CONTENT below folder `proj_id`: name, folders, sha1 and content timestamps."""
+    for rel, data in CONTENT.items():
+        item = find(sdk, rel, proj_id)
+        assert item is not None, rel
+        full = sdk.files.get_file_by_id(str(item.id), fields=FIELDS)
+        assert full.sha_1 == sha1(data), rel
+        assert full.content_modified_at == MODIFIED, (rel, full.content_modified_at)
+        assert full.content_created_at == CREATED, (rel, full.content_created_at)
+
+
+def _overwrite(sdk: Any, file_id: str, data: bytes) -> None:
+    from box_sdk_gen.managers.uploads import UploadFileVersionAttributes
+
+    sdk.uploads.upload_file_version(file_id, UploadFileVersionAttributes("b.bin"), io.BytesIO(data))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_non_destructive_bypass_replace_and_to_another_user(
+    client: Any, admin: Any, sandbox: Any
+) -> None:
+    from box_sdk_gen.managers.files import UpdateFileByIdParent  # noqa: F401 - the SDK renames through update
+
+    backed = back_up(client, admin, sandbox)
+    sdk = backed.client
+    proj = find(sdk, "Proj")
+    a, b, c = (find(sdk, p, str(proj.id)) for p in ("a.txt", "b.bin", "Sub/c.txt"))
+    # Box changes after the backup: a delete, an overwrite, a rename
+    sdk.files.delete_file_by_id(str(a.id))
+    new_b = b"overwritten after the backup"
+    _overwrite(sdk, str(b.id), new_b)
+    sdk.files.update_file_by_id(str(c.id), name="c-renamed.txt")
+
+    # 1. non-destructive: a new "Restored ..." folder holds Proj; nothing live touched
+    done = _restore(
+        client,
+        {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "non_destructive", "destination": {}},
+    )
+    restored = [name for name in folder_items(sdk, "0") if name.startswith("Restored ")]
+    assert len(restored) == 1 and done["result"]["folder_id"] == str(folder_items(sdk, "0")[restored[0]].id)
+    _assert_as_backed_up(sdk, str(find(sdk, f"{restored[0]}/Proj").id))
+    assert find(sdk, "Proj/a.txt") is None  # still deleted
+    assert sdk.files.get_file_by_id(str(b.id), fields=FIELDS).sha_1 == sha1(new_b)  # still overwritten
+    assert find(sdk, "Proj/Sub/c.txt") is None and find(sdk, "Proj/Sub/c-renamed.txt") is not None
+    assert done["result"]["failed"] == 0 and done["result"]["items"] == len(CONTENT) + 3  # + Proj, Sub, Deep
+
+    # 2. in place, Bypass: the missing come back, the existing stay as they are
+    done = _restore(client, {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "bypass"})
+    back_a = find(sdk, "Proj/a.txt")
+    assert back_a is not None and str(back_a.id) != str(a.id)
+    full_a = sdk.files.get_file_by_id(str(back_a.id), fields=FIELDS)
+    assert full_a.sha_1 == sha1(CONTENT["a.txt"]) and full_a.content_modified_at == MODIFIED
+    assert sdk.files.get_file_by_id(str(b.id), fields=FIELDS).sha_1 == sha1(new_b)  # left alone
+    assert find(sdk, "Proj/Sub/c.txt") is not None and find(sdk, "Proj/Sub/c-renamed.txt") is not None
+    assert any(line.startswith("skipped: Proj/b.bin") for line in done["log"])
+
+    # 3. in place, Replace: b.bin gets a new version with the backed-up content (same file id)
+    done = _restore(
+        client, {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/b.bin"], "mode": "replace"}
+    )
+    full_b = sdk.files.get_file_by_id(str(b.id), fields=[*FIELDS, "file_version"])
+    assert full_b.sha_1 == sha1(CONTENT["b.bin"]) and full_b.content_modified_at == MODIFIED
+    versions = sdk.file_versions.get_file_versions(str(b.id)).entries or []
+    assert len(versions) >= 2  # the overwritten content is kept in Box's history
+    assert any(line.startswith("new_version: Proj/b.bin") for line in done["log"])
+    assert str(find(sdk, "Proj/a.txt").id) == str(back_a.id)  # untouched by a restore of b.bin
+    # Replace again: identical content is left as it is (no needless version)
+    done = _restore(
+        client, {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/b.bin"], "mode": "replace"}
+    )
+    assert any(line.startswith("unchanged: Proj/b.bin") for line in done["log"])
+
+    # 4. to another user of the task, in a folder of theirs
+    other = backed.other_client
+    from box_sdk_gen.managers.folders import CreateFolderParent
+
+    target = other.folders.create_folder("Inbox", CreateFolderParent(id="0"))
+    done = _restore(
+        client,
+        {
+            "snapshot": backed.snapshot,
+            "paths": [backed.proj],
+            "mode": "non_destructive",
+            "destination": {"box_user_id": backed.other["box_user_id"], "folder_id": str(target.id)},
+        },
+    )
+    inside = [name for name in folder_items(other, str(target.id)) if name.startswith("Restored ")]
+    assert len(inside) == 1
+    _assert_as_backed_up(other, str(find(other, f"Inbox/{inside[0]}/Proj").id))
+    assert find(sdk, "Inbox") is None  # nothing went to the source user
