@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task
@@ -24,6 +24,15 @@ class DjangoCatalog:
         self.task = task
 
     def record_snapshot(self, snapshot: SnapshotRef, entries: Iterable[CatalogEntry]) -> CatalogDiff:
+        try:
+            return self._record(snapshot, entries)
+        finally:
+            # Called from the backup's per-user threads, which end with the run: their connections would
+            # linger until garbage collection.
+            if not connection.in_atomic_block:
+                connection.close()
+
+    def _record(self, snapshot: SnapshotRef, entries: Iterable[CatalogEntry]) -> CatalogDiff:
         diff = CatalogDiff()
         with transaction.atomic():
             if CatalogSnapshot.objects.filter(snapshot_id=snapshot.snapshot_id).exists():
