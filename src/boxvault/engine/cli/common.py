@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
 from ..errors import EngineError
 from ..storage import StorageError
@@ -31,7 +30,19 @@ PasswordFileOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
-err_console = Console(stderr=True)
+_console: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    # rich is loaded only when a progress bar is drawn: a short command should not pay for importing it
+    global _console
+    if name == "err_console":
+        if _console is None:
+            from rich.console import Console
+
+            _console = Console(stderr=True)
+        return _console
+    raise AttributeError(name)
 
 
 class CliError(Exception):
@@ -39,7 +50,7 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -116,7 +127,7 @@ def progress_bar(description: str, total: float | None) -> Iterator[Callable[[fl
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=__getattr__("err_console"),
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
