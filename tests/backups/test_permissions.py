@@ -199,3 +199,29 @@ def test_bad_ids_and_filters_never_500(client: Any, admin: Any, make_task: Any) 
     assert r.status_code == 302
     r = client.get(f"/api/v1/tasks/{task.pk}/users/?status=paused&search=user1")
     assert r.status_code == 200 and r.json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_retention_is_for_operators_only(client: Any, admin: Any, make_task: Any) -> None:
+    from boxvault.backups.models import Task
+    from portal.fixtures import login
+
+    task = make_task()
+    login(client, admin.user)
+    url = f"/api/v1/tasks/{task.pk}/retention/"
+    assert (
+        client.put(url, {"retention": "days", "value": 30}, content_type="application/json").status_code
+        == 403
+    )
+    admin.user.is_staff = True
+    admin.user.save()
+    r = client.put(url, {"retention": "months", "value": 6}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["retention"] == "months"
+    assert Task.objects.get(pk=task.pk).retention_label == "6 months"
+    bad = client.put(url, {"retention": "days", "value": 0}, content_type="application/json")
+    assert bad.status_code == 400
+    assert client.put(url, {"retention": "forever"}, content_type="application/json").status_code == 400
+    assert (
+        client.put(url, {"retention": "unlimited"}, content_type="application/json").json()["retention_value"]
+        == 0
+    )

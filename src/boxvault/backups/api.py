@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -92,3 +93,15 @@ class TaskViewSet(
         if incoming.validated_data["action"] == "backup_now":
             body["jobs"] = [{"id": j.pk, "status": j.status, "box_user_id": j.box_user_id} for j in jobs]
         return Response(body)
+
+    @extend_schema(request=s.RetentionSerializer, responses=s.TaskSerializer)
+    @action(detail=True, methods=["put"], url_path="retention")
+    def retention(self, request: Request, pk: str) -> Response:
+        """Operators (staff) only: how long snapshots are kept; applied by forget + prune."""
+        if not request.user.is_staff:
+            raise PermissionDenied("only the server's operators set the retention period")
+        task = self.get_object()
+        incoming = s.RetentionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.set_retention(task, incoming.validated_data["retention"], incoming.validated_data["value"])
+        return Response(s.TaskSerializer(self.get_object()).data)

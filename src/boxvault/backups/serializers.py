@@ -103,3 +103,8 @@ class UserActionSerializer(serializers.Serializer[Any]):
     box_user_ids = serializers.ListField(
         child=serializers.CharField(max_length=64), min_length=1, max_length=1000
     )
+
+
+class RetentionSerializer(serializers.Serializer[Any]):
+    retention = serializers.ChoiceField(choices=Task.Retention.choices)
+    value = serializers.IntegerField(min_value=0, max_value=1000, default=0)
