@@ -18,5 +18,6 @@ urlpatterns = [
     path("audit/", views.AuditListView.as_view(), name="audit"),
     path("activity/", ActivityListView.as_view(), name="activity"),
     path("", include("boxvault.recovery.api_urls")),
+    path("", include("boxvault.search.api_urls")),
     path("", include(router.urls)),
 ]

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "boxvault.activity",
     "boxvault.backups",
     "boxvault.recovery",
+    "boxvault.search",
 ]
 
 MIDDLEWARE = [
