@@ -14,7 +14,9 @@ from recovery.fixtures import CONTENT, back_up, sha1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_zip_download_byte_identical_with_signed_link(client: Any, admin: Any, sandbox: Any, mailoutbox: Any) -> None:
+def test_zip_download_byte_identical_with_signed_link(
+    client: Any, admin: Any, sandbox: Any, mailoutbox: Any
+) -> None:
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
     from boxvault.portal import clock
@@ -76,7 +78,6 @@ def test_zip_download_byte_identical_with_signed_link(client: Any, admin: Any, s
 def test_zip_link_refused_for_another_tenant(client: Any, admin: Any, outsider: Any, sandbox: Any) -> None:
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
-
     from portal.fixtures import login
 
     backed = back_up(client, admin, sandbox)

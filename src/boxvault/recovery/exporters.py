@@ -28,6 +28,7 @@ from boxvault.engine.storage.location import parse_location
 from boxvault.engine.tree import Node
 
 MANIFEST = ".boxvault-manifest.json"
+_CONTENT_TYPE = "application/octet-stream"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -151,7 +152,7 @@ def probe(target: Mapping[str, Any]) -> None:
     op = target_operator(target)
     name = f".boxvault-probe-{secrets.token_hex(8)}"
     try:
-        op.write(name, b"boxvault export probe")
+        op.write(name, b"boxvault export probe", content_type=_CONTENT_TYPE)
         op.delete(name)
     except Exception as exc:  # noqa: BLE001 - every OpenDAL error means: this target cannot take the export
         raise StorageError(f"the storage refused a test write: {_first_line(exc)}") from exc
@@ -166,13 +167,13 @@ class ObjectStoreSink:
 
     def add_file(self, rel: str, node: Node, chunks: Iterator[bytes]) -> tuple[int, str]:
         digest, counter = hashlib.sha1(usedforsecurity=False), [0]
-        with self.op.open(rel, "wb") as out:
+        with self.op.open(rel, "wb", content_type=_CONTENT_TYPE) as out:
             for chunk in _hashing(chunks, digest, counter):
                 out.write(chunk)
         return counter[0], digest.hexdigest()
 
     def add_bytes(self, rel: str, data: bytes) -> None:
-        self.op.write(rel, data)
+        self.op.write(rel, data, content_type="application/json")
 
     def close(self) -> None:
         return

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from boxvault.recovery import views
+from boxvault.search import views as search_views
 
 app_name = "recovery"
 urlpatterns = [
@@ -10,4 +11,6 @@ urlpatterns = [
     path("recovery/snapshots/<str:ref>/", views.browse, name="browse"),
     path("recovery/snapshots/<str:ref>/act/", views.act, name="act"),
     path("recovery/download/<str:token>/", views.download, name="download"),
+    # the "Via item search" tab's fragment, served by boxvault.search (same view as search:items)
+    path("recovery/tasks/<int:task_id>/users/<str:box_user_id>/search/", search_views.items, name="search"),
 ]
