@@ -170,3 +170,25 @@ def test_scheduler_tick_queues_backup_jobs(
     assert all(j.initiator_id is None and j.task_id == task.pk for j in jobs)
     assert sorted(queued) == [j.pk for j in jobs]
     assert {j.params["previous_status"] for j in jobs} == {"scheduled"}
+
+
+@pytest.mark.django_db
+def test_a_user_whose_job_died_pending_is_released(make_task: Any, admin: Any) -> None:
+    from boxvault.accounts.access import for_user
+    from boxvault.backups.models import TaskUser
+    from boxvault.backups.services import release_stuck, user_action
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    task = make_task(users=1)
+    access = for_user(admin.user)
+    user_action(access, task, "activate", ["100"])
+    user_action(access, task, "backup_now", ["100"])
+    row = TaskUser.objects.get(task=task)
+    assert row.status == "in_process"
+    assert release_stuck(row.running_since + timedelta(minutes=5)) == 0  # its job is still pending
+    jobs.cancel(access, Job.objects.get(task_id=task.pk))
+    assert release_stuck(row.running_since + timedelta(minutes=1)) == 0  # too recent
+    assert release_stuck(row.running_since + timedelta(minutes=5)) == 1
+    row.refresh_from_db()
+    assert row.status == "active" and row.running_since is None

@@ -6,10 +6,13 @@ snapshots are one group); removed snapshots' data goes with a prune afterwards.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from boxvault.backups.models import Task
 from boxvault.backups.repository import open_repository
+
+log = logging.getLogger(__name__)
 
 
 def _forget_and_prune(repo: Any, *, policy: Any, snapshot_ids: list[str] | None) -> list[str]:
@@ -46,3 +49,15 @@ def apply_retention(task: Task) -> list[str]:
     unit = {"days": "d", "months": "m", "years": "y"}[task.retention]
     policy = ExpirePolicy(within=Duration.parse(f"{task.retention_value}{unit}"))
     return _forget_and_prune(open_repository(task), policy=policy, snapshot_ids=None)
+
+
+def apply_all() -> dict[int, int]:
+    """The daily retention pass over every task with a policy: task id -> snapshots removed."""
+    removed: dict[int, int] = {}
+    tasks = Task.objects.exclude(retention=Task.Retention.UNLIMITED).filter(deletion_due_at__isnull=True)
+    for task in tasks:
+        try:
+            removed[task.pk] = len(apply_retention(task))
+        except Exception:  # noqa: BLE001 - e.g. a backup holds the lock: tomorrow again
+            log.exception("retention of task %s failed", task.pk)
+    return removed

@@ -344,7 +344,31 @@ def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
 
 def run_scheduler(now: Any = None) -> list[int]:
     """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
-    return schedule.tick(now or clock.now(), lambda user: enqueue_backup(user, None, previous=user.status))
+    now = now or clock.now()
+    release_stuck(now)
+    return schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status))
+
+
+def release_stuck(now: Any, grace: timedelta = timedelta(minutes=2)) -> int:
+    """Users left In Process by a job that will never settle them (canceled while pending, failed before its
+    handler ran) go back to Active, or Not Active when they were never scheduled."""
+    from boxvault.jobs.models import Job
+
+    released = 0
+    stuck = TaskUser.objects.filter(status=TaskUser.Status.IN_PROCESS, running_since__lt=now - grace)
+    for user in stuck.select_related("task"):
+        live = Job.objects.filter(
+            kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
+        ).exists()
+        if live:
+            continue
+        after = (
+            TaskUser.Status.ACTIVE if user.next_run_at or user.last_backup_at else TaskUser.Status.NOT_ACTIVE
+        )
+        released += TaskUser.objects.filter(pk=user.pk, status=TaskUser.Status.IN_PROCESS).update(
+            status=after, running_since=None
+        )
+    return released
 
 
 # --- settings and deletion --------------------------------------------------------------------------------

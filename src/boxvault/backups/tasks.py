@@ -18,3 +18,10 @@ def purge_backups() -> None:
     from boxvault.backups.services import purge_due
 
     purge_due()
+
+
+@db_periodic_task(crontab(minute="41", hour="4"))
+def apply_retention() -> None:
+    from boxvault.backups.retention import apply_all
+
+    apply_all()
