@@ -202,11 +202,9 @@ def _parse_fast(text: str) -> tuple[int, int] | None:
     rest = text[19:]
     frac = 0
     if rest[0] == ".":
-        end = 1
-        while end < len(rest) and rest[end].isdigit():
-            end += 1
+        end = len(rest) - 1 if rest[-1] in "Zz" else len(rest) - 6
         digits = rest[1:end]
-        if not 1 <= len(digits) <= 9:
+        if not 1 <= len(digits) <= 9 or not digits.isdigit():
             return None
         frac = int(digits.ljust(9, "0"))
         rest = rest[end:]

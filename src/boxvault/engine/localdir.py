@@ -170,7 +170,7 @@ class LocalBackup:
         if old.type != "file" or old.size != st.st_size or old.inode != st.st_ino:
             return False
         try:
-            if old.mtime_ns != st.st_mtime_ns or old.mtime_ns == 0:
+            if old.mtime_ns != st.st_mtime_ns:
                 return False
             if gojson_parse(old.ctime) != st.st_ctime_ns:
                 return False
