@@ -1,0 +1,171 @@
+"""Every recovery page and endpoint for an administrator, a member without the operation, an outsider,
+and bad input: a clear 4xx, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from recovery.fixtures import back_up
+
+
+def _member(admin: Any, email: str, operations: list[str]) -> Any:
+    from boxvault.accounts.access import for_user
+    from boxvault.accounts.services import add_member
+    from portal.fixtures import PASSWORD
+
+    return add_member(
+        for_user(admin.user), email=email, password=PASSWORD, operations=operations, services=["box"]
+    )
+
+
+def _post(client: Any, url: str, body: Any) -> Any:
+    return client.post(url, body, content_type="application/json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_and_endpoints_by_role(client: Any, admin: Any, outsider: Any, sandbox: Any) -> None:
+    from boxvault.jobs.models import Job
+    from portal.fixtures import login
+
+    backed = back_up(client, admin, sandbox)
+    task, user, ref = backed.task.pk, backed.user["box_user_id"], backed.snapshot
+    pages = [
+        "/recovery/",
+        f"/recovery/tasks/{task}/",
+        f"/recovery/tasks/{task}/users/{user}/",
+        f"/recovery/tasks/{task}/users/{user}/?tab=search",
+        f"/recovery/snapshots/{ref}/",
+        f"/recovery/snapshots/{ref}/?path={backed.proj}",
+    ]
+    api = [
+        f"/api/v1/tasks/{task}/users/{user}/snapshots/",
+        f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}",
+    ]
+    restore = {"snapshot": ref, "paths": [backed.proj], "mode": "bypass"}
+    export = {"snapshot": ref, "paths": [backed.proj], "target": {"kind": "zip"}}
+
+    # administrator: everything
+    for url in pages:
+        page = client.get(url)
+        assert page.status_code == 200, url
+    assert b"Proj" in client.get(f"/recovery/snapshots/{ref}/").content
+    assert backed.user["login"].encode() in client.get(f"/recovery/tasks/{task}/").content
+    for url in api:
+        assert client.get(url).status_code == 200, url
+    for action in ("restore", "zip", "export"):
+        assert client.get(f"/recovery/snapshots/{ref}/act/?action={action}").status_code == 200
+    assert _post(client, "/api/v1/restores/", restore).status_code == 201
+    assert _post(client, "/api/v1/exports/", export).status_code == 201
+    jobs_before = Job.objects.count()
+
+    # a member who may preview but neither restore nor export
+    viewer = _member(admin, "vera@a.example", ["preview_data"])
+    login(client, viewer.user)
+    for url in pages + api:
+        assert client.get(url).status_code == 200, url
+    tree = client.get(f"/recovery/snapshots/{ref}/?path={backed.proj}").content
+    assert b"restore-selected" not in tree and b"zip-selected" not in tree
+    for action in ("restore", "zip", "export"):
+        assert client.get(f"/recovery/snapshots/{ref}/act/?action={action}").status_code == 403
+        assert (
+            client.post(f"/recovery/snapshots/{ref}/act/", {"action": action, "confirm": "1"}).status_code
+            == 403
+        )
+    assert _post(client, "/api/v1/restores/", restore).status_code == 403
+    assert _post(client, "/api/v1/exports/", export).status_code == 403
+
+    # a member who may restore but not export (and the other way round)
+    restorer = _member(admin, "rob@a.example", ["preview_data", "restore"])
+    login(client, restorer.user)
+    assert _post(client, "/api/v1/exports/", export).status_code == 403
+    assert client.get(f"/recovery/snapshots/{ref}/act/?action=zip").status_code == 403
+    assert client.get(f"/recovery/snapshots/{ref}/act/?action=restore").status_code == 200
+    exporter = _member(admin, "eve@a.example", ["preview_data", "export"])
+    login(client, exporter.user)
+    assert _post(client, "/api/v1/restores/", restore).status_code == 403
+
+    # a member without preview: nothing
+    blind = _member(admin, "bo@a.example", ["view_tasks", "restore", "export"])
+    login(client, blind.user)
+    for url in pages + api:
+        assert client.get(url).status_code == 403, url
+
+    # another tenant's administrator: the task and snapshot do not exist for them
+    login(client, outsider.user)
+    assert client.get("/recovery/").status_code == 200
+    assert backed.task.name.encode() not in client.get("/recovery/").content
+    for url in pages[1:] + api:
+        assert client.get(url).status_code == 404, url
+    assert client.get(f"/recovery/snapshots/{ref}/act/?action=restore").status_code == 404
+    assert _post(client, "/api/v1/restores/", restore).status_code == 404
+    assert _post(client, "/api/v1/exports/", export).status_code == 404
+    assert Job.objects.count() == jobs_before
+
+    # signed out
+    client.logout()
+    for url in pages:
+        assert client.get(url).status_code == 302, url
+    for url in api:
+        assert client.get(url).status_code in (401, 403), url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_input_is_a_clear_4xx(client: Any, admin: Any, sandbox: Any) -> None:
+    from boxvault.jobs.models import Job
+
+    backed = back_up(client, admin, sandbox)
+    task, user, ref = backed.task.pk, backed.user["box_user_id"], backed.snapshot
+    bad_gets = {
+        f"/api/v1/tasks/{task}/users/{user}/snapshots/?from=yesterday": 400,
+        f"/api/v1/tasks/{task}/users/{user}/snapshots/?from=2026-02-02&to=2026-01-01": 400,
+        f"/api/v1/tasks/{task}/users/nobody/snapshots/": 404,
+        f"/api/v1/tasks/999999/users/{user}/snapshots/": 404,
+        "/api/v1/snapshots/not-a-ref/tree/": 400,
+        f"/api/v1/snapshots/{task}:ffffffff/tree/": 404,
+        f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}/../..": 400,
+        f"/api/v1/snapshots/{ref}/tree/?path=/elsewhere": 400,
+        f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}/missing": 404,
+        f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}/a.txt": 400,
+        "/recovery/snapshots/not-a-ref/": 400,
+        f"/recovery/snapshots/{ref}/?path=/elsewhere": 400,
+        f"/recovery/tasks/{task}/users/{user}/?from=bad": 400,
+        f"/recovery/tasks/{task}/users/nobody/": 404,
+        "/recovery/snapshots/not-a-ref/act/": 400,
+        f"/recovery/snapshots/{ref}/act/?action=delete": 400,
+        "/recovery/download/garbage/": 410,
+    }
+    for url, expected in bad_gets.items():
+        response = client.get(url)
+        assert response.status_code == expected, (url, response.status_code, response.content[:300])
+    assert client.get(f"/api/v1/snapshots/{ref}/tree/?path=/elsewhere").json()["detail"]
+
+    base = {"snapshot": ref, "paths": [backed.proj], "mode": "bypass"}
+    bad_restores = [
+        ({**base, "mode": "shred"}, 400),
+        ({**base, "snapshot": "x"}, 400),
+        ({**base, "snapshot": None}, 400),
+        ({**base, "paths": "Proj"}, 400),
+        ({**base, "paths": [1, 2]}, 400),
+        ({**base, "paths": [f"{backed.proj}/nothing-here"]}, 404),
+        ({**base, "destination": {"box_user_id": "424242"}}, 400),
+        ({**base, "destination": {"folder_id": "../x"}}, 400),
+        ([1, 2, 3], 400),
+    ]
+    for body, expected in bad_restores:
+        response = client.post("/api/v1/restores/", body, content_type="application/json")
+        assert response.status_code == expected, (body, response.status_code, response.content[:300])
+    response = client.post("/api/v1/restores/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    for target in ({}, {"kind": "ftp"}, {"kind": "s3", "location": "s3:http://127.0.0.1:9/b"}, "zip"):
+        response = client.post(
+            "/api/v1/exports/", {"snapshot": ref, "target": target}, content_type="application/json"
+        )
+        assert response.status_code == 400, (target, response.content[:300])
+    page = client.post(
+        f"/recovery/snapshots/{ref}/act/",
+        {"action": "restore", "confirm": "1", "mode": "shred", "paths": [backed.proj]},
+    )
+    assert page.status_code == 400 and b"mode must be" in page.content
+    assert not Job.objects.filter(kind__in=["restore", "export"]).exists()
