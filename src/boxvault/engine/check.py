@@ -8,6 +8,7 @@ blob is then traced to the snapshots and file paths that need it, so an operator
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
@@ -143,7 +144,9 @@ class Checker:
         self.stored_packs: dict[str, int] = {}
         # copies known to be bad: (blob, pack id)
         self._bad_copies: dict[BlobKey, set[str]] = defaultdict(set)
-        self._tree_cache: dict[bytes, list[Node] | None] = {}
+        self._tree_seen: set[bytes] = set()
+        self._tree_failed: set[bytes] = set()
+        self._checked: set[bytes] = set()  # trees whose structure was checked (once, whatever the snapshot)
         self.unindexed: dict[BlobKey, IndexRecord] = {}  # blobs found only in packs no index mentions
 
     # --- phases ------------------------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class Checker:
                 continue
             self._check_tree(tree, f"snapshot {sn.short_id}")
             self.progress("snapshots", i + 1, total)
-        self.report.trees = len(self._tree_cache)
+        self.report.trees = len(self._checked)
 
     def read_data(self, packs: dict[str, int], workers: int = 2) -> None:
         # AES, Poly1305, zstd and SHA-256 release the GIL on large buffers: two threads keep both cores busy
@@ -284,40 +287,38 @@ class Checker:
         return not copies or copies <= self._bad_copies.get(key, set())
 
     def _load_tree(self, tree_id: bytes) -> list[Node] | None:
-        if tree_id in self._tree_cache:
-            return self._tree_cache[tree_id]
-        nodes: list[Node] | None = None
+        """The tree's nodes, or None when no copy can be read. Nodes are not kept: a repository's trees can
+        outgrow memory; each tree is read once by the structure check and again only to name damaged paths."""
+        if tree_id in self._tree_failed:
+            return None
+        first_time = tree_id not in self._tree_seen
+        self._tree_seen.add(tree_id)
         key: BlobKey = ("tree", tree_id)
-        reasons: list[str] = []
         for rec in self.records.get(key, ()):
             if rec.pack_id in self._bad_copies.get(key, set()):
                 continue
             try:
-                nodes = decode_tree(read_blob(self.repo, rec))
-                break
+                return decode_tree(read_blob(self.repo, rec))
             except (ObjectDamaged, ValueError) as e:
-                reasons.append(str(e))
                 self._mark_bad(rec, str(e))
             except Exception as e:  # noqa: BLE001 - storage errors (missing or short pack)
-                reasons.append(f"tree {tree_id.hex()} in {pack_name(rec.pack_id)}: {e}")
-                self._mark_bad(rec, str(e))
-        if nodes is None and key not in self.records:
+                self._mark_bad(rec, f"tree {tree_id.hex()} in {pack_name(rec.pack_id)}: {e}")
+        if key not in self.records:
             orphan = self.unindexed.get(key)
             where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
             self.report.damaged.setdefault(key, "not in any index" + where)
             if orphan is not None:
+                if first_time:
+                    self.report.errors.append(f"tree {tree_id.hex()} not found in index{where}")
                 # still walk it: the files below are named precisely, and their blobs checked
-                try:
-                    nodes = decode_tree(read_blob(self.repo, orphan))
-                except Exception:  # noqa: BLE001 - best effort
-                    nodes = None
-                self.report.errors.append(f"tree {tree_id.hex()} not found in index{where}")
-        self._tree_cache[tree_id] = nodes
-        return nodes
+                with contextlib.suppress(Exception):  # best effort: it only helps to name paths
+                    return decode_tree(read_blob(self.repo, orphan))
+        self._tree_failed.add(tree_id)
+        return None
 
     def _check_tree(self, tree_id: bytes, referrer: str) -> None:
         pending = [(tree_id, referrer)]
-        visited: set[bytes] = set()
+        visited = self._checked
         while pending:
             tid, ref = pending.pop()
             if tid in visited:
@@ -359,9 +360,7 @@ class Checker:
         if tree_id in memo:
             return memo[tree_id]
         memo[tree_id] = []  # guards against cycles
-        nodes = self._tree_cache.get(tree_id)
-        if nodes is None:
-            nodes = self._load_tree(tree_id)
+        nodes = self._load_tree(tree_id)
         out: list[tuple[str, str, bytes]] = []
         for node in nodes or ():
             path = "/" + node.name

@@ -227,8 +227,12 @@ def test_damaged_tree_and_snapshot_files(pristine: tuple[Path, Path, list[str]],
         for r in parse_index(load_json(repo, f"index/{i}"), i)[0]
         if r.kind == "tree"
     ]
-    # find the tree of the directory "deep/a/b/c" (its only entry is leaf.bin) and damage its bytes
-    leaf_dir = next(r for r in trees if [n.name for n in decode_tree(read_blob(repo, r))] == ["leaf.bin"])
+    # the tree of directory "deep/a/b/c" in the second snapshot (node times differ between the snapshots, so
+    # each has its own copy): damage its bytes
+    leaf_path = str(src / "deep/a/b/c")
+    subtree = next(n.subtree for p, n in repo.walk(repo.find_snapshot(snaps[1])) if p == leaf_path)
+    leaf_dir = next(r for r in trees if r.blob_id == subtree)
+    assert [n.name for n in decode_tree(read_blob(repo, leaf_dir))] == ["leaf.bin"]
     pack_file = repo_path / pack_name(leaf_dir.pack_id)
     data = bytearray(pack_file.read_bytes())
     data[leaf_dir.offset + 20] ^= 0xFF
