@@ -10,12 +10,12 @@ import pytest
 from boxvault.engine import gojson
 from boxvault.engine.errors import (
     CorruptObject,
-    MissingObject,
     NotARepository,
     SnapshotNotFound,
     UnsupportedVersion,
     WrongPassword,
 )
+from boxvault.engine.reader import RestoreIncomplete
 from boxvault.engine.repository import Repository
 from boxvault.engine.storage import LocalBackend
 from support import run_cli
@@ -27,6 +27,8 @@ def _with_snapshot(repo: Repository) -> tuple[str, list[bytes]]:
         b = w.snapshot(hostname="h", paths=["/p"])
         with b.add_file("/p/file.bin") as f:
             f.write(os.urandom(1_200_000))
+        with b.add_file("/p/other.txt") as g:
+            g.write(b"undamaged\n")
         snapshot_id = b.commit()
     assert f.result is not None
     return snapshot_id, f.result.content
@@ -60,18 +62,25 @@ def test_unknown_version(repo: Repository, repo_path: Path) -> None:
 
 def test_missing_and_corrupt_pack(repo: Repository, repo_path: Path, tmp_path: Path) -> None:
     snapshot_id, content = _with_snapshot(repo)
-    data_pack = next(p for p in _packs(repo_path) if p.stat().st_size > 1_000_000)
+    loc = reopen(repo_path).lookup(content[0])
+    assert loc is not None
+    data_pack = repo_path / "data" / loc.pack_id.hex()[:2] / loc.pack_id.hex()
     _writable(data_pack)
     raw = bytearray(data_pack.read_bytes())
-    raw[100] ^= 0xFF
+    raw[loc.offset + 40] ^= 0xFF
     data_pack.write_bytes(bytes(raw))
     fresh = reopen(repo_path)
     snap = fresh.find_snapshot(snapshot_id)
-    with pytest.raises(CorruptObject, match=data_pack.name):
+    with pytest.raises(RestoreIncomplete, match=data_pack.name) as damaged:
         fresh.restore(snap, str(tmp_path / "out1"))
+    assert [path for path, _ in damaged.value.failed] == ["/p/file.bin"]
+    assert (tmp_path / "out1" / "p" / "other.txt").read_bytes() == b"undamaged\n"
+    with pytest.raises(CorruptObject, match=data_pack.name):
+        fresh.load_blob(content[0])
     data_pack.unlink()
-    with pytest.raises(MissingObject, match=f"data/{data_pack.name[:2]}/{data_pack.name}"):
+    with pytest.raises(RestoreIncomplete, match=f"data/{data_pack.name[:2]}/{data_pack.name}") as missing:
         reopen(repo_path).restore(snap, str(tmp_path / "out2"))
+    assert "/p/file.bin" in [path for path, _ in missing.value.failed]
 
 
 def test_truncated_index_and_damaged_snapshot(repo: Repository, repo_path: Path) -> None:

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import BlobNotFound, CorruptObject, EngineError, InvalidArgument, MissingObject
+from .errors import CorruptObject, EngineError, InvalidArgument, MissingObject
 from .index import BlobLocation
 from .storage import NotFound, ShortRead, data_name
 from .tree import Node, unix_perm
@@ -133,6 +133,17 @@ def iter_files(
             yield path, node, FileReader(repo, node)
 
 
+class RestoreIncomplete(EngineError):
+    """Some files could not be restored (damaged or missing data); every other file was."""
+
+    def __init__(self, failed: list[tuple[str, str]], stats: RestoreStats) -> None:
+        shown = "; ".join(f"{path}: {error}" for path, error in failed[:20])
+        more = f" (and {len(failed) - 20} more)" if len(failed) > 20 else ""
+        super().__init__(f"{len(failed)} files could not be restored: {shown}{more}")
+        self.failed = failed
+        self.stats = stats
+
+
 @dataclass
 class RestoreStats:
     files: int = 0
@@ -174,6 +185,7 @@ def restore(
     dirs: list[tuple[str, Node]] = []
     files: list[tuple[str, Node]] = []
     made: set[str] = {root}
+    missing_blobs: list[str] = []
     by_pack: dict[bytes, dict[bytes, _BlobJob]] = {}
     for path, node in walk(repo, snapshot, include):
         dest = root + path
@@ -194,7 +206,8 @@ def restore(
             for blob_id in node.content or []:
                 loc = repo.lookup(blob_id, "data")
                 if loc is None:
-                    raise BlobNotFound("data", blob_id.hex())
+                    missing_blobs.append(path)
+                    break
                 job = by_pack.setdefault(loc.pack_id, {}).get(blob_id)
                 if job is None:
                     job = by_pack[loc.pack_id][blob_id] = _BlobJob(blob_id, loc, [])
@@ -214,25 +227,41 @@ def restore(
         else:
             stats.skipped += 1  # devices, fifos and sockets need privileges restic also asks for
 
+    failed: dict[str, str] = {}  # restored path -> first error; the other files are still restored
+    failed_lock = threading.Lock()
+
+    def fail(job: _BlobJob, error: EngineError) -> None:
+        with failed_lock:
+            for dest, _ in job.targets:
+                failed.setdefault(dest[len(root) :] or "/", str(error))
+
     def restore_pack(item: tuple[bytes, dict[bytes, _BlobJob]]) -> int:
         pack_id, jobs = item
         ordered = sorted(jobs.values(), key=lambda j: j.location.offset)
         done = 0
+        name = data_name(pack_id.hex())
         for group in _spans(ordered):
             start = group[0].location.offset
             end = group[-1].location.offset + group[-1].location.length
-            name = data_name(pack_id.hex())
             try:
                 raw = memoryview(repo.backend.read(name, start, end - start))
             except NotFound:
-                raise MissingObject(name, f"data blob {group[0].blob_id.hex()}") from None
+                for job in group:
+                    fail(job, MissingObject(name, f"data blob {job.blob_id.hex()}"))
+                continue
             except ShortRead as e:
-                raise CorruptObject(name, f"truncated ({e})") from e
+                for job in group:
+                    fail(job, CorruptObject(name, f"truncated ({e})"))
+                continue
             for job in group:
                 loc = job.location
-                plain = repo.read_blob_at(
-                    job.blob_id, "data", loc, raw=raw[loc.offset - start :][: loc.length]
-                )
+                try:
+                    plain = repo.read_blob_at(
+                        job.blob_id, "data", loc, raw=raw[loc.offset - start :][: loc.length]
+                    )
+                except EngineError as e:
+                    fail(job, e)
+                    continue
                 for dest, offset in job.targets:
                     _write_at(dest, plain, offset)
                 done += len(plain) * len(job.targets)
@@ -247,6 +276,10 @@ def restore(
         _apply_meta(dest, node)
     for dest, node in reversed(dirs):
         _apply_meta(dest, node)
+    for path in missing_blobs:
+        failed.setdefault(path, "a data blob is not in any index")
+    if failed:
+        raise RestoreIncomplete(sorted(failed.items()), stats)
     return stats
 
 
