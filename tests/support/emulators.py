@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import dataclasses
 import hashlib
 import hmac
@@ -132,7 +133,12 @@ class Emulator:
             return
         log = open(self._workdir / f"{self.kind}.log", "ab")  # noqa: SIM115 - owned by the child
         self._process = subprocess.Popen(
-            self._command, stdout=log, stderr=subprocess.STDOUT, cwd=self._workdir, start_new_session=True
+            self._command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self._workdir,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         try:
@@ -183,6 +189,16 @@ class Emulator:
             body = json.dumps({"name": name}).encode()
             _request("POST", f"{self.endpoint}/storage/v1/b?project=test-project", body, "application/json")
         return self.access.with_bucket(name)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child: an emulator must not outlive a test run that was killed (timeout, kill -9).
+
+    Linux delivers the signal when the *thread* that started the child ends: call start() from a thread that
+    lives as long as the emulator should (the main thread, for session fixtures).
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _request(method: str, url: str, body: bytes = b"", content_type: str = "", **headers: str) -> None:

@@ -80,13 +80,21 @@ def test_emulator_restart_during_operations(gs_emulator: Emulator) -> None:
     backend = open_backend(gs_emulator.location("restart-" + oid("r")[:8]), gs_emulator.env)
     backend.write("keys/" + oid("before"), b"before")
     gs_emulator.stop()
-    restart = threading.Timer(1.0, gs_emulator.start)
-    restart.start()
+    errors: list[BaseException] = []
+
+    def write_during_outage() -> None:
+        try:
+            backend.write("keys/" + oid("during"), b"during")  # connection refused until the restart
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    writer = threading.Thread(target=write_during_outage)
     started = time.monotonic()
-    try:
-        backend.write("keys/" + oid("during"), b"during")
-    finally:
-        restart.join()
+    writer.start()
+    time.sleep(1.0)
+    gs_emulator.start()  # from the main thread: the emulator lives as long as the thread that started it
+    writer.join(timeout=60)
+    assert not writer.is_alive() and errors == []
     assert time.monotonic() - started >= 0.9
     assert backend.read("keys/" + oid("during")) == b"during"
     assert backend.read("keys/" + oid("before")) == b"before"
