@@ -21,7 +21,8 @@ TEST_KEK = "dGVzdC1rZWstMDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0="  # base64 of 32 bytes,
 
 
 @pytest.fixture(autouse=True)
-def _kek(settings: Any, tmp_path: Any) -> None:
+def isolated_kek_and_storage(settings: Any, tmp_path: Any) -> None:
+    """A known KEK, and the data directory and repositories under this test's tmp_path."""
     settings.BOXVAULT_KEK = TEST_KEK
     settings.DATA_DIR = tmp_path / "data"
     settings.BOXVAULT_LOCATIONS = {"local": {"label": "Local", "url": str(tmp_path / "repos")}}
