@@ -203,7 +203,8 @@ class _TreeRewriter:
                 and new_id not in self.saved
                 and ("tree", new_id) not in self.index.first
             ):
-                self.builder.add_plain("tree", data, compress=self._compress())
+                # always compressed in v2: prune repacks tree packs holding uncompressed blobs
+                self.builder.add_plain("tree", data, compress=self._compress(), always=True)
                 self.saved.add(new_id)
         self.memo[key] = (new_id, removed)
         return new_id, removed
@@ -252,6 +253,9 @@ def rewrite(
         snapshots, errors = load_snapshots(repo)
         if errors:
             raise RewriteError("cannot load every snapshot: " + "; ".join(errors))
+        for ref in snapshot_ids or []:
+            if not any(sn.id.startswith(ref.lower()) for sn in snapshots):
+                raise RewriteError(f"no snapshot matches {ref!r}")
         chosen = _select(snapshots, snapshot_ids or [], host, tags or [], paths or [])
         index = load_all_indexes(repo)
         builder = None if dry_run else PackBuilder(repo, TREE_PACK_SIZE)

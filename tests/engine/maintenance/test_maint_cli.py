@@ -61,6 +61,7 @@ def test_dry_runs_change_nothing(repo_path: Path) -> None:
         (["rewrite"], "at least one --exclude"),
         (["rewrite", "-e", "x", "--prune"], "--prune needs --forget"),
         (["rewrite", "-e", "x", "--exclude-file", "/nonexistent/file"], "cannot read exclude file"),
+        (["rewrite", "-e", "x", "deadbeef"], "no snapshot matches"),
     ],
 )
 def test_bad_input_is_a_clear_error(repo_path: Path, args: list[str], message: str) -> None:
