@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "token": ("boxvault.portal.cli:token_app", "operator commands for API tokens"),
     "task": ("boxvault.backups.cli:app", "backup tasks of the portal"),
     "jobs": ("boxvault.jobs.cli:jobs_app", "jobs of the portal"),
-    "recovery": ("boxvault.portal.cli:recovery_app", "browse, search, restore and export backed-up data"),
+    "recovery": ("boxvault.recovery.cli:app", "browse, search, restore and export backed-up data"),
 }
 # single commands -> "module:function"
 COMMANDS: dict[str, tuple[str, str]] = {
