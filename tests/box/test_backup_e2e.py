@@ -134,7 +134,23 @@ def test_full_backup_restore_incremental_and_no_change(
     stats = sandbox.stats()
     assert stats["downloads"] == {} and third["totals"]["downloaded"] == 0
     assert third["totals"]["reused"] == third["totals"]["files"] - third["totals"]["web_links"]
-    # no metadata, comment or collaboration requests: only the users list and the folder listings
+    # the events streams show no change: every user's previous tree is reused, nothing is listed
+    api = {route: n for route, n in stats["requests"].items() if " /2.0/" in route}
+    assert set(api) == {"GET /2.0/users", "GET /2.0/events"}, api
+    assert sum(sum(v.values()) for v in api.values()) == third["listing_pages"] == 1 + len(third["users"])
+    assert all(u["unchanged"] for u in third["users"])
+    snaps3 = latest_by_user(repo_env)
+    for uid, snap in snaps3.items():
+        assert snap["parent"] == snaps2[uid]["id"] and snap["tree"] == snaps2[uid]["tree"]
+
+    # --full-walk lists everything and still downloads nothing
+    sandbox.reset_stats()
+    fourth = backup(sandbox, repo_env, "--full-walk")
+    stats = sandbox.stats()
+    assert stats["downloads"] == {} and fourth["totals"]["downloaded"] == 0
+    assert fourth["totals"]["reused"] == fourth["totals"]["files"] - fourth["totals"]["web_links"]
     api = {route: n for route, n in stats["requests"].items() if " /2.0/" in route}
     assert set(api) == {"GET /2.0/users", "GET /2.0/folders/{folder_id}/items"}, api
-    assert sum(sum(v.values()) for v in api.values()) == third["listing_pages"]
+    assert sum(sum(v.values()) for v in api.values()) == fourth["listing_pages"]
+    for uid, snap in latest_by_user(repo_env).items():
+        assert snap["tree"] == snaps2[uid]["tree"]  # the same tree, rebuilt from a full listing

@@ -8,6 +8,7 @@ Mapping and dedup rules: docs/box.md.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 import time
@@ -22,8 +23,9 @@ from boxvault.box.catalog import Catalog, CatalogEntry, SnapshotRef
 from boxvault.box.connect import BoxConnection
 from boxvault.box.content import ContentStore
 from boxvault.box.download import ChecksumMismatch, DownloadError, download
+from boxvault.box.events import check_since, position_now
 from boxvault.box.extras import capture, fingerprint
-from boxvault.box.model import BoxItem
+from boxvault.box.model import EPOCH, BoxItem
 from boxvault.box.progress import Progress, ProgressCallback
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.spool import Spool
@@ -31,6 +33,7 @@ from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
 from boxvault.box.walker import WalkError, WalkStats, walk
+from boxvault.engine.gojson import format_datetime
 
 
 @dataclass
@@ -42,6 +45,8 @@ class BackupOptions:
     user_workers: int = 2
     metadata: bool = True  # capture metadata instances (one request per new/changed item)
     versions: bool = False  # also keep Box's previous versions of each file
+    use_events: bool = True  # skip users whose events stream shows no change since their last snapshot
+    full_walk_days: float = 7.0  # but list everything at least this often (what events do not report)
     refresh_extras: bool = False  # ask for every item's collaborations/comments/metadata again
     checkpoint_seconds: float = 30.0
     verify_attempts: int = 3  # downloads whose sha1 does not match are tried this many times in all
@@ -149,10 +154,68 @@ class _UserBackup:
     def _stopping(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()
 
+    def _events_check(self) -> tuple[bool, str | None, float]:
+        """(unchanged since the parent snapshot?, position to save with this run's snapshot, time of
+        the last full walk). Any doubt means a full walk."""
+        if not self.options.use_events:
+            return False, None, time.time()
+        saved = self.state.event_position(self.scope, self.user.id)
+        try:
+            if saved is None or saved[1] != self.parent:
+                with self._lock:
+                    self.report.listing_pages += 1
+                return False, position_now(self.client), time.time()
+            check = check_since(self.client, saved[0])
+        except Exception:  # noqa: BLE001 - a lost stream window (or no events API): walk everything
+            return False, None, time.time()
+        with self._lock:
+            self.report.listing_pages += check.pages
+        due = time.time() - saved[2] >= self.options.full_walk_days * 86400
+        if check.changes or due or self.options.refresh_extras:
+            return False, check.position, time.time()
+        return True, check.position, saved[2]
+
+    def _reuse_parent(self, now: datetime, position: str | None, full_walk_at: float) -> UserReport:
+        """Nothing changed in the user's Box: a new snapshot of the parent's tree, no listing at all."""
+        assert self.parent is not None
+        parent = self.repo.load_snapshot(self.parent)
+        snap = dataclasses.replace(
+            parent,
+            time=format_datetime(now),
+            parent=bytes.fromhex(self.parent),
+            tags=user_tags(self.user.id, self.options.task_id),
+            summary=None,
+            id="",
+        )
+        snapshot_id = str(self.repo.save_snapshot(snap))
+        entries = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+        self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
+        for e in entries:
+            if e.item_type == "folder":
+                self.report.folders += 1
+            elif e.item_type == "file_version":
+                self.report.versions += 1
+            else:
+                self.report.files += 1
+                self.report.bytes += e.size
+                self.report.reused += e.item_type == "file"
+                self.report.web_links += e.item_type == "web_link"
+        self.report.snapshot_id = snapshot_id
+        self.report.unchanged = True
+        if position is not None:
+            self.state.save_event_position(self.scope, self.user.id, position, snapshot_id, full_walk_at)
+        return self.report
+
     def run(self) -> UserReport:
         started = time.monotonic()
         report = self.report
         now = datetime.now(UTC)
+        unchanged, position, full_walk_at = self._events_check()
+        if unchanged:
+            try:
+                return self._reuse_parent(now, position, full_walk_at)
+            finally:
+                report.duration = time.monotonic() - started
         builder = self.writer.snapshot(
             hostname=self.options.hostname,
             paths=[self.root],
@@ -167,7 +230,8 @@ class _UserBackup:
                 "box.user_id": self.user.id.encode(),
                 "box.login": self.user.login.encode(),
             }
-            builder.add_dir(self.root, meta=_node_meta(now, now, root_attrs))
+            # Box's folder 0 has no dates; a fixed one keeps an unchanged tree byte-identical
+            builder.add_dir(self.root, meta=_node_meta(EPOCH, EPOCH, root_attrs))
             self._walk_into(builder)
             if self._stopping():
                 raise InterruptedError("stopped")
@@ -194,6 +258,9 @@ class _UserBackup:
             self._entries.close()
         self.state.save_extras(self.scope, self.user.id, self._extras_rows)
         self.state.save_versions(self.scope, self._versions_rows)
+        if position is not None and not report.failed:
+            # only a complete snapshot may stand for "the tree as of this position"
+            self.state.save_event_position(self.scope, self.user.id, position, snapshot_id, full_walk_at)
         report.duration = time.monotonic() - started
         return report
 
@@ -231,7 +298,7 @@ class _UserBackup:
                     futures = [f for f in futures if not f.done()]
             for future in futures:
                 future.result()
-        report.listing_pages = walk_stats.pages
+        report.listing_pages += walk_stats.pages
         self.progress.set_user(self.user.login, walking=False)
 
     def _inline(self, builder: Any, item: BoxItem) -> tuple[str, bool] | None:

@@ -158,6 +158,13 @@ def backup(
     versions: Annotated[
         bool, typer.Option("--versions/--no-versions", help="also keep Box's previous versions of each file")
     ] = False,
+    full_walk: Annotated[
+        bool, typer.Option("--full-walk", help="list every user's tree even when its events show no change")
+    ] = False,
+    full_walk_days: Annotated[
+        float,
+        typer.Option("--full-walk-days", min=0, help="list a quiet user's tree in full at least this often"),
+    ] = 7.0,
     refresh_extras: Annotated[
         bool,
         typer.Option("--refresh-extras", help="ask again for every item's collaborations/comments/metadata"),
@@ -212,6 +219,8 @@ def backup(
         user_workers=user_workers,
         metadata=metadata,
         refresh_extras=refresh_extras,
+        use_events=not full_walk,
+        full_walk_days=full_walk_days,
         versions=versions,
         checkpoint_seconds=checkpoint_seconds,
     )

@@ -34,6 +34,7 @@ class UserReport:
     failed: int = 0
     duration: float = 0.0
     listing_pages: int = 0
+    unchanged: bool = False  # the events stream showed no change: the previous tree was reused as is
     failures: list[ItemFailure] = field(default_factory=list)
     error: str | None = None  # the whole user failed (no snapshot)
 

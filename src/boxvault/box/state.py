@@ -19,6 +19,13 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS stream_positions (
     scope TEXT NOT NULL, box_user_id TEXT NOT NULL, position TEXT NOT NULL, PRIMARY KEY (scope, box_user_id)
 );
+CREATE TABLE IF NOT EXISTS event_positions (
+    scope TEXT NOT NULL, box_user_id TEXT NOT NULL,
+    position TEXT NOT NULL,      -- the user's events stream position taken before the walk of ...
+    snapshot_id TEXT NOT NULL,   -- ... this snapshot
+    full_walk_at REAL NOT NULL,  -- when that user's tree was last listed in full (epoch seconds)
+    PRIMARY KEY (scope, box_user_id)
+);
 CREATE TABLE IF NOT EXISTS item_versions (
     scope TEXT NOT NULL, item_id TEXT NOT NULL,
     current_version_id TEXT NOT NULL,  -- the list is valid while the file's current version is this one
@@ -123,3 +130,22 @@ class StateStore:
                 [(scope, iid, cur, dumps(vs)) for iid, cur, vs in rows],
             )
             self._db.execute("COMMIT")
+
+    def event_position(self, scope: str, box_user_id: str) -> tuple[str, str, float] | None:
+        """(stream position, snapshot id, time of the last full walk) saved with the user's last snapshot."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position, snapshot_id, full_walk_at FROM event_positions "
+                "WHERE scope=? AND box_user_id=?",
+                (scope, box_user_id),
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
+
+    def save_event_position(
+        self, scope: str, box_user_id: str, position: str, snapshot_id: str, full_walk_at: float
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO event_positions VALUES (?, ?, ?, ?, ?)",
+                (scope, box_user_id, position, snapshot_id, full_walk_at),
+            )
