@@ -16,7 +16,7 @@ PAGES = [
     ("get", "/", {ADMIN: 200, RESTRICTED: 200, OUTSIDER: 200}),
     ("get", "/tasks/new/", {ADMIN: 200, RESTRICTED: 403, OUTSIDER: 200}),
     ("post", "/tasks/new/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 302}),
-    ("get", "/tasks/oauth/callback/?state=x&code=y", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 302}),
+    ("get", "/tasks/oauth/callback/?state=x&code=y", {ADMIN: 302, RESTRICTED: 302, OUTSIDER: 302}),
     ("get", "/tasks/{task}/", {ADMIN: 200, RESTRICTED: 403, OUTSIDER: 404}),
     ("post", "/tasks/{task}/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 404}),
     ("post", "/tasks/{task}/connect/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 404}),

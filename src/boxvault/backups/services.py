@@ -157,7 +157,10 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
 
     from boxvault.backups.tokens import TaskTokenStorage
 
-    _require(access, Operation.ACTIVATE_TASKS)
+    # A new task is being added (activate); an existing one is re-authorized (modify).
+    _require(
+        access, Operation.ACTIVATE_TASKS if task.status == Task.Status.PENDING else Operation.MODIFY_TASKS
+    )
     if task.kind != Task.Kind.OAUTH:
         raise ServiceError("This task does not connect with OAuth.")
     app = box_app()

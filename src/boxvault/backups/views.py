@@ -81,7 +81,7 @@ def new_task(request: HttpRequest) -> HttpResponse:
     return render(request, "backups/new.html", {"form": form, "box_configured": box_app().configured})
 
 
-@requires(Operation.ACTIVATE_TASKS)
+@requires()  # the service checks activate (a new task) or modify (re-authorization)
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     expected = request.session.pop(_STATE_KEY, None)
     state = request.GET.get("state", "")
@@ -94,7 +94,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Box access was not granted; the task stays disconnected.")
         return redirect("backups:settings", pk=task.pk)
     try:
-        services.finish_oauth(_access(request), task, request.GET.get("code", ""))
+        services.finish_oauth(_access(request), task, request.GET.get("code", "")[:2000])
     except ServiceError as exc:
         messages.error(request, str(exc))
     else:
