@@ -55,3 +55,19 @@ def test_user_changes_between_runs(box_sandbox: Callable[..., Sandbox], repo_env
     assert users[0] not in backed_up and users[1] not in backed_up
     tags = [s["tags"] for s in restic_snapshots(repo_env)]
     assert ["box", f"user:{added['id']}", "task:cli"] in tags
+
+
+def test_quiet_user_needs_the_catalog(box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str]) -> None:
+    """Without the catalog rows of the previous snapshot a quiet user is walked, not copied blindly."""
+    from pathlib import Path
+
+    sandbox = box_sandbox(users=1, files_per_user=6, large_files=0, seed=10)
+    uid = sandbox.creds["users"][0]["id"]
+    args = ["box", "backup", *sandbox.cli_args(), "--json", "--init", "--user", uid, "--rate-per-user", "0"]
+    first = json.loads(run_cli(args, env=repo_env).stdout)["users"][0]
+    quiet = json.loads(run_cli(args, env=repo_env).stdout)["users"][0]
+    assert quiet["unchanged"] and quiet["files"] == first["files"] > 0 and quiet["listing_pages"] == 1
+    for catalog in Path(repo_env["XDG_STATE_HOME"]).rglob("catalog.sqlite*"):
+        catalog.unlink()
+    walked = json.loads(run_cli(args, env=repo_env).stdout)["users"][0]
+    assert not walked["unchanged"] and walked["files"] == first["files"] and walked["listing_pages"] > 1

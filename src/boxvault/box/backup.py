@@ -175,9 +175,15 @@ class _UserBackup:
             return False, check.position, time.time()
         return True, check.position, saved[2]
 
-    def _reuse_parent(self, now: datetime, position: str | None, full_walk_at: float) -> UserReport:
-        """Nothing changed in the user's Box: a new snapshot of the parent's tree, no listing at all."""
+    def _reuse_parent(self, now: datetime, position: str | None, full_walk_at: float) -> UserReport | None:
+        """Nothing changed in the user's Box: a new snapshot of the parent's tree, no listing at all.
+
+        None when the catalog does not know the parent's items (a new catalog): then walk.
+        """
         assert self.parent is not None
+        entries = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+        if not entries:
+            return None
         parent = self.repo.load_snapshot(self.parent)
         snap = dataclasses.replace(
             parent,
@@ -188,7 +194,6 @@ class _UserBackup:
             id="",
         )
         snapshot_id = str(self.repo.save_snapshot(snap))
-        entries = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
         self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
         for e in entries:
             if e.item_type == "folder":
@@ -212,10 +217,11 @@ class _UserBackup:
         now = datetime.now(UTC)
         unchanged, position, full_walk_at = self._events_check()
         if unchanged:
-            try:
-                return self._reuse_parent(now, position, full_walk_at)
-            finally:
-                report.duration = time.monotonic() - started
+            reused = self._reuse_parent(now, position, full_walk_at)
+            if reused is not None:
+                reused.duration = time.monotonic() - started
+                return reused
+            full_walk_at = time.time()
         builder = self.writer.snapshot(
             hostname=self.options.hostname,
             paths=[self.root],
