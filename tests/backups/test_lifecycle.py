@@ -160,3 +160,32 @@ def test_settings_page_saves_and_reschedules(client: Any, admin: Any, make_task:
         assert u.next_run_at.hour == 22
     bad = client.post(f"/tasks/{task.pk}/", {"name": "", "frequency": "hourly", "hour_utc": "25"})
     assert bad.status_code == 200 and b"errorlist" in bad.content
+
+
+@pytest.mark.django_db
+def test_a_user_backed_up_by_another_task_is_marked_so(admin: Any, sandbox: Any) -> None:
+    from boxvault.accounts.access import for_user
+    from boxvault.backups import services
+    from boxvault.backups.models import TaskUser
+
+    access = for_user(admin.user)
+
+    def new(name: str) -> Any:
+        return services.create_ccg_task(
+            access,
+            name=name,
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+            enterprise_id=sandbox.enterprise_id,
+            api_url=sandbox.url,
+        )
+
+    first = new("First")
+    taken = sandbox.users[1]["id"]
+    services.user_action(access, first, "activate", [taken])
+    second = new("Second")
+    statuses = dict(TaskUser.objects.filter(task=second).values_list("box_user_id", "status"))
+    assert statuses[taken] == "other_task"
+    assert {s for uid, s in statuses.items() if uid != taken} == {"not_active"}
+    r = services.user_action(access, second, "activate", [taken])  # an administrator may still move them
+    assert r == [] and TaskUser.objects.get(task=second, box_user_id=taken).status == "scheduled"
