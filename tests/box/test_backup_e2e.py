@@ -73,6 +73,7 @@ def test_full_backup_restore_incremental_and_no_change(
 
     # --- every snapshot restores byte-identically to what the SDK downloads -------------------------------
     largest = 0
+    downloaded_by_sdk: set[str] = set()
     for uid, snap in snaps.items():
         client = sdk_client(sandbox.url, creds, uid)
         files = sdk_files(client)
@@ -86,7 +87,10 @@ def test_full_backup_restore_incremental_and_no_change(
             restored = target / path.lstrip("/")
             assert restored.stat().st_size == f.size
             got = file_sha1(restored)
-            assert got == f.sha1 == sdk_sha1(client, fid), path
+            assert got == f.sha1, path
+            if fid not in downloaded_by_sdk:  # shared files appear in several users' trees
+                assert got == sdk_sha1(client, fid), path
+                downloaded_by_sdk.add(fid)
             assert attrs["box.sha1"].decode() == f.sha1
             assert attrs["box.version_id"].decode() == f.version_id
             assert attrs["box.etag"] and attrs["box.owner"] and attrs["box.content_modified_at"]

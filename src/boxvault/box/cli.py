@@ -29,7 +29,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _password(password_file: Path | None) -> str:
     if password_file is not None:
         try:
-            return password_file.read_text().splitlines()[0] if password_file.read_text() else ""
+            lines = password_file.read_text().splitlines()
+            return lines[0] if lines else ""  # the first line, as restic reads it
         except OSError as exc:
             raise _fail(f"cannot read password file {password_file}: {exc.strerror}") from None
     if "RESTIC_PASSWORD" in os.environ:
