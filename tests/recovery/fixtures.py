@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One small seeded sandbox for the recovery tests (each test works on a user of its own)."""
     from support.sandbox import running_sandbox
 
-    with running_sandbox(tmp_path_factory.mktemp("box"), users=6, files_per_user=3, seed=7) as server:
+    with running_sandbox(tmp_path_factory.mktemp("box"), users=24, files_per_user=2, seed=7) as server:
         yield server
 
 
@@ -99,7 +99,7 @@ class Backed:
 _used: list[int] = []
 
 
-def back_up(client: Any, admin: Any, sandbox: Any) -> Backed:
+def back_up(client: Any, admin: Any, sandbox: Any, prepare: Any = None) -> Backed:
     """A CCG task over the API, a tree made in a fresh user's Box, Backup Now and its job run here."""
     from boxvault.jobs import services as jobs
     from portal.fixtures import login
@@ -123,12 +123,14 @@ def back_up(client: Any, admin: Any, sandbox: Any) -> Backed:
     task_id = response.json()["id"]
     users = client.get(f"/api/v1/tasks/{task_id}/users/").json()["results"]
     candidates = [u for u in users if u["box_user_id"] != sandbox.admin_user_id]
-    # every test takes two users nobody else touched (the session's sandbox is shared)
+    # every test takes two users nobody else touched (the session's sandbox is shared; 24 users = 11 tests)
     index = len(_used)
     _used.extend([index, index + 1])
     user, other = candidates[index % len(candidates)], candidates[(index + 1) % len(candidates)]
     user_client = sandbox.ccg_client(user["box_user_id"])
     make_tree(user_client)
+    if prepare is not None:
+        prepare(user_client, other)
     started = client.post(
         f"/api/v1/tasks/{task_id}/users/actions/",
         {"action": "backup_now", "box_user_ids": [user["box_user_id"]]},

@@ -1,0 +1,108 @@
+"""Restore details: big files through chunked upload, collaborations and metadata reapplied, partial
+success with each item's outcome in the log, cancellation between items."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from typing import Any
+
+import pytest
+
+from recovery.fixtures import back_up, find, upload
+
+BIG = random.Random(7).randbytes(21 * 2**20)  # above the 20 MiB chunked-upload threshold
+
+
+def _prepare(sdk: Any, other: dict[str, str]) -> None:
+    from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
+    from box_sdk_gen.managers.folders import CreateFolderParent
+    from box_sdk_gen.managers.user_collaborations import (
+        CreateCollaborationAccessibleBy,
+        CreateCollaborationAccessibleByTypeField,
+        CreateCollaborationItem,
+        CreateCollaborationItemTypeField,
+        CreateCollaborationRole,
+    )
+
+    team = sdk.folders.create_folder("Team", CreateFolderParent(id="0"))
+    sdk.user_collaborations.create_collaboration(
+        CreateCollaborationItem(type=CreateCollaborationItemTypeField.FOLDER, id=str(team.id)),
+        CreateCollaborationAccessibleBy(
+            type=CreateCollaborationAccessibleByTypeField.USER, id=other["box_user_id"]
+        ),
+        CreateCollaborationRole.EDITOR,
+    )
+    tagged = upload(sdk, str(team.id), "tagged.txt", b"with metadata")
+    sdk.file_metadata.create_file_metadata_by_id(
+        tagged, CreateFileMetadataByIdScope.GLOBAL, "properties", {"project": "apollo"}
+    )
+    big = sdk.chunked_uploads.upload_big_file(io.BytesIO(BIG), "big.bin", len(BIG), str(team.id))
+    assert big.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_big_file_collaborations_metadata_partial_and_cancel(client: Any, admin: Any, sandbox: Any) -> None:
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    backed = back_up(client, admin, sandbox, prepare=_prepare)
+    sdk = backed.client
+    sdk.folders.delete_folder_by_id(str(find(sdk, "Team").id), recursive=True)
+    # a file now sits where the backup has the folder Proj/Sub: that part cannot come back in place
+    sub = find(sdk, "Proj/Sub")
+    sdk.folders.delete_folder_by_id(str(sub.id), recursive=True)
+    upload(sdk, str(find(sdk, "Proj").id), "Sub", b"in the way")
+
+    response = client.post(
+        "/api/v1/restores/",
+        {
+            "snapshot": backed.snapshot,
+            "paths": [f"/{backed.user['login']}/Team", backed.proj],
+            "mode": "bypass",
+            "collaborations": True,
+            "metadata": True,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    job_id = response.json()["id"]
+    assert jobs.run(job_id) == "partially_succeeded"
+    job = Job.objects.get(pk=job_id)
+    log = list(job.log.values_list("message", flat=True))
+    assert any(line.startswith("failed: Proj/Sub:") and "in the way" in line for line in log), log
+    assert any(line.startswith("created: Team/big.bin") for line in log)
+    assert any(line.startswith("skipped: Proj/a.txt") for line in log)
+    assert job.result["failed"] >= 1 and job.items_failed == job.result["failed"]
+
+    team = find(sdk, "Team")
+    big = sdk.files.get_file_by_id(str(find(sdk, "Team/big.bin").id), fields=["sha1", "size"])
+    assert big.sha_1 == hashlib.sha1(BIG, usedforsecurity=False).hexdigest() and big.size == len(BIG)
+    collabs = sdk.list_collaborations.get_folder_collaborations(str(team.id)).entries or []
+    assert backed.other["box_user_id"] in {str(c.accessible_by.id) for c in collabs}
+    tagged = find(sdk, "Team/tagged.txt")
+    instance = sdk.file_metadata.get_file_metadata_by_id(str(tagged.id), "global", "properties")
+    assert "apollo" in str(instance.to_dict())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_between_items(client: Any, admin: Any, sandbox: Any) -> None:
+    from boxvault.accounts.access import for_user
+    from boxvault.box.restore import BoxRestorer, Mode, Options
+    from boxvault.recovery.snapshots import locate
+
+    backed = back_up(client, admin, sandbox)
+    located = locate(for_user(admin.user), backed.snapshot)
+    seen: list[str] = []
+    with located.repo:
+        restorer = BoxRestorer(
+            backed.client,
+            located.repo.open_file,
+            Options(mode=Mode.NON_DESTRUCTIVE, restored_folder_name="Cancelled restore"),
+            on_item=lambda outcome: seen.append(outcome.path),
+            cancelled=lambda: len(seen) >= 2,
+        )
+        report = restorer.run(located.repo.walk(located.snapshot, [backed.proj]), located.root)
+    assert report.cancelled and report.items == 2 and seen == ["Proj", "Proj/Sub"]
+    assert find(backed.client, "Cancelled restore/Proj/a.txt") is None
