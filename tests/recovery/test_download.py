@@ -90,3 +90,18 @@ def test_zip_link_refused_for_another_tenant(client: Any, admin: Any, outsider: 
     url = Job.objects.get(pk=job_id).result["download_url"]
     login(client, outsider.user)
     assert client.get(url).status_code == 404
+
+
+def test_expired_zip_files_are_purged() -> None:
+    import os
+    import time
+
+    from boxvault.recovery.handlers import exports_dir, purge_expired_exports
+
+    old, fresh = exports_dir() / "old.zip", exports_dir() / "fresh.zip"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    stale = time.time() - 80 * 3600
+    os.utime(old, (stale, stale))
+    assert purge_expired_exports() == 1
+    assert not old.exists() and fresh.exists()

@@ -57,6 +57,7 @@ def run_restore_job(ctx: Any) -> None:
 
         options = Options(
             mode=Mode(params.get("mode") or "non_destructive"),
+            restored_folder_name=_now().strftime("Restored %Y-%m-%d %H:%M"),  # UTC, the portal clock
             folder_id=str(destination.get("folder_id") or "0"),
             collaborations=bool(params.get("collaborations")),
             metadata=bool(params.get("metadata")),
@@ -83,6 +84,23 @@ def exports_dir() -> Path:
     return path
 
 
+def purge_expired_exports() -> int:
+    """Zip files whose links expired are deleted when the next export starts (no file outlives its link
+    by more than the time to the next export)."""
+    import time
+
+    limit = time.time() - links.VALID_FOR.total_seconds() - 3600
+    removed = 0
+    for path in exports_dir().glob("*.zip"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 @handler("export")
 def run_export_job(ctx: Any) -> None:
     params = ctx.job.params or {}
@@ -93,6 +111,7 @@ def run_export_job(ctx: Any) -> None:
         ctx.progress(items_total=items_total, bytes_total=bytes_total, message=f"exporting ({kind})")
         zip_path: Path | None = None
         if kind == "zip":
+            purge_expired_exports()
             zip_path = exports_dir() / f"{secrets.token_urlsafe(24)}.zip"
             sink: exporters.Sink = exporters.ZipSink(str(zip_path))
         else:
