@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from django.db import close_old_connections
@@ -17,6 +18,7 @@ from boxvault.box.report import FAILED, PARTIAL, SUCCEEDED
 from boxvault.portal import clock
 
 log = logging.getLogger(__name__)
+DISCOVERY_INTERVAL = timedelta(minutes=10)
 
 
 class Reporter(Protocol):
@@ -94,9 +96,13 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
     try:
         reporter.log(f"Backing up {user.login} (Box user {user.box_user_id}) of task {task.name!r}")
         try:
-            counts = services.discover_users(task, limits=None)
-            if counts["new"] or counts["archived"]:
-                reporter.log(f"Users: {counts['new']} new, {counts['archived']} archived")
+            # Discovery once per scheduled batch, not once per user's job: a slot starts every active user
+            # of the task at the same minute.
+            fresh = task.users_refreshed_at and clock.now() - task.users_refreshed_at < DISCOVERY_INTERVAL
+            if not fresh:
+                counts = services.discover_users(task, limits=None)
+                if counts["new"] or counts["archived"]:
+                    reporter.log(f"Users: {counts['new']} new, {counts['archived']} archived")
             conn = open_connection(task)
             repo = open_repository(task)
         except Exception as exc:
