@@ -4,6 +4,8 @@
    file; anchored against the same bytes fetched by plain HTTP (`sandbox_download`-style) in one stream.
 2. incremental after `mutate --fraction 0.01` -> wall time as a fraction of the full run (must be
    <= 10 %), API requests (must be <= 1.1 x changed files + listing pages).
+   Run twice: with metadata capture (the default: one request per *new* file) and `--no-metadata`.
+   Then a run without change (the events stream says so: the previous tree is reused).
 3. big: one user with 100,000 small files -> peak RSS of the backup process (must be < 500 MB).
 
 Each backup runs `boxvault box backup` in a subprocess; its peak RSS comes from wait4(). "API requests"
