@@ -70,6 +70,8 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert sdk.files.get_file_by_id(str(b.id), fields=FIELDS).sha_1 == sha1(new_b)  # still overwritten
     assert find(sdk, "Proj/Sub/c.txt") is None and find(sdk, "Proj/Sub/c-renamed.txt") is not None
     assert done["result"]["failed"] == 0 and done["result"]["items"] == len(CONTENT) + 3  # + Proj, Sub, Deep
+    assert done["job"].items_done == done["job"].items_total == done["result"]["items"]
+    assert done["job"].bytes_done == done["job"].bytes_total == sum(len(c) for c in CONTENT.values())
 
     # 2. in place, Bypass: the missing come back, the existing stay as they are
     done = _restore(client, {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "bypass"})

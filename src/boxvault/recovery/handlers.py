@@ -10,7 +10,7 @@ from django.conf import settings
 
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
-from boxvault.box.restore import BoxRestorer, Mode, Options, Outcome
+from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
 from boxvault.recovery.snapshots import open_repo
@@ -24,9 +24,13 @@ def _load(ctx: Any) -> tuple[Task, Any, Any, list[str]]:
     return task, repo, snapshot, list(params.get("paths") or [])
 
 
-def _totals(repo: Any, snapshot: Any, include: list[str]) -> tuple[int, int]:
+def _totals(repo: Any, snapshot: Any, include: list[str], *, versions_too: bool) -> tuple[int, int]:
+    """Items and bytes of the selection (a restore leaves the version history out)."""
+    versions = (snapshot.paths[0] if snapshot.paths else "").rstrip("/") + "/" + VERSIONS_DIR
     items = size = 0
-    for _path, node in repo.walk(snapshot, include or None):
+    for path, node in repo.walk(snapshot, include or None):
+        if not versions_too and (path == versions or path.startswith(versions + "/")):
+            continue
         items += 1
         size += node.size if node.type == "file" else 0
     return items, size
@@ -37,7 +41,7 @@ def run_restore_job(ctx: Any) -> None:
     params = ctx.job.params or {}
     task, repo, snapshot, include = _load(ctx)
     with repo:
-        items_total, bytes_total = _totals(repo, snapshot, include)
+        items_total, bytes_total = _totals(repo, snapshot, include, versions_too=False)
         ctx.progress(items_total=items_total, bytes_total=bytes_total, message="restoring")
         destination = params.get("destination") or {}
         conn = open_connection(task)
@@ -107,7 +111,7 @@ def run_export_job(ctx: Any) -> None:
     kind = params.get("kind")
     task, repo, snapshot, include = _load(ctx)
     with repo:
-        items_total, bytes_total = _totals(repo, snapshot, include)
+        items_total, bytes_total = _totals(repo, snapshot, include, versions_too=True)
         ctx.progress(items_total=items_total, bytes_total=bytes_total, message=f"exporting ({kind})")
         zip_path: Path | None = None
         if kind == "zip":
