@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def test_boxvault_repo_passes_restic_check_and_restores_identically(
     # restic also decodes what we wrote blob by blob
     tree = restic(repo_path, "cat", "blob", listed[1]["tree"]).stdout
     assert '"nodes"' in tree
+    # and takes our snapshot as the parent of its own backup: our node metadata matches what it expects
+    out = restic(repo_path, "backup", str(src), "--host", "interop-host").stdout
+    assert f"using parent snapshot {second[:8]}" in out
+    assert re.search(r"Files:\s+0 new,\s+0 changed", out), out
 
 
 def test_restic_repo_is_read_and_restored_identically(tmp_path: Path) -> None:
