@@ -106,3 +106,32 @@ def test_cancel_stops_between_items(client: Any, admin: Any, sandbox: Any) -> No
         report = restorer.run(located.repo.walk(located.snapshot, [backed.proj]), located.root)
     assert report.cancelled and report.items == 2 and seen == ["Proj", "Proj/Sub"]
     assert find(backed.client, "Cancelled restore/Proj/a.txt") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_rides_out_rate_limits_and_server_errors(client: Any, admin: Any, sandbox: Any) -> None:
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+    from recovery.fixtures import CONTENT, folder_items, sha1
+
+    backed = back_up(client, admin, sandbox)
+    response = client.post(
+        "/api/v1/restores/",
+        {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "non_destructive"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    # uploads answer 429 (Retry-After), 503 and 500 before they work: the SDK must send the whole body again
+    sandbox.set_faults(fail_next=[429, 503, 500], retry_after=1, paths=["/api/2.0/files/content"])
+    try:
+        assert jobs.run(response.json()["id"]) == "succeeded"
+        assert sandbox.control("GET", "faults")["fail_next"] == []  # every injected failure was met
+    finally:
+        sandbox.clear_faults()
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.result["failed"] == 0
+    sdk = backed.client
+    restored = next(name for name in folder_items(sdk, "0") if name.startswith("Restored "))
+    for rel, data in CONTENT.items():
+        item = find(sdk, f"{restored}/Proj/{rel}")
+        assert sdk.files.get_file_by_id(str(item.id), fields=["sha1"]).sha_1 == sha1(data), rel
