@@ -239,7 +239,7 @@ def fill(backend: str, count: int, data: Data) -> Any:
     started = time.perf_counter()
     if backend == "sqlite":
         with transaction.atomic(), connection.cursor() as cur:
-            for name in ("search_catalog_insert", "search_catalog_delete", "search_catalog_update"):
+            for name in schema.SQLITE_TRIGGERS:
                 cur.execute(
                     f"DROP TRIGGER {name}"
                 )  # re-created by ensure(), which then re-indexes in one pass
@@ -267,6 +267,7 @@ def fill(backend: str, count: int, data: Data) -> Any:
             cur.execute(schema.PG_FILL)
             for sql in schema.PG_INDEXES:
                 cur.execute(sql)
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run COPY's queued FK checks before the ALTER
             cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER search_doc_sync")
         with connection.cursor() as cur:
             cur.execute(f"VACUUM ANALYZE {table}")

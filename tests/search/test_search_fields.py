@@ -124,7 +124,7 @@ def test_index_follows_catalog_deletes_and_rebuilds_after_losing_its_triggers(ca
     assert paths(catalog_task, q="budget") == ["Finance/budget_2024.xlsx"]
     with connection.cursor() as cur:  # what a table rebuild by a later migration would do
         if connection.vendor == "sqlite":
-            for name in ("search_catalog_insert", "search_catalog_delete", "search_catalog_update"):
+            for name in schema.SQLITE_TRIGGERS:
                 cur.execute(f"DROP TRIGGER {name}")
         else:
             cur.execute(f"DROP TRIGGER search_doc_sync ON {schema.CATALOG}")

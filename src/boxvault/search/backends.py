@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from boxvault.search.query import Criteria, fts5, tsqueries
+from boxvault.search.schema import FTS
 
 
 def _filters(c: Criteria, alias: str) -> tuple[list[str], list[Any]]:
@@ -28,7 +29,7 @@ def matching_ids(connection: Any, task_id: int, c: Criteria, limit: int, offset:
     else:
         sql, params = _sqlite(task_id, c)
     with connection.cursor() as cur:
-        cur.execute(f"{sql} ORDER BY d.id DESC LIMIT %s OFFSET %s", [*params, limit, offset])
+        cur.execute(f"{sql} LIMIT %s OFFSET %s", [*params, limit, offset])
         return [row[0] for row in cur.fetchall()]
 
 
@@ -36,11 +37,19 @@ def _sqlite(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
     where, params = _filters(c, "d")
     if not c.has_text:
         clause = " AND ".join(["d.task_id = %s", *where])
-        return f"SELECT d.id FROM search_doc d WHERE {clause}", [task_id, *params]  # noqa: S608 - constant SQL
-    # CROSS JOIN keeps FTS5 as the outer loop: it yields matches in rowid order, so LIMIT stops early.
-    clause = " AND ".join(["search_fts MATCH %s", "d.task_id = %s", *where])
-    sql = f"SELECT d.id FROM search_fts f CROSS JOIN search_doc d ON d.id = f.rowid WHERE {clause}"  # noqa: S608
-    return sql, [fts5(c), task_id, *params]
+        sql = f"SELECT d.id FROM search_doc d WHERE {clause} ORDER BY d.id DESC"  # noqa: S608 - constant SQL
+        return sql, [task_id, *params]
+    # CROSS JOIN keeps FTS5 as the outer loop and ORDER BY its rowid lets it stream matches newest first,
+    # so LIMIT stops early instead of sorting every match of a common word.
+    match = fts5(c)
+    if c.box_user_id:  # digits only (query.criteria): the user's short doclist narrows the word's long one
+        match += f' AND owner : "u{c.box_user_id}"'
+    clause = " AND ".join([f"{FTS} MATCH %s", "d.task_id = %s", *where])
+    sql = (
+        f"SELECT d.id FROM {FTS} f CROSS JOIN search_doc d ON d.id = f.rowid"  # noqa: S608 - constant SQL
+        f" WHERE {clause} ORDER BY f.rowid DESC"
+    )
+    return sql, [match, task_id, *params]
 
 
 def _postgres(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
@@ -51,4 +60,5 @@ def _postgres(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
         text.append(f"d.{column} @@ to_tsquery('simple'::regconfig, %s)")
         text_params.append(query)
     clause = " AND ".join(["d.task_id = %s", *text, *where])
-    return f"SELECT d.id FROM search_doc d WHERE {clause}", [task_id, *text_params, *params]  # noqa: S608
+    sql = f"SELECT d.id FROM search_doc d WHERE {clause} ORDER BY d.id DESC"  # noqa: S608 - constant SQL
+    return sql, [task_id, *text_params, *params]

@@ -7,7 +7,7 @@ same transaction without the catalog code knowing about search.
 - `search_doc`: one narrow row per catalog row (same id): task, modified date; on PostgreSQL also three
   stored tsvectors (words of the path, words of the name, author names/logins) with GIN indexes, so a
   phrase recheck reads a stored vector instead of re-parsing the path.
-- SQLite: an FTS5 table over a view of the catalog (external content, columns words/name/authors).
+- SQLite: an FTS5 table over a view of the catalog (external content, columns words/name/authors/owner).
 
 Text is normalised the same way on both: ASCII punctuation separates words (so "budget_2024.xlsx" is
 budget, 2024, xlsx), author JSON keys are dropped, case is folded.
@@ -27,32 +27,44 @@ _AUTHORS = (
 )
 
 # ---------------------------------------------------------------- SQLite
+# Versioned names: a changed FTS layout gets new objects, and ensure() drops the old ones (LEGACY).
+FTS = "search_fts_v2"
+VIEW = "search_text_v2"
+# `owner` ("u<box user id>") lets FTS5 intersect a user's short doclist with a common word's long one.
+LEGACY = [
+    "DROP TRIGGER IF EXISTS search_catalog_insert",
+    "DROP TRIGGER IF EXISTS search_catalog_delete",
+    "DROP TRIGGER IF EXISTS search_catalog_update",
+    "DROP TABLE IF EXISTS search_fts",
+    "DROP VIEW IF EXISTS search_text",
+]
 _SQLITE_TABLES = [
     "CREATE TABLE IF NOT EXISTS search_doc"
     " (id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, box_user_id TEXT NOT NULL, modified TEXT)",
     "CREATE INDEX IF NOT EXISTS search_doc_task_modified ON search_doc (task_id, modified)",
     "CREATE INDEX IF NOT EXISTS search_doc_user_modified ON search_doc (task_id, box_user_id, modified)",
-    f"CREATE VIEW IF NOT EXISTS search_text AS SELECT id, path AS words, name, {_AUTHORS.format(p=CATALOG)}"
-    f" AS authors FROM {CATALOG}",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(words, name, authors,"
-    " content='search_text', content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    f"CREATE VIEW IF NOT EXISTS {VIEW} AS SELECT id, path AS words, name, {_AUTHORS.format(p=CATALOG)}"
+    f" AS authors, 'u' || box_user_id AS owner FROM {CATALOG}",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(words, name, authors, owner,"
+    f" content='{VIEW}', content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
 ]
 _SQLITE_ADD = (
     "INSERT INTO search_doc (id, task_id, box_user_id, modified)"
     " VALUES (new.id, new.task_id, new.box_user_id, new.content_modified_at);"
-    " INSERT INTO search_fts (rowid, words, name, authors)"
-    f" VALUES (new.id, new.path, new.name, {_AUTHORS.format(p='new')});"
+    f" INSERT INTO {FTS} (rowid, words, name, authors, owner)"
+    f" VALUES (new.id, new.path, new.name, {_AUTHORS.format(p='new')}, 'u' || new.box_user_id);"
 )
 _SQLITE_DROP = (
     "DELETE FROM search_doc WHERE id = old.id;"
-    " INSERT INTO search_fts (search_fts, rowid, words, name, authors)"
-    f" VALUES ('delete', old.id, old.path, old.name, {_AUTHORS.format(p='old')});"
+    f" INSERT INTO {FTS} ({FTS}, rowid, words, name, authors, owner)"
+    f" VALUES ('delete', old.id, old.path, old.name, {_AUTHORS.format(p='old')}, 'u' || old.box_user_id);"
 )
-_SQLITE_TRIGGERS = {
-    "search_catalog_insert": f"AFTER INSERT ON {CATALOG} BEGIN {_SQLITE_ADD} END",
-    "search_catalog_delete": f"AFTER DELETE ON {CATALOG} BEGIN {_SQLITE_DROP} END",
-    "search_catalog_update": (
-        f"AFTER UPDATE OF path, name, created_by, modified_by, content_modified_at, task_id ON {CATALOG}"
+SQLITE_TRIGGERS = {
+    "search_v2_insert": f"AFTER INSERT ON {CATALOG} BEGIN {_SQLITE_ADD} END",
+    "search_v2_delete": f"AFTER DELETE ON {CATALOG} BEGIN {_SQLITE_DROP} END",
+    "search_v2_update": (
+        "AFTER UPDATE OF path, name, created_by, modified_by, content_modified_at, task_id, box_user_id"
+        f" ON {CATALOG}"
         f" BEGIN {_SQLITE_DROP} {_SQLITE_ADD} END"
     ),
 }
@@ -94,7 +106,7 @@ END $$""",
 ]
 PG_TRIGGER = (
     "CREATE TRIGGER search_doc_sync AFTER INSERT OR DELETE OR UPDATE OF path, name, created_by, modified_by,"
-    f" content_modified_at, task_id ON {CATALOG} FOR EACH ROW EXECUTE FUNCTION search_doc_sync()"
+    f" content_modified_at, task_id, box_user_id ON {CATALOG} FOR EACH ROW EXECUTE FUNCTION search_doc_sync()"
 )
 PG_FILL = (
     "INSERT INTO search_doc (id, task_id, box_user_id, modified, words, name, authors)"
@@ -115,20 +127,20 @@ def _ensure_sqlite(connection: Any) -> None:
         cur.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=%s", [CATALOG])
         if cur.fetchone() is None:
             return  # the backups app is not migrated yet
-        for sql in _SQLITE_TABLES:
+        for sql in [*LEGACY, *_SQLITE_TABLES]:
             cur.execute(sql)
-        cur.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_catalog_%%'")
+        cur.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_v2_%%'")
         present = {row[0] for row in cur.fetchall()}
-        missing = [name for name in _SQLITE_TRIGGERS if name not in present]
+        missing = [name for name in SQLITE_TRIGGERS if name not in present]
         for name in missing:
-            cur.execute(f"CREATE TRIGGER {name} {_SQLITE_TRIGGERS[name]}")
+            cur.execute(f"CREATE TRIGGER {name} {SQLITE_TRIGGERS[name]}")
         if missing:
             cur.execute("DELETE FROM search_doc")
             cur.execute(
                 "INSERT INTO search_doc (id, task_id, box_user_id, modified)"  # noqa: S608 - constant names
                 f" SELECT id, task_id, box_user_id, content_modified_at FROM {CATALOG}"
             )
-            cur.execute("INSERT INTO search_fts (search_fts) VALUES ('rebuild')")
+            cur.execute(f"INSERT INTO {FTS} ({FTS}) VALUES ('rebuild')")
 
 
 def _ensure_postgres(connection: Any) -> None:
@@ -152,9 +164,9 @@ def drop(connection: Any) -> None:
     """Remove every object ensure() creates (the migration's reverse)."""
     with connection.cursor() as cur:
         if connection.vendor == "sqlite":
-            for name in _SQLITE_TRIGGERS:
+            for name in SQLITE_TRIGGERS:
                 cur.execute(f"DROP TRIGGER IF EXISTS {name}")
-            for sql in ("DROP TABLE IF EXISTS search_fts", "DROP VIEW IF EXISTS search_text"):
+            for sql in (*LEGACY, f"DROP TABLE IF EXISTS {FTS}", f"DROP VIEW IF EXISTS {VIEW}"):
                 cur.execute(sql)
         elif connection.vendor == "postgresql":
             cur.execute(f"DROP TRIGGER IF EXISTS search_doc_sync ON {CATALOG}")
