@@ -62,6 +62,7 @@ def test_export_to_s3_azure_gcs_byte_identical_and_credentials_checked_first(
         secret = target.get("secret_access_key") or target.get("account_key")
         if secret:
             assert secret not in json.dumps(Job.objects.get(pk=job_id).params)  # sealed, not stored in clear
+            assert secret not in response.content.decode()  # and never shown again
         assert jobs.run(job_id) == "succeeded", kind
         job = Job.objects.get(pk=job_id)
         assert "sealed_target" not in job.params and job.params.get("target_wiped")  # wiped when it ended

@@ -21,18 +21,13 @@ from boxvault.recovery.views import date_range
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    params = {k: v for k, v in (job.params or {}).items() if k not in ("sealed_target", "owner")}
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "status": job.status,
-        "task": job.task_id,
-        "box_user_id": job.box_user_id,
-        "destination": job.destination,
-        "params": params,
-        "result": job.result or {},
-        "url": f"/api/v1/jobs/{job.pk}/",
-    }
+    """The job as `/api/v1/jobs/{id}/` shows it, plus what was asked (never the sealed credentials)."""
+    from boxvault.jobs.api import JobSerializer
+
+    data: dict[str, Any] = dict(JobSerializer(job).data)
+    data["params"] = {k: v for k, v in (job.params or {}).items() if k not in ("sealed_target", "owner")}
+    data["url"] = f"/api/v1/jobs/{job.pk}/"
+    return data
 
 
 def _bad(exc: Exception) -> ValidationError:
