@@ -44,9 +44,8 @@ def _overwrite(sdk: Any, file_id: str, data: bytes) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_restore_non_destructive_bypass_replace_and_to_another_user(
-    client: Any, admin: Any, sandbox: Any
+    client: Any, admin: Any, sandbox: Any, mailoutbox: Any
 ) -> None:
-    from box_sdk_gen.managers.files import UpdateFileByIdParent  # noqa: F401 - the SDK renames through update
 
     backed = back_up(client, admin, sandbox)
     sdk = backed.client
@@ -71,6 +70,9 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert find(sdk, "Proj/Sub/c.txt") is None and find(sdk, "Proj/Sub/c-renamed.txt") is not None
     assert done["result"]["failed"] == 0 and done["result"]["items"] == len(CONTENT) + 3  # + Proj, Sub, Deep
     assert done["job"].items_done == done["job"].items_total == done["result"]["items"]
+    summary = [m for m in mailoutbox if m.subject.startswith("[boxvault] Restore succeeded")]
+    assert len(summary) == 1 and summary[0].to == [admin.user.email]
+    assert f"Items: {done['result']['items']}" in summary[0].body and "Failures: 0" in summary[0].body
     assert done["job"].bytes_done == done["job"].bytes_total == sum(len(c) for c in CONTENT.values())
 
     # 2. in place, Bypass: the missing come back, the existing stay as they are
