@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ MAC_SIZE = 16
 OVERHEAD = IV_SIZE + MAC_SIZE
 
 Buffer = bytes | bytearray | memoryview
+_local = threading.local()
 
 
 class AuthenticationError(Exception):
@@ -69,8 +71,15 @@ class Key:
         return key
 
     def _mac(self, nonce: Buffer, ciphertext: Buffer) -> bytes:
-        aes = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305 - one block: Poly1305-AES's s
-        s = aes.update(bytes(nonce)) + aes.finalize()
+        # one AES block per message (Poly1305-AES's s); the ECB context is reused per thread, as creating
+        # a Cipher costs more than the block itself
+        cache: dict[bytes, Any] | None = getattr(_local, "ecb", None)
+        if cache is None:
+            cache = _local.ecb = {}
+        aes = cache.get(self.mac_k)
+        if aes is None:
+            aes = cache[self.mac_k] = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
+        s = aes.update(bytes(nonce))
         return Poly1305.generate_tag(self.mac_r + s, ciphertext)
 
     def encrypt_data(self, plaintext: Buffer) -> bytearray:
