@@ -135,3 +135,39 @@ def test_restore_rides_out_rate_limits_and_server_errors(client: Any, admin: Any
     for rel, data in CONTENT.items():
         item = find(sdk, f"{restored}/Proj/{rel}")
         assert sdk.files.get_file_by_id(str(item.id), fields=["sha1"]).sha_1 == sha1(data), rel
+
+
+@pytest.mark.django_db(transaction=True)
+def test_name_taken_after_the_listing_is_resolved_from_the_409(client: Any, admin: Any, sandbox: Any) -> None:
+    from box_sdk_gen.managers.folders import CreateFolderParent
+
+    from boxvault.accounts.access import for_user
+    from boxvault.box.restore import BoxRestorer, Mode, Options
+    from boxvault.recovery.snapshots import locate
+    from recovery.fixtures import CONTENT, sha1
+
+    backed = back_up(client, admin, sandbox)
+    sdk = backed.client
+    proj = str(find(sdk, "Proj").id)
+    sdk.files.delete_file_by_id(str(find(sdk, "Proj/a.txt").id))
+    sdk.folders.delete_folder_by_id(str(find(sdk, "Proj/Sub").id), recursive=True)
+    located = locate(for_user(admin.user), backed.snapshot)
+    outcomes: dict[str, Any] = {}
+    with located.repo:
+        restorer = BoxRestorer(
+            sdk,
+            located.repo.open_file,
+            Options(mode=Mode.REPLACE),
+            on_item=lambda outcome: outcomes.__setitem__(outcome.path, outcome),
+        )
+        restorer._listing("0")
+        restorer._listing(proj)  # the listings say a.txt and Sub are missing ...
+        sdk.folders.create_folder("Sub", CreateFolderParent(id=proj))  # ... then someone makes them
+        upload(sdk, proj, "a.txt", b"made by someone else meanwhile")
+        report = restorer.run(located.repo.walk(located.snapshot, [backed.proj]), located.root)
+    assert report.failed == 0, [o for o in outcomes.values() if o.error]
+    assert outcomes["Proj/Sub"].action == "merged"
+    assert outcomes["Proj/a.txt"].action == "new_version"
+    a = sdk.files.get_file_by_id(str(find(sdk, "Proj/a.txt").id), fields=["sha1"])
+    assert a.sha_1 == sha1(CONTENT["a.txt"])
+    assert find(sdk, "Proj/Sub/c.txt") is not None

@@ -126,6 +126,12 @@ def _conflict_id(exc: BoxAPIError) -> tuple[str, str] | None:
     return None
 
 
+class _NameTaken(Exception):
+    def __init__(self, file_id: str) -> None:
+        super().__init__(file_id)
+        self.file_id = file_id
+
+
 @dataclass
 class _Entry:
     kind: str
@@ -281,7 +287,18 @@ class BoxRestorer:
             self._upload_version(existing.id, name, node)
             outcome.action = "new_version"
             return
-        file_id = self._upload_new(parent_id, name, node)
+        try:
+            file_id = self._upload_new(parent_id, name, node)
+        except _NameTaken as taken:
+            # Someone uploaded the same name since the listing: the file exists after all.
+            self._listing(parent_id)[name] = _Entry("file", taken.file_id)
+            outcome.box_id = taken.file_id
+            if self.options.mode is Mode.BYPASS:
+                outcome.action = "skipped"
+                return
+            self._upload_version(taken.file_id, name, node)
+            outcome.action = "new_version"
+            return
         self._listing(parent_id)[name] = _Entry("file", file_id, sha1)
         outcome.box_id = file_id
         outcome.action = "created"
@@ -313,11 +330,9 @@ class BoxRestorer:
                 files = self.client.uploads.upload_file(attributes, stream)
             except BoxAPIError as exc:
                 conflict = _conflict_id(exc) if exc.response_info.status_code == 409 else None
-                if conflict is None or conflict[0] != "file" or self.options.mode is Mode.BYPASS:
+                if conflict is None or conflict[0] != "file":
                     raise
-                # Someone uploaded the same name since the listing: Replace gives it a new version.
-                self._upload_version(conflict[1], name, node)
-                return conflict[1]
+                raise _NameTaken(conflict[1]) from exc
             entries = files.entries or []
             if not entries:
                 raise RestoreError("Box accepted the upload but returned no file")
