@@ -85,3 +85,12 @@ def test_database_dump_holds_no_plaintext_secret(make_task: Any, settings: Any) 
     settings.BOXVAULT_KEK = "a different key"
     with pytest.raises(vault.SecretError, match="BOXVAULT_KEK"):
         vault.get_json(fresh, "credentials")
+
+
+def test_deploy_check_wants_a_configured_kek(settings: Any) -> None:
+    from boxvault.backups.checks import kek_configured
+
+    settings.BOXVAULT_KEK = None
+    assert [m.id for m in kek_configured(None)] == ["boxvault.W101"]
+    settings.BOXVAULT_KEK = "configured"
+    assert kek_configured(None) == []
