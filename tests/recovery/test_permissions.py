@@ -153,6 +153,14 @@ def test_bad_input_is_a_clear_4xx(client: Any, admin: Any, sandbox: Any) -> None
         ({**base, "destination": {"folder_id": "../x"}}, 400),
         ([1, 2, 3], 400),
     ]
+    from boxvault.backups.models import TaskUser
+
+    TaskUser.objects.filter(task=backed.task, box_user_id=backed.other["box_user_id"]).update(
+        status=TaskUser.Status.ARCHIVED
+    )
+    archived = {**base, "destination": {"box_user_id": backed.other["box_user_id"]}}
+    response = client.post("/api/v1/restores/", archived, content_type="application/json")
+    assert response.status_code == 400 and "Archived" in response.json()["detail"]
     for body, expected in bad_restores:
         response = client.post("/api/v1/restores/", body, content_type="application/json")
         assert response.status_code == expected, (body, response.status_code, response.content[:300])

@@ -81,6 +81,8 @@ def start_restore(
     target = TaskUser.objects.filter(task=located.task, box_user_id=target_user).first()
     if target is None:
         raise BadRequest("the destination user is not a user of this task")
+    if target.status == TaskUser.Status.ARCHIVED:
+        raise BadRequest("the destination user was deleted in Box (Archived); choose another user")
     source = TaskUser.objects.filter(task=located.task, box_user_id=source_user).first()
     where = f"Box: {target.login} / folder {folder_id}"
     return jobs.enqueue(
