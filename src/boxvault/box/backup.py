@@ -205,6 +205,8 @@ class _UserBackup:
                 self.report.bytes += e.size
                 self.report.reused += e.item_type == "file"
                 self.report.web_links += e.item_type == "web_link"
+        self.progress.found(len(entries), self.report.bytes)
+        self.progress.done(len(entries), self.report.bytes)
         self.report.snapshot_id = snapshot_id
         self.report.unchanged = True
         if position is not None:
