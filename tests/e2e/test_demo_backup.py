@@ -79,6 +79,7 @@ def demo(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[tuple[str, Path]]:
         "BOXVAULT_SMTP_HOST": "127.0.0.1",
         "BOXVAULT_SMTP_PORT": str(smtp[1]),
         "BOXVAULT_DEMO_FILES_PER_USER": "120",
+        "BOXVAULT_BOX_RATE_PER_USER": "30",  # runs long enough (~10 s) for the jobs page to show them running
         "DATABASE_URL": "",
         "BOXVAULT_REDIS_URL": "",
         "BOXVAULT_KEK": "",

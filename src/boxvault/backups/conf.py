@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from boxvault.box.connect import BOX_API_URL
+from django.core.exceptions import ImproperlyConfigured
+
+from boxvault.box.connect import BOX_API_URL, Limits
 from boxvault.portal.env import env_str
 
 BOX_AUTHORIZE_URL = "https://account.box.com/api/oauth2/authorize"
@@ -32,3 +34,14 @@ def box_app() -> BoxApp:
         api_url=api_url,
         authorize_url=env_str("BOXVAULT_BOX_AUTHORIZE_URL", default_authorize),
     )
+
+
+def run_limits() -> Limits:
+    """Limits of a backup run. Box asks for about 1,000 calls a minute per user (16/s); a local sandbox (the
+    demo) needs none: `BOXVAULT_BOX_RATE_PER_USER=0`."""
+    raw = env_str("BOXVAULT_BOX_RATE_PER_USER", "16")
+    try:
+        rate = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"BOXVAULT_BOX_RATE_PER_USER={raw!r} is not a number") from exc
+    return Limits(per_user_rps=max(0.0, rate))

@@ -23,7 +23,7 @@ from typing import Any
 
 USERS = 4
 # A few thousand files: a first backup finishes in a minute or two (tests seed fewer through the variable).
-FILES_PER_USER = int(os.environ.get("BOXVAULT_DEMO_FILES_PER_USER", "750"))
+FILES_PER_USER = int(os.environ.get("BOXVAULT_DEMO_FILES_PER_USER", "500"))
 
 
 def _free_port() -> int:
@@ -122,6 +122,7 @@ def start(data_dir: Path) -> subprocess.Popen[bytes]:
     os.environ["BOXVAULT_BOX_CLIENT_ID"] = str(info["client_id"])
     os.environ["BOXVAULT_BOX_CLIENT_SECRET"] = str(info["client_secret"])
     os.environ["BOXVAULT_BOX_API_URL"] = url
+    os.environ.setdefault("BOXVAULT_BOX_RATE_PER_USER", "0")  # a local sandbox, not Box's API quotas
     print(
         f"Demo Box enterprise: sandbox on {url} ({USERS} users, {USERS * FILES_PER_USER} files, "
         f"data in {directory}). Sign up, then + Add Backup Task.",

@@ -11,6 +11,7 @@ from django.db import close_old_connections
 
 from boxvault.backups import services
 from boxvault.backups.catalog import DjangoCatalog
+from boxvault.backups.conf import run_limits
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import Task, TaskUser
 from boxvault.backups.repository import open_repository
@@ -103,7 +104,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
                 counts = services.discover_users(task, limits=None)
                 if counts["new"] or counts["archived"]:
                     reporter.log(f"Users: {counts['new']} new, {counts['archived']} archived")
-            conn = open_connection(task)
+            conn = open_connection(task, run_limits())
             repo = open_repository(task)
         except Exception as exc:
             if is_auth_failure(exc):
