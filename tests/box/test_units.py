@@ -98,14 +98,18 @@ def test_file_token_storage_encrypted_and_atomic(tmp_path: Path) -> None:
     path = tmp_path / "t" / "token.json"
     store = FileTokenStorage(path, key)
     assert store.get() is None
-    store.store(AccessToken(access_token="A1", refresh_token="R1", expires_in=3600, token_type="bearer"))
-    assert b"R1" not in path.read_bytes()  # encrypted at rest
+    store.store(
+        AccessToken(
+            access_token="A1", refresh_token="secret-refresh-R1", expires_in=3600, token_type="bearer"
+        )
+    )
+    assert b"secret-refresh" not in path.read_bytes()  # encrypted at rest
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     other = FileTokenStorage(path, key)  # another process sees the rotated token
     token = other.get()
-    assert token is not None and token.refresh_token == "R1"
+    assert token is not None and token.refresh_token == "secret-refresh-R1"
     store.store(AccessToken(access_token="A2", refresh_token="R2"))
-    assert other.get().refresh_token == "R1"  # type: ignore[union-attr]  # cached until reload
+    assert other.get().refresh_token == "secret-refresh-R1"  # type: ignore[union-attr]  # cached until reload
     assert other.reload().refresh_token == "R2"  # type: ignore[union-attr]
     assert list(path.parent.iterdir()) == [path]  # no temporary left behind
 

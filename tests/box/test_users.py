@@ -71,3 +71,35 @@ def test_quiet_user_needs_the_catalog(box_sandbox: Callable[..., Sandbox], repo_
         catalog.unlink()
     walked = json.loads(run_cli(args, env=repo_env).stdout)["users"][0]
     assert not walked["unchanged"] and walked["files"] == first["files"] and walked["listing_pages"] > 1
+
+
+def test_user_whose_files_cannot_be_listed_fails_without_a_snapshot(
+    box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str]
+) -> None:
+    sandbox = box_sandbox(users=2, files_per_user=3, large_files=0, seed=11)
+    gone, ok = (u["id"] for u in sandbox.creds["users"])
+    sandbox.server.deactivate_user(gone)  # As-User is refused for an inactive user
+    proc = run_cli(
+        [
+            "box",
+            "backup",
+            *sandbox.cli_args(),
+            "--json",
+            "--init",
+            "--user",
+            gone,
+            "--user",
+            ok,
+            "--rate-per-user",
+            "0",
+        ],
+        env=repo_env,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr  # partial: one user failed, the other has its snapshot
+    report = json.loads(proc.stdout)
+    by_id = {u["box_user_id"]: u for u in report["users"]}
+    assert by_id[gone]["status"] == "failed" and by_id[gone]["snapshot_id"] is None
+    assert "not active" in by_id[gone]["error"] and "\n" not in by_id[gone]["error"]
+    assert by_id[ok]["status"] == "succeeded"
+    assert [s["tags"][1] for s in restic_snapshots(repo_env)] == [f"user:{ok}"]

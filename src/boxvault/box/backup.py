@@ -23,6 +23,7 @@ from boxvault.box.catalog import Catalog, CatalogEntry, SnapshotRef
 from boxvault.box.connect import BoxConnection
 from boxvault.box.content import ContentStore
 from boxvault.box.download import ChecksumMismatch, DownloadError, download
+from boxvault.box.errors import describe
 from boxvault.box.events import check_since, position_now
 from boxvault.box.extras import capture, fingerprint
 from boxvault.box.model import EPOCH, BoxItem
@@ -32,8 +33,12 @@ from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
-from boxvault.box.walker import WalkError, WalkStats, walk
+from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, walk
 from boxvault.engine.gojson import format_datetime
+
+
+class RootUnavailable(Exception):
+    """The user's folder 0 could not be listed."""
 
 
 @dataclass
@@ -249,7 +254,7 @@ class _UserBackup:
             self._entries.close()
             self.content.take_pending(self.user.id)  # not durable: never cached
             report.status = FAILED
-            report.error = f"{type(exc).__name__}: {exc}"
+            report.error = describe(exc)
             report.duration = time.monotonic() - started
             if not isinstance(exc, Exception):
                 raise
@@ -282,6 +287,10 @@ class _UserBackup:
         def on_walk_error(err: WalkError) -> None:
             with self._lock:
                 report.fail_item(err.item_id, err.path, err.error)
+            if err.item_id == ROOT_ID:
+                # not even All Files could be listed (As-User refused, user gone, Box down): an empty
+                # snapshot would read as "the user deleted everything"; the user fails instead
+                raise RootUnavailable(err.error)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="box-dl") as pool:
             for item in walk(
@@ -294,7 +303,7 @@ class _UserBackup:
                     job = self._inline(builder, item)
                 except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
                     with self._lock:
-                        report.fail_item(item.id, item.path, f"{type(exc).__name__}: {exc}")
+                        report.fail_item(item.id, item.path, describe(exc))
                     continue
                 if job is None:
                     continue
@@ -343,7 +352,9 @@ class _UserBackup:
             item.extras = capture(self.client, item, metadata=self.options.metadata)
         except Exception as exc:  # noqa: BLE001 - the item is still backed up, without its extras
             with self._lock:
-                self.report.fail_item(item.id, item.path, f"collaborations/comments/metadata: {exc}")
+                self.report.fail_item(
+                    item.id, item.path, f"collaborations/comments/metadata: {describe(exc)}"
+                )
             return
         with self._lock:
             self._extras_rows.append((item.id, fp, item.extras))
@@ -407,7 +418,7 @@ class _UserBackup:
             self._done(item, reused=reused, downloaded=downloaded)
         except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
             with self._lock:
-                self.report.fail_item(item.id, item.path, f"{type(exc).__name__}: {exc}")
+                self.report.fail_item(item.id, item.path, describe(exc))
             return
         if self.options.versions and item.version_number > 1:
             self._old_versions(builder, item)
@@ -422,7 +433,7 @@ class _UserBackup:
                     self._versions_rows.append((item.id, item.version_id or "", olds))
         except Exception as exc:  # noqa: BLE001 - the current version is stored; its history is not
             with self._lock:
-                self.report.fail_item(item.id, item.path, f"version history: {exc}")
+                self.report.fail_item(item.id, item.path, f"version history: {describe(exc)}")
             return
         for old in olds:
             path = f"{self.root}/{VERSIONS_DIR}/{item.id}/{old.node_name()}"
@@ -438,7 +449,7 @@ class _UserBackup:
                 )
             except Exception as exc:  # noqa: BLE001 - reported per version
                 with self._lock:
-                    self.report.fail_item(item.id, path, f"version {old.id}: {type(exc).__name__}: {exc}")
+                    self.report.fail_item(item.id, path, f"version {old.id}: {describe(exc)}")
                 continue
             with self._lock:
                 self.report.versions += 1

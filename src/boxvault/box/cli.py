@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from boxvault.box.connect import BOX_API_URL, CCGCredentials, Limits
+from boxvault.box.errors import describe
 from boxvault.box.progress import ProgressInfo
 from boxvault.box.report import FAILED, PARTIAL, RunReport
 
@@ -46,27 +47,6 @@ def _state_dir(explicit: Path | None, repo_id: str) -> Path:
         return explicit
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     return base / "boxvault" / "box" / repo_id
-
-
-def describe_box_error(exc: Exception, api_url: str) -> str:
-    """One line for an SDK error: Box's own message (API or OAuth error shapes), or why it was unreachable."""
-    from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
-
-    if isinstance(exc, BoxAPIError):
-        info = exc.response_info
-        body = info.body if isinstance(info.body, dict) else {}
-        code = info.code or body.get("error") or ""
-        message = body.get("message") or body.get("error_description") or ""
-        url = (exc.request_info.url or "").split("?")[0]
-        return f"Box answered {info.status_code} {code}: {message} ({url})".replace("  ", " ")
-    if isinstance(exc, BoxSDKError) and exc.error is not None:
-        import requests
-
-        if isinstance(exc.error, requests.ConnectionError):
-            return f"cannot reach Box at {api_url}: connection failed"
-        return f"{type(exc.error).__name__}: {str(exc.error).splitlines()[0] if str(exc.error) else ''}"
-    text = str(getattr(exc, "message", "") or exc)
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _human(n: float) -> str:
@@ -243,7 +223,7 @@ def backup(
         from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 
         if isinstance(exc, BoxAPIError | BoxSDKError):
-            raise _fail(describe_box_error(exc, api_url)) from None
+            raise _fail(describe(exc, api_url)) from None
         if isinstance(exc, EngineError | StorageError | OSError):
             raise _fail(str(exc)) from None
         raise

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from box_sdk_gen.client import BoxClient
 
 from boxvault.box.api import iter_marker_pages
+from boxvault.box.errors import describe
 from boxvault.box.model import ITEM_FIELDS, BoxItem
 
 ROOT_ID = "0"
@@ -100,7 +101,7 @@ def walk(
                     children = future.result()
                 except Exception as exc:  # noqa: BLE001 - reported per folder, the walk goes on
                     if on_error is not None:
-                        on_error(WalkError(folder.id, folder.path, f"listing failed: {exc}"))
+                        on_error(WalkError(folder.id, folder.path, f"listing failed: {describe(exc)}"))
                     continue
                 for child in children:
                     yield child
