@@ -14,6 +14,8 @@ from box_sdk_gen.client import BoxClient
 from box_sdk_gen.networking.base_urls import BaseUrls
 from box_sdk_gen.networking.network import NetworkSession
 
+from support.sandbox import SandboxServer
+
 
 @dataclass(frozen=True)
 class SdkFile:
@@ -121,3 +123,47 @@ def snapshot_nodes(
         return out
     finally:
         repo.close()
+
+
+PASSWORD = "box-test-password"
+
+
+class Sandbox:
+    """The shared `SandboxServer` plus what these tests use often."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.creds: dict[str, Any] = server.seed_info
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        assert path.startswith("/_sandbox/")
+        return self.server.control(method, path[len("/_sandbox/") :], body)
+
+    def stats(self) -> dict[str, Any]:
+        return self.server.stats()
+
+    def reset_stats(self) -> None:
+        self.server.reset_stats()
+
+    def set_faults(self, **faults: Any) -> None:
+        self.server.set_faults(**faults)
+
+    def clear_faults(self) -> None:
+        self.server.clear_faults()
+
+    def mutate(self, fraction: float, seed: int = 1) -> dict[str, Any]:
+        return self.server.mutate(fraction, seed)
+
+    def cli_args(self) -> list[str]:
+        c = self.creds
+        return [
+            "--api-url",
+            self.url,
+            "--client-id",
+            c["client_id"],
+            "--client-secret",
+            c["client_secret"],
+            "--enterprise-id",
+            c["enterprise_id"],
+        ]

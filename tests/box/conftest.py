@@ -7,54 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
+from boxcheck import PASSWORD, Sandbox
 
-from support.sandbox import SandboxServer, running_sandbox
-
-PASSWORD = "box-test-password"
-
-
-class Sandbox:
-    """The shared `SandboxServer` plus what these tests use often."""
-
-    def __init__(self, server: SandboxServer) -> None:
-        self.server = server
-        self.url = server.url
-        self.creds: dict[str, Any] = server.seed_info
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        assert path.startswith("/_sandbox/")
-        return self.server.control(method, path[len("/_sandbox/") :], body)
-
-    def stats(self) -> dict[str, Any]:
-        return self.server.stats()
-
-    def reset_stats(self) -> None:
-        self.server.reset_stats()
-
-    def set_faults(self, **faults: Any) -> None:
-        self.server.set_faults(**faults)
-
-    def clear_faults(self) -> None:
-        self.server.clear_faults()
-
-    def mutate(self, fraction: float, seed: int = 1) -> dict[str, Any]:
-        return self.server.mutate(fraction, seed)
-
-    def cli_args(self) -> list[str]:
-        c = self.creds
-        return [
-            "--api-url",
-            self.url,
-            "--client-id",
-            c["client_id"],
-            "--client-secret",
-            c["client_secret"],
-            "--enterprise-id",
-            c["enterprise_id"],
-        ]
+from support.sandbox import running_sandbox
 
 
 @pytest.fixture

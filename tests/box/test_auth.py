@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
-from conftest import Sandbox
+from boxcheck import Sandbox
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 

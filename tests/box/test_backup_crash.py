@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from boxcheck import restic, restic_snapshots, sdk_client, sdk_files, snapshot_nodes
-from conftest import PASSWORD, Sandbox
+from boxcheck import PASSWORD, Sandbox, restic, restic_snapshots, sdk_client, sdk_files, snapshot_nodes
 
 from support import boxvault_cmd, cli_env, require_binary, run_cli, wait_for
 

@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from boxcheck import file_sha1, restic, restic_snapshots, sdk_client, sdk_files, sdk_sha1, snapshot_nodes
-from conftest import PASSWORD, Sandbox
+from boxcheck import (
+    PASSWORD,
+    Sandbox,
+    file_sha1,
+    restic,
+    restic_snapshots,
+    sdk_client,
+    sdk_files,
+    sdk_sha1,
+    snapshot_nodes,
+)
 
 from support import require_binary, run_cli
 

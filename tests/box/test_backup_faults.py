@@ -9,8 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from boxcheck import file_sha1, restic, restic_snapshots, sdk_client, sdk_files, snapshot_nodes
-from conftest import PASSWORD, Sandbox
+from boxcheck import (
+    PASSWORD,
+    Sandbox,
+    file_sha1,
+    restic,
+    restic_snapshots,
+    sdk_client,
+    sdk_files,
+    snapshot_nodes,
+)
 
 from support import boxvault_cmd, cli_env, require_binary, wait_for
 

@@ -15,8 +15,7 @@ from box_sdk_gen.managers.shared_links_files import (
     AddShareLinkToFileSharedLinkAccessField,
 )
 from box_sdk_gen.managers.web_links import CreateWebLinkParent
-from boxcheck import sdk_client, sdk_files
-from conftest import PASSWORD, Sandbox
+from boxcheck import PASSWORD, Sandbox, sdk_client, sdk_files
 
 from support import run_cli
 

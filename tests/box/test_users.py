@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from boxcheck import restic_snapshots
-from conftest import Sandbox
+from boxcheck import Sandbox, restic_snapshots
 
 from support import require_binary, run_cli
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from box_sdk_gen.managers.uploads import UploadFileVersionAttributes
-from boxcheck import sdk_client, sdk_files
-from conftest import PASSWORD, Sandbox
+from boxcheck import PASSWORD, Sandbox, sdk_client, sdk_files
 
 from support import run_cli
 
