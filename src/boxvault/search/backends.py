@@ -24,11 +24,10 @@ def _filters(c: Criteria, alias: str) -> tuple[list[str], list[Any]]:
 
 
 def matching_ids(connection: Any, task_id: int, c: Criteria, limit: int, offset: int) -> list[int]:
-    if connection.vendor == "postgresql":
-        sql, params = _postgres(task_id, c)
-    else:
-        sql, params = _sqlite(task_id, c)
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            return _postgres(cur, task_id, c, limit, offset)
+        sql, params = _sqlite(task_id, c)
         cur.execute(f"{sql} LIMIT %s OFFSET %s", [*params, limit, offset])
         return [row[0] for row in cur.fetchall()]
 
@@ -52,13 +51,37 @@ def _sqlite(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
     return sql, [match, task_id, *params]
 
 
-def _postgres(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
+# PostgreSQL's estimate for a word missing from the column's most-common list is a fixed fraction of the
+# rows, so for a rare word it walks the primary key backwards through the whole table hoping for 51
+# matches soon (1.4 s at a million rows). Instead: look among the task's newest WINDOW rows first (bounded
+# work, and enough for common words); only when they hold too few matches is the word rare enough that
+# fetching all its matches through the GIN indexes and sorting them is cheap.
+WINDOW = 20_000
+
+
+def _postgres(cur: Any, task_id: int, c: Criteria, limit: int, offset: int) -> list[int]:
     where, params = _filters(c, "d")
-    text: list[str] = []
-    text_params: list[Any] = []
     for column, query in tsqueries(c).items():
-        text.append(f"d.{column} @@ to_tsquery('simple'::regconfig, %s)")
-        text_params.append(query)
-    clause = " AND ".join(["d.task_id = %s", *text, *where])
-    sql = f"SELECT d.id FROM search_doc d WHERE {clause} ORDER BY d.id DESC"  # noqa: S608 - constant SQL
-    return sql, [task_id, *text_params, *params]
+        where.append(f"d.{column} @@ to_tsquery('simple'::regconfig, %s)")
+        params.append(query)
+    clause = " AND ".join(where) or "TRUE"
+    if c.has_text:
+        cur.execute(
+            "SELECT d.id FROM (SELECT * FROM search_doc WHERE task_id = %s"  # noqa: S608 - constant SQL
+            f" ORDER BY id DESC LIMIT {WINDOW}) d WHERE {clause} ORDER BY d.id DESC LIMIT %s OFFSET %s",
+            [task_id, *params, limit, offset],
+        )
+        found = [row[0] for row in cur.fetchall()]
+        if len(found) == limit:  # the window held enough matches, and they are the newest ones
+            return found
+        sql = (
+            f"WITH m AS MATERIALIZED (SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause})"  # noqa: S608
+            " SELECT id FROM m ORDER BY id DESC LIMIT %s OFFSET %s"
+        )
+    else:
+        sql = (
+            f"SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause}"  # noqa: S608 - constant SQL
+            " ORDER BY d.id DESC LIMIT %s OFFSET %s"
+        )
+    cur.execute(sql, [task_id, *params, limit, offset])
+    return [row[0] for row in cur.fetchall()]

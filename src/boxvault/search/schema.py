@@ -86,6 +86,7 @@ PG_INDEXES = [
     "CREATE INDEX IF NOT EXISTS search_doc_authors ON search_doc USING gin (authors)",
     "CREATE INDEX IF NOT EXISTS search_doc_task_modified ON search_doc (task_id, modified)",
     "CREATE INDEX IF NOT EXISTS search_doc_user_modified ON search_doc (task_id, box_user_id, modified)",
+    "CREATE INDEX IF NOT EXISTS search_doc_task_id ON search_doc (task_id, id)",  # a task's newest rows
 ]
 _PG_TABLES = [
     "CREATE TABLE IF NOT EXISTS search_doc (id bigint PRIMARY KEY, task_id bigint NOT NULL,"
