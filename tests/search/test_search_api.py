@@ -136,3 +136,10 @@ def test_nul_and_odd_unicode_never_500(client: Any, admin: Any, catalog_task: An
         assert response.status_code in (200, 400), (q, response.content)
     raw = client.get(url(catalog_task) + "?q=%ff%fe%00&author=%c3")  # not UTF-8 at all
     assert raw.status_code in (200, 400), raw.content
+
+
+def test_listed_in_the_api_schema(client: Any, db: Any) -> None:
+    operation = client.get("/api/schema/?format=json").json()["paths"]["/api/v1/tasks/{task_id}/search/"][
+        "get"
+    ]
+    assert {"q", "author", "name", "from", "to", "page"} <= {p["name"] for p in operation["parameters"]}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +26,20 @@ def _int(request: Request, name: str, default: int) -> int:
     return int(text)
 
 
+_PARAMETERS = [
+    OpenApiParameter("q", description='words of the path; "quoted words" form a phrase'),
+    OpenApiParameter("author", description="prefixes of a creator's or modifier's name or login"),
+    OpenApiParameter("name", description="prefixes of the words of the item's name"),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="content modified on or after (YYYY-MM-DD)"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="content modified on or before (YYYY-MM-DD)"),
+    OpenApiParameter("box_user_id", description="only this Box user's items"),
+    OpenApiParameter("page", OpenApiTypes.INT),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1-200, default 50"),
+]
+
+
 class SearchView(APIView):
+    @extend_schema(parameters=_PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Search backed-up items")
     def get(self, request: Request, task_id: int) -> Response:
         access = for_user(request.user, Operation.PREVIEW_DATA)
         task = services.task_for(access, task_id)
