@@ -161,3 +161,23 @@ def test_streaming_memory_stays_bounded(repo: Repository, repo_path: Path) -> No
         tracemalloc.stop()
     assert f.result is not None and f.result.size == total
     assert peak < 128 * 2**20, f"peak {peak / 2**20:.0f} MiB while streaming {total / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_tree_blobs_are_always_compressed(repo: Repository, repo_path: Path, mode: str) -> None:
+    # restic's prune repacks any tree pack holding an uncompressed tree blob, even one that did not shrink
+    repo.compression = mode
+    with repo.writer() as w:
+        b = w.snapshot(hostname="h", paths=["/t"])
+        b.add_dir("/t/e")  # a tiny tree ({"nodes":[]}) grows when compressed
+        with b.add_file("/t/f.bin") as f:
+            f.write(np.random.default_rng(5).bytes(50_000))  # incompressible data stays plain
+        snapshot_id = b.commit()
+    again = reopen(repo_path)
+    trees = [e for e in again.load_index().entries() if e.kind == 1]
+    assert len(trees) >= 3
+    assert all(e.location.uncompressed_length > 0 for e in trees)
+    assert f.result is not None
+    assert all(again.lookup(blob).uncompressed_length == 0 for blob in f.result.content)  # type: ignore[union-attr]
+    assert "no errors were found" in restic(repo_path, "check", "--read-data").stdout
+    assert snapshot_id

@@ -202,9 +202,13 @@ class Writer:
             plain_len = len(data)
             payload: Buffer = data
             ulen = 0
-            # restic compresses trees even with compression off; a blob that does not shrink stays plain
+            # restic compresses trees even with compression off. A tree blob is always stored compressed:
+            # restic's prune repacks every tree pack holding an uncompressed tree blob. A data blob that does
+            # not shrink stays plain.
             level = self.level or (compression.LEVELS["auto"] if kind == TREE else 0)
-            if level and plain_len and not compression.looks_incompressible(data, level):
+            if kind == TREE and level and self.repo.config.version >= 2:
+                payload, ulen = compression.compress(data, level), plain_len
+            elif level and plain_len and not compression.looks_incompressible(data, level):
                 packed = compression.compress(data, level)
                 if len(packed) < plain_len:
                     payload, ulen = packed, plain_len
