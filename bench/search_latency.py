@@ -381,7 +381,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40, help="timed searches per query kind")
     parser.add_argument("--naive-runs", type=int, default=5, help="timed LIKE scans per query kind (anchor)")
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--keep", action="store_true", help="keep the database (data dir / schema) to inspect")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database (data dir / schema) to inspect"
+    )
     args = parser.parse_args()
 
     backend = Backend(args.backend, args.postgres_url)
