@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from boxvault.engine import gojson
+from boxvault.engine.check import check
 from boxvault.engine.errors import (
     CorruptObject,
+    EngineError,
     NotARepository,
     SnapshotNotFound,
     UnsupportedVersion,
@@ -89,7 +91,7 @@ def test_truncated_index_and_damaged_snapshot(repo: Repository, repo_path: Path)
     _writable(index_file)
     index_file.write_bytes(index_file.read_bytes()[:-10])
     with pytest.raises(CorruptObject, match=f"index/{index_file.name}"):
-        reopen(repo_path).load_index()
+        reopen(repo_path).load_json("index", index_file.name)
     snap_file = repo_path / "snapshots" / snapshot_id
     _writable(snap_file)
     snap_file.write_bytes(b"garbage")
@@ -119,3 +121,32 @@ def test_cli_errors_are_one_line_without_traceback(repo: Repository, repo_path: 
     )
     assert proc.returncode != 0 and "password file" in proc.stderr and "Traceback" not in proc.stderr
     assert isinstance(LocalBackend(repo_path), LocalBackend)
+
+
+def test_damaged_index_is_skipped_for_reading_but_check_reports_it(
+    repo: Repository, repo_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _ = _with_snapshot(repo)
+    first_index = {p.name for p in (repo_path / "index").iterdir()}
+    with reopen(repo_path).writer() as w:  # a second session: its own packs and index file
+        b = w.snapshot(hostname="h", paths=["/q"])
+        with b.add_file("/q/kept.txt") as f:
+            f.write(b"indexed elsewhere\n")
+        second = b.commit()
+    [damaged] = first_index
+    index_file = repo_path / "index" / damaged
+    _writable(index_file)
+    index_file.write_bytes(index_file.read_bytes()[:-10])
+
+    fresh = reopen(repo_path)
+    with caplog.at_level("WARNING", logger="boxvault.engine"):
+        fresh.restore(fresh.find_snapshot(second), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "q" / "kept.txt").read_bytes() == b"indexed elsewhere\n"
+    assert f"index/{damaged}" in caplog.text
+    assert [file_id for file_id, _ in fresh.skipped_index_files] == [damaged]
+    with pytest.raises(EngineError):  # the first snapshot's trees were only in the damaged index
+        fresh.restore(fresh.find_snapshot(first), str(tmp_path / "out1"))
+
+    report = check(reopen(repo_path))
+    assert not report.ok
+    assert any(damaged in error for error in report.errors)

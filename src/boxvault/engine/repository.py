@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .reader import FileReader, RestoreStats
     from .writer import Writer
 
+_log = logging.getLogger("boxvault.engine")
 MAX_KEYS_TRIED = 20  # restic stops searching after 20 key files too
 
 
@@ -49,6 +51,7 @@ class Repository:
         self.index = MasterIndex()
         self._index_loaded = False
         self._index_lock = threading.Lock()
+        self.skipped_index_files: list[tuple[str, str]] = []  # (index file id, why it could not be used)
 
     # --- creation and opening ---------------------------------------------------------------------------
 
@@ -214,18 +217,35 @@ class Repository:
             ids = [i for i in self.list_ids("index") if i not in self.index.loaded_files]
 
             def load(file_id: str) -> tuple[str, Any]:
-                return file_id, self.load_json("index", file_id)
+                try:
+                    return file_id, self.load_json("index", file_id)
+                except (CorruptObject, MissingObject) as e:
+                    return file_id, e
 
             with ThreadPoolExecutor(4) as pool:
                 for file_id, doc in pool.map(load, ids):
+                    if isinstance(doc, EngineError):
+                        self._skip_index(file_id, doc)
+                        continue
                     try:
                         self.index.add_index_document(doc, file_id, defer=True)
                     except (KeyError, TypeError, ValueError) as e:
-                        raise CorruptObject(f"index/{file_id}", f"invalid index document: {e}") from e
+                        self._skip_index(
+                            file_id, CorruptObject(f"index/{file_id}", f"invalid index document: {e}")
+                        )
             self.index.finish_loading()
             self.index.compact()
             self._index_loaded = True
             return self.index
+
+    def _skip_index(self, file_id: str, error: EngineError) -> None:
+        """A damaged index file does not stop reading: the blobs other index files list are still found
+        (``check`` reports the damage, ``repair index`` rebuilds it). A file removed while listing (by a
+        concurrent prune) is skipped silently, as restic does."""
+        if isinstance(error, MissingObject):
+            return
+        self.skipped_index_files.append((file_id, str(error)))
+        _log.warning("skipping damaged index file index/%s: %s", file_id, error)
 
     def lookup(self, blob_id: bytes, kind: str = "data") -> BlobLocation | None:
         return self.load_index().lookup(kind_code(kind), blob_id)
