@@ -203,6 +203,7 @@ def restore(
             if not fresh_target and os.path.lexists(dest):
                 os.unlink(dest)
             offset = 0
+            state = _FileState(dest, node)
             for blob_id in node.content or []:
                 loc = repo.lookup(blob_id, "data")
                 if loc is None:
@@ -211,11 +212,13 @@ def restore(
                 job = by_pack.setdefault(loc.pack_id, {}).get(blob_id)
                 if job is None:
                     job = by_pack[loc.pack_id][blob_id] = _BlobJob(blob_id, loc, [])
-                job.targets.append((dest, offset))
+                job.targets.append((state, offset))
+                state.remaining += 1
                 offset += loc.plain_length
+            state.size = offset
             if not offset:
                 _create(dest, 0)
-            files.append((dest, node))
+                files.append((dest, node))
             stats.files += 1
             stats.bytes += offset
         elif node.type == "symlink":
@@ -232,47 +235,69 @@ def restore(
 
     def fail(job: _BlobJob, error: EngineError) -> None:
         with failed_lock:
-            for dest, _ in job.targets:
-                failed.setdefault(dest[len(root) :] or "/", str(error))
+            for state, _ in job.targets:
+                failed.setdefault(state.dest[len(root) :] or "/", str(error))
+        for state, _ in job.targets:
+            state.finish(1)  # a failed blob is not written, and its file gets no metadata
 
     def restore_pack(item: tuple[bytes, dict[bytes, _BlobJob]]) -> int:
         pack_id, jobs = item
         ordered = sorted(jobs.values(), key=lambda j: j.location.offset)
         done = 0
         name = data_name(pack_id.hex())
-        for group in _spans(ordered):
-            start = group[0].location.offset
-            end = group[-1].location.offset + group[-1].location.length
-            try:
-                raw = memoryview(repo.backend.read(name, start, end - start))
-            except NotFound:
-                for job in group:
-                    fail(job, MissingObject(name, f"data blob {job.blob_id.hex()}"))
-                continue
-            except ShortRead as e:
-                for job in group:
-                    fail(job, CorruptObject(name, f"truncated ({e})"))
-                continue
-            for job in group:
-                loc = job.location
-                try:
-                    plain = repo.read_blob_at(
-                        job.blob_id, "data", loc, raw=raw[loc.offset - start :][: loc.length]
-                    )
-                except EngineError as e:
-                    fail(job, e)
-                    continue
-                for dest, offset in job.targets:
-                    _write_at(dest, plain, offset)
-                done += len(plain) * len(job.targets)
+        # each file is opened once per pack and, once its last blob is in, gets its metadata through the
+        # open descriptor: no reopening per blob, no second pass over every path at the end
+        open_fds: dict[_FileState, tuple[int, int]] = {}  # file -> (fd, blobs written or failed here)
+        try:
+            for group in _spans(ordered):
+                done += restore_span(name, group, open_fds)
+        finally:
+            while open_fds:
+                _release(open_fds)
         if progress is not None:
             progress(done)
+        return done
+
+    def restore_span(name: str, group: list[_BlobJob], open_fds: dict[_FileState, tuple[int, int]]) -> int:
+        done = 0
+        start = group[0].location.offset
+        end = group[-1].location.offset + group[-1].location.length
+        try:
+            raw = memoryview(repo.backend.read(name, start, end - start))
+        except NotFound:
+            for job in group:
+                fail(job, MissingObject(name, f"data blob {job.blob_id.hex()}"))
+            return 0
+        except ShortRead as e:
+            for job in group:
+                fail(job, CorruptObject(name, f"truncated ({e})"))
+            return 0
+        for job in group:
+            loc = job.location
+            try:
+                plain: bytes | None = repo.read_blob_at(
+                    job.blob_id, "data", loc, raw=raw[loc.offset - start :][: loc.length]
+                )
+            except EngineError as e:
+                fail(job, e)
+                plain = None
+            if plain is None:
+                continue
+            for state, offset in job.targets:
+                entry = open_fds.get(state)
+                if entry is None:
+                    entry = (state.open(), 0)
+                open_fds[state] = (entry[0], entry[1] + 1)
+                _pwrite_all(entry[0], plain, offset)
+            done += len(plain) * len(job.targets)
+            while len(open_fds) > _OPEN_FILES:
+                _release(open_fds)
         return done
 
     with ThreadPoolExecutor(workers, thread_name_prefix="restore") as pool:
         for _ in pool.map(restore_pack, list(by_pack.items())):
             pass
-    for dest, node in files:
+    for dest, node in files:  # empty files; the others got theirs when their last blob was written
         _apply_meta(dest, node)
     for dest, node in reversed(dirs):
         _apply_meta(dest, node)
@@ -287,7 +312,7 @@ def restore(
 class _BlobJob:
     blob_id: bytes
     location: BlobLocation
-    targets: list[tuple[str, int]]
+    targets: list[tuple[_FileState, int]]
 
 
 _GAP = 1024 * 1024  # read across holes smaller than this rather than issuing another request
@@ -306,15 +331,66 @@ def _spans(jobs: list[_BlobJob]) -> Iterator[list[_BlobJob]]:
         yield group
 
 
-def _write_at(dest: str, data: bytes | bytearray | memoryview, offset: int) -> None:
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+_OPEN_FILES = 32  # descriptors one restore worker keeps open (a pack of small files holds thousands)
+
+
+def _release(open_fds: dict[_FileState, tuple[int, int]]) -> None:
+    """Close the longest-open file, setting its metadata if no other blob of it is still to come."""
+    state = next(iter(open_fds))
+    fd, count = open_fds.pop(state)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(fd, view, offset)
-            view, offset = view[n:], offset + n
+        if state.finish(count):
+            _apply_meta_fd(fd, state.node)
     finally:
         os.close(fd)
+
+
+class _FileState:
+    """A restored file with content: how many blob writes are still to come before its metadata is set."""
+
+    __slots__ = ("dest", "node", "size", "remaining", "_created", "_lock")
+
+    def __init__(self, dest: str, node: Node) -> None:
+        self.dest = dest
+        self.node = node
+        self.size = 0
+        self.remaining = 0
+        self._created = False
+        self._lock = threading.Lock()
+
+    def open(self) -> int:
+        """The file opened for writing; whoever opens it first sets its final size, so later writes
+        land in a file of known length and no stale byte of an old file survives."""
+        fd = os.open(self.dest, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        with self._lock:
+            first, self._created = not self._created, True
+        if first:
+            try:
+                os.ftruncate(fd, self.size)
+            except OSError:
+                pass  # a file system without ftruncate still gets every byte written
+        return fd
+
+    def finish(self, count: int) -> bool:
+        """Record ``count`` blob writes done; True for the caller that completed the file."""
+        with self._lock:
+            self.remaining -= count
+            return self.remaining == 0
+
+
+def _apply_meta_fd(fd: int, node: Node) -> None:
+    try:
+        os.fchmod(fd, unix_perm(node.mode))
+        os.utime(fd, ns=(node.atime_ns, node.mtime_ns))
+    except (OSError, ValueError, OverflowError):
+        pass  # metadata is best effort, as restic's restorer only warns
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 def _create(dest: str, size: int) -> None:
