@@ -257,7 +257,7 @@ def fill(backend: str, count: int, data: Data) -> Any:
     else:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
-            cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER search_doc_sync")
+            cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {schema.PG_TRIGGER_NAME}")
             for index in ("search_doc_words", "search_doc_name", "search_doc_authors"):
                 cur.execute(f"DROP INDEX {index}")
             with cur.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
@@ -268,7 +268,7 @@ def fill(backend: str, count: int, data: Data) -> Any:
             for sql in schema.PG_INDEXES:
                 cur.execute(sql)
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run COPY's queued FK checks before the ALTER
-            cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER search_doc_sync")
+            cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {schema.PG_TRIGGER_NAME}")
         with connection.cursor() as cur:
             cur.execute(f"VACUUM ANALYZE {table}")
             cur.execute("VACUUM ANALYZE search_doc")

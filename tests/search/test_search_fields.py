@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -127,7 +128,7 @@ def test_index_follows_catalog_deletes_and_rebuilds_after_losing_its_triggers(ca
             for name in schema.SQLITE_TRIGGERS:
                 cur.execute(f"DROP TRIGGER {name}")
         else:
-            cur.execute(f"DROP TRIGGER search_doc_sync ON {schema.CATALOG}")
+            cur.execute(f"DROP TRIGGER {schema.PG_TRIGGER_NAME} ON {schema.CATALOG}")
         cur.execute("DELETE FROM search_doc")
     schema.ensure(connection)
     assert paths(catalog_task, q="budget") == ["Finance/budget_2024.xlsx"]
@@ -136,3 +137,33 @@ def test_index_follows_catalog_deletes_and_rebuilds_after_losing_its_triggers(ca
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM search_doc")
         assert cur.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_catalog_table_can_be_altered_by_a_later_migration(catalog_task: Any) -> None:
+    """A later backups migration may remake the catalog table (SQLite: create, copy, drop, rename): nothing
+    of ours may block it, and the index comes back afterwards (post_migrate calls ensure())."""
+    from django.db import connection, models
+
+    from boxvault.backups.catalog import DjangoCatalog
+    from boxvault.backups.models import CatalogVersion
+    from boxvault.box.catalog import SnapshotRef
+    from boxvault.search import schema
+    from search.fixtures import entry
+
+    old = CatalogVersion._meta.get_field("name")
+    wider = models.CharField(max_length=2048)
+    wider.set_attributes_from_name("name")
+    wider.model = CatalogVersion
+    with connection.schema_editor() as editor:
+        editor.alter_field(CatalogVersion, old, wider)
+    try:
+        schema.ensure(connection)
+        assert paths(catalog_task, q="budget") == ["Finance/budget_2024.xlsx", "Home/budget.txt"]
+        later = SnapshotRef("e1", "101", "e5" * 32, datetime(2024, 5, 1, tzinfo=UTC))
+        DjangoCatalog(catalog_task).record_snapshot(later, [entry("Home/budget v2.txt", when="2024-05-01")])
+        assert paths(catalog_task, q="budget", box_user_id="101") == ["Home/budget v2.txt", "Home/budget.txt"]
+    finally:
+        with connection.schema_editor() as editor:
+            editor.alter_field(CatalogVersion, wider, old)
+        schema.ensure(connection)

@@ -7,7 +7,7 @@ same transaction without the catalog code knowing about search.
 - `search_doc`: one narrow row per catalog row (same id): task, modified date; on PostgreSQL also three
   stored tsvectors (words of the path, words of the name, author names/logins) with GIN indexes, so a
   phrase recheck reads a stored vector instead of re-parsing the path.
-- SQLite: an FTS5 table over a view of the catalog (external content, columns words/name/authors/owner).
+- SQLite: a contentless FTS5 table (columns words/name/authors/owner), rowid = the catalog row id.
 
 Text is normalised the same way on both: ASCII punctuation separates words (so "budget_2024.xlsx" is
 budget, 2024, xlsx), author JSON keys are dropped, case is folded.
@@ -28,25 +28,29 @@ _AUTHORS = (
 
 # ---------------------------------------------------------------- SQLite
 # Versioned names: a changed FTS layout gets new objects, and ensure() drops the old ones (LEGACY).
-FTS = "search_fts_v2"
-VIEW = "search_text_v2"
+# The FTS table is contentless: no view or external-content link may name the catalog table, or
+# Django's SQLite table remake (create new, drop old, rename) fails with "error in view ...".
+FTS = "search_fts_v3"
 # `owner` ("u<box user id>") lets FTS5 intersect a user's short doclist with a common word's long one.
 LEGACY = [
     "DROP TRIGGER IF EXISTS search_catalog_insert",
     "DROP TRIGGER IF EXISTS search_catalog_delete",
     "DROP TRIGGER IF EXISTS search_catalog_update",
+    "DROP TRIGGER IF EXISTS search_v2_insert",
+    "DROP TRIGGER IF EXISTS search_v2_delete",
+    "DROP TRIGGER IF EXISTS search_v2_update",
     "DROP TABLE IF EXISTS search_fts",
     "DROP VIEW IF EXISTS search_text",
+    "DROP TABLE IF EXISTS search_fts_v2",
+    "DROP VIEW IF EXISTS search_text_v2",
 ]
 _SQLITE_TABLES = [
     "CREATE TABLE IF NOT EXISTS search_doc"
     " (id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, box_user_id TEXT NOT NULL, modified TEXT)",
     "CREATE INDEX IF NOT EXISTS search_doc_task_modified ON search_doc (task_id, modified)",
     "CREATE INDEX IF NOT EXISTS search_doc_user_modified ON search_doc (task_id, box_user_id, modified)",
-    f"CREATE VIEW IF NOT EXISTS {VIEW} AS SELECT id, path AS words, name, {_AUTHORS.format(p=CATALOG)}"
-    f" AS authors, 'u' || box_user_id AS owner FROM {CATALOG}",
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(words, name, authors, owner,"
-    f" content='{VIEW}', content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    " content='', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
 ]
 _SQLITE_ADD = (
     "INSERT INTO search_doc (id, task_id, box_user_id, modified)"
@@ -60,9 +64,9 @@ _SQLITE_DROP = (
     f" VALUES ('delete', old.id, old.path, old.name, {_AUTHORS.format(p='old')}, 'u' || old.box_user_id);"
 )
 SQLITE_TRIGGERS = {
-    "search_v2_insert": f"AFTER INSERT ON {CATALOG} BEGIN {_SQLITE_ADD} END",
-    "search_v2_delete": f"AFTER DELETE ON {CATALOG} BEGIN {_SQLITE_DROP} END",
-    "search_v2_update": (
+    "search_v3_insert": f"AFTER INSERT ON {CATALOG} BEGIN {_SQLITE_ADD} END",
+    "search_v3_delete": f"AFTER DELETE ON {CATALOG} BEGIN {_SQLITE_DROP} END",
+    "search_v3_update": (
         "AFTER UPDATE OF path, name, created_by, modified_by, content_modified_at, task_id, box_user_id"
         f" ON {CATALOG}"
         f" BEGIN {_SQLITE_DROP} {_SQLITE_ADD} END"
@@ -95,6 +99,11 @@ _PG_TABLES = [
     *PG_INDEXES,
     f"""CREATE OR REPLACE FUNCTION search_doc_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF TG_OP = 'UPDATE' AND (NEW.path, NEW.name, NEW.created_by, NEW.modified_by, NEW.content_modified_at,
+      NEW.task_id, NEW.box_user_id) IS NOT DISTINCT FROM (OLD.path, OLD.name, OLD.created_by,
+      OLD.modified_by, OLD.content_modified_at, OLD.task_id, OLD.box_user_id) THEN
+    RETURN NULL;  -- e.g. a range closing (until_snapshot): nothing searched changed
+  END IF;
   IF TG_OP <> 'INSERT' THEN
     DELETE FROM search_doc WHERE id = OLD.id;
   END IF;
@@ -105,10 +114,14 @@ BEGIN
   RETURN NULL;
 END $$""",
 ]
+# No column list ("UPDATE OF name, ..."): that would make PostgreSQL refuse a later ALTER COLUMN of those
+# columns by the backups app; the function skips updates that change nothing searched instead.
+PG_TRIGGER_NAME = "search_doc_sync_v2"
 PG_TRIGGER = (
-    "CREATE TRIGGER search_doc_sync AFTER INSERT OR DELETE OR UPDATE OF path, name, created_by, modified_by,"
-    f" content_modified_at, task_id, box_user_id ON {CATALOG} FOR EACH ROW EXECUTE FUNCTION search_doc_sync()"
+    f"CREATE TRIGGER {PG_TRIGGER_NAME} AFTER INSERT OR DELETE OR UPDATE ON {CATALOG}"
+    " FOR EACH ROW EXECUTE FUNCTION search_doc_sync()"
 )
+PG_LEGACY = [f"DROP TRIGGER IF EXISTS search_doc_sync ON {CATALOG}"]
 PG_FILL = (
     "INSERT INTO search_doc (id, task_id, box_user_id, modified, words, name, authors)"
     f" SELECT {_PG_ROW.format(p='c')} FROM {CATALOG} c"
@@ -130,7 +143,7 @@ def _ensure_sqlite(connection: Any) -> None:
             return  # the backups app is not migrated yet
         for sql in [*LEGACY, *_SQLITE_TABLES]:
             cur.execute(sql)
-        cur.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_v2_%%'")
+        cur.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'search_v3_%%'")
         present = {row[0] for row in cur.fetchall()}
         missing = [name for name in SQLITE_TRIGGERS if name not in present]
         for name in missing:
@@ -141,7 +154,11 @@ def _ensure_sqlite(connection: Any) -> None:
                 "INSERT INTO search_doc (id, task_id, box_user_id, modified)"  # noqa: S608 - constant names
                 f" SELECT id, task_id, box_user_id, content_modified_at FROM {CATALOG}"
             )
-            cur.execute(f"INSERT INTO {FTS} ({FTS}) VALUES ('rebuild')")
+            cur.execute(f"INSERT INTO {FTS} ({FTS}) VALUES ('delete-all')")
+            cur.execute(
+                f"INSERT INTO {FTS} (rowid, words, name, authors, owner) SELECT c.id, c.path, c.name,"
+                f" {_AUTHORS.format(p='c')}, 'u' || c.box_user_id FROM {CATALOG} c"
+            )
 
 
 def _ensure_postgres(connection: Any) -> None:
@@ -149,11 +166,11 @@ def _ensure_postgres(connection: Any) -> None:
         cur.execute("SELECT to_regclass(%s)", [CATALOG])
         if cur.fetchone()[0] is None:
             return
-        for sql in _PG_TABLES:
+        for sql in [*PG_LEGACY, *_PG_TABLES]:
             cur.execute(sql)
         cur.execute(
-            "SELECT 1 FROM pg_trigger WHERE tgname = 'search_doc_sync' AND tgrelid = to_regclass(%s)",
-            [CATALOG],
+            "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
+            [PG_TRIGGER_NAME, CATALOG],
         )
         if cur.fetchone() is None:
             cur.execute(PG_TRIGGER)
@@ -167,9 +184,10 @@ def drop(connection: Any) -> None:
         if connection.vendor == "sqlite":
             for name in SQLITE_TRIGGERS:
                 cur.execute(f"DROP TRIGGER IF EXISTS {name}")
-            for sql in (*LEGACY, f"DROP TABLE IF EXISTS {FTS}", f"DROP VIEW IF EXISTS {VIEW}"):
+            for sql in (*LEGACY, f"DROP TABLE IF EXISTS {FTS}"):
                 cur.execute(sql)
         elif connection.vendor == "postgresql":
-            cur.execute(f"DROP TRIGGER IF EXISTS search_doc_sync ON {CATALOG}")
+            for sql in [*PG_LEGACY, f"DROP TRIGGER IF EXISTS {PG_TRIGGER_NAME} ON {CATALOG}"]:
+                cur.execute(sql)
             cur.execute("DROP FUNCTION IF EXISTS search_doc_sync()")
         cur.execute("DROP TABLE IF EXISTS search_doc")
