@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +37,21 @@ def _bad(exc: Exception) -> ValidationError:
 
 
 class SnapshotsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="first day (default: the first backup)"),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: today)"),
+        ],
+        responses=inline_serializer(
+            "SnapshotList",
+            {
+                "count": serializers.IntegerField(),
+                "from": serializers.DateTimeField(),
+                "to": serializers.DateTimeField(),
+                "results": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     def get(self, request: Request, task_id: int, box_user_id: str) -> Response:
         access = for_user(request.user, Operation.PREVIEW_DATA)
         task = get_for(access, Task.objects.all(), pk=task_id)
@@ -52,6 +69,17 @@ class SnapshotsView(APIView):
 
 
 class TreeView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("path", OpenApiTypes.STR, description="folder inside the snapshot")],
+        responses=inline_serializer(
+            "SnapshotTree",
+            {
+                "snapshot": serializers.CharField(),
+                "path": serializers.CharField(),
+                "results": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     def get(self, request: Request, ref: str) -> Response:
         access = for_user(request.user, Operation.PREVIEW_DATA)
         try:
@@ -74,6 +102,18 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 class RestoresView(APIView):
+    @extend_schema(
+        request=inline_serializer(
+            "RestoreRequest",
+            {
+                "snapshot": serializers.CharField(help_text="<task id>:<snapshot id>"),
+                "paths": serializers.ListField(child=serializers.CharField()),
+                "mode": serializers.ChoiceField(["non_destructive", "replace", "bypass"]),
+                "destination": serializers.DictField(help_text="{box_user_id, folder_id}"),
+            },
+        ),
+        responses={201: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request) -> Response:
         access = for_user(request.user, Operation.RESTORE)
         body = _body(request)
@@ -93,6 +133,17 @@ class RestoresView(APIView):
 
 
 class ExportsView(APIView):
+    @extend_schema(
+        request=inline_serializer(
+            "ExportRequest",
+            {
+                "snapshot": serializers.CharField(help_text="<task id>:<snapshot id>"),
+                "paths": serializers.ListField(child=serializers.CharField()),
+                "target": serializers.DictField(help_text="{kind: zip|s3|azure|gcs, ...credentials}"),
+            },
+        ),
+        responses={201: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request) -> Response:
         access = for_user(request.user, Operation.EXPORT)
         body = _body(request)
