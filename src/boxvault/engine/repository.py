@@ -245,7 +245,7 @@ class Repository:
         if isinstance(error, MissingObject):
             return
         self.skipped_index_files.append((file_id, str(error)))
-        _log.warning("skipping damaged index file index/%s: %s", file_id, error)
+        _log.warning("warning: %s; index file skipped (boxvault repo repair index rebuilds it)", error)
 
     def lookup(self, blob_id: bytes, kind: str = "data") -> BlobLocation | None:
         return self.load_index().lookup(kind_code(kind), blob_id)
