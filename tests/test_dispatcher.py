@@ -9,3 +9,16 @@ def test_help_lists_the_areas() -> None:
 def test_unknown_command_fails() -> None:
     proc = run_cli(["no-such-command"], check=False)
     assert proc.returncode != 0
+
+
+def test_every_area_is_reachable_from_the_dispatcher() -> None:
+    out = run_cli(["--help"]).stdout
+    groups = ("repo", "sandbox", "box", "account", "token", "task", "jobs", "recovery", "serve", "worker")
+    for group in groups:
+        assert group in out, group
+
+
+def test_recovery_lists_search_beside_restore_and_export() -> None:
+    out = run_cli(["recovery", "--help"]).stdout
+    for command in ("snapshots", "tree", "restore", "export", "search"):
+        assert command in out, command

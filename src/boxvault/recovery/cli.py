@@ -214,3 +214,13 @@ def export(
 
     job = _guard(services.start_export, access, snapshot, list(paths or []), target)
     _finish(job, wait, as_json)
+
+
+def _register_search() -> None:
+    # The search app owns its command; recovery only lists it beside snapshots/tree/restore/export.
+    from boxvault.search.cli import search
+
+    app.command("search", help="search backed-up items of a task (its catalog)")(search)
+
+
+_register_search()
