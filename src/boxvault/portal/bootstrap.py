@@ -40,5 +40,8 @@ def setup(data: Path | None = None, *, create: bool = True) -> Path:
         from huey.contrib.djhuey import HUEY
 
         if hasattr(HUEY.storage, "initialize_schema"):  # SqliteHuey: tables in the data directory
+            # The queue file follows the settings' data directory, which may have been fixed before this call
+            # (an in-process caller that imported the settings first); its folder must exist either way.
+            Path(HUEY.storage.filename).parent.mkdir(parents=True, exist_ok=True)
             HUEY.storage.initialize_schema()
     return directory
