@@ -120,6 +120,7 @@ def test_full_backup_restore_incremental_and_no_change(
     assert sum(stats["requests"]["GET /2.0/files/{file_id}/content"].values()) == len(
         change["changed_file_ids"]
     )
+    assert not [r for r in stats["requests"] if r.endswith("/metadata")], stats["requests"]
     snaps2 = latest_by_user(repo_env)
     seen_paths: dict[str, str] = {}
     for uid, snap in snaps2.items():
@@ -163,7 +164,18 @@ def test_full_backup_restore_incremental_and_no_change(
     assert stats["downloads"] == {} and fourth["totals"]["downloaded"] == 0
     assert fourth["totals"]["reused"] == fourth["totals"]["files"] - fourth["totals"]["web_links"]
     api = {route: n for route, n in stats["requests"].items() if " /2.0/" in route}
-    assert set(api) == {"GET /2.0/users", "GET /2.0/folders/{folder_id}/items"}, api
+    # metadata instances come with the listings: the templates are asked for once per run, never an item
+    assert set(api) == {
+        "GET /2.0/users",
+        "GET /2.0/folders/{folder_id}/items",
+        "GET /2.0/metadata_templates/enterprise",
+        "GET /2.0/metadata_templates/global",
+    }, api
     assert sum(sum(v.values()) for v in api.values()) == fourth["listing_pages"]
     for uid, snap in latest_by_user(repo_env).items():
         assert snap["tree"] == snaps2[uid]["tree"]  # the same tree, rebuilt from a full listing
+    # the 2 % incremental run listed only the folders its events named
+    assert second["listing_pages"] < fourth["listing_pages"] / 2, (
+        second["listing_pages"],
+        fourth["listing_pages"],
+    )

@@ -181,3 +181,35 @@ def test_tree_blobs_are_always_compressed(repo: Repository, repo_path: Path, mod
     assert all(again.lookup(blob).uncompressed_length == 0 for blob in f.result.content)  # type: ignore[union-attr]
     assert "no errors were found" in restic(repo_path, "check", "--read-data").stdout
     assert snapshot_id
+
+
+def test_previous_tree_nodes_are_reused(repo: Repository, repo_path: Path) -> None:
+    """As incremental Box runs do: a subtree node taken as is, a directory node with new children."""
+    with repo.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"])
+        b.add_dir("/u", meta=NodeMeta(mtime=MTIME))
+        b.add_dir("/u/keep", meta=NodeMeta(mtime=MTIME, extended_attributes={"box.id": b"1"}))
+        with b.add_file("/u/keep/a.txt") as f:
+            f.write(b"a")
+        b.add_dir("/u/edit", meta=NodeMeta(mtime=MTIME, extended_attributes={"box.id": b"2"}))
+        with b.add_file("/u/edit/old.txt") as f:
+            f.write(b"old")
+        first = b.commit()
+    again = reopen(repo_path)
+    snap = again.find_snapshot(first)
+    [user] = again.load_tree(snap.tree)
+    assert user.subtree is not None
+    old = {n.name: n for n in again.load_tree(user.subtree)}
+    with again.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"], parent=first)
+        b.add_dir("/u", meta=NodeMeta(mtime=MTIME))
+        b.add_node("/u/keep", old["keep"])  # the whole subtree, unread
+        b.add_dir_node("/u/edit", old["edit"])  # its node; children added anew
+        with b.add_file("/u/edit/new.txt") as f:
+            f.write(b"new")
+        second = b.commit()
+    nodes = dict(reopen(repo_path).walk(reopen(repo_path).find_snapshot(second)))
+    assert set(nodes) >= {"/u/keep/a.txt", "/u/edit/new.txt"} and "/u/edit/old.txt" not in nodes
+    assert nodes["/u/edit"].xattr("box.id") == b"2" and nodes["/u/keep"].xattr("box.id") == b"1"
+    assert nodes["/u/keep"].subtree == old["keep"].subtree
+    assert "no errors were found" in restic(repo_path, "check").stdout

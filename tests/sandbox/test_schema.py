@@ -232,6 +232,21 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
         json={"name": "x"},
     )
     api("GET", f"/2.0/folders/{fid}/metadata", "/folders/{folder_id}/metadata", 200)
+    # the templates, and instances asked for in a listing's fields (one request for a whole folder)
+    templates = api("GET", "/2.0/metadata_templates/enterprise", "/metadata_templates/enterprise", 200).json()
+    scope = next(t["scope"] for t in templates["entries"] if t["templateKey"] == "projectInfo")
+    assert scope.startswith("enterprise_")
+    everywhere = api("GET", "/2.0/metadata_templates/global", "/metadata_templates/global", 200).json()
+    assert "properties" in [t["templateKey"] for t in everywhere["entries"]]
+    wanted = f"name,metadata.global.properties,metadata.{scope}.projectInfo"
+    root = api("GET", f"/2.0/folders/0/items?fields={wanted}", "/folders/{folder_id}/items", 200).json()
+    folder_meta = api("GET", f"/2.0/folders/{fid}/metadata", "/folders/{folder_id}/metadata", 200).json()
+    listed = next(e for e in root["entries"] if e["id"] == fid)
+    assert listed["metadata"] == {scope: {"projectInfo": folder_meta["entries"][0]}}
+    inner = api("GET", f"/2.0/folders/{fid}/items?fields={wanted}", "/folders/{folder_id}/items", 200).json()
+    file_meta = api("GET", f"/2.0/files/{file_id}/metadata", "/files/{file_id}/metadata", 200).json()
+    listed = next(e for e in inner["entries"] if e["id"] == file_id)
+    assert listed["metadata"] == {"global": {"properties": file_meta["entries"][0]}}
     comment = api(
         "POST",
         "/2.0/comments",

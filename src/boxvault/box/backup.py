@@ -9,10 +9,11 @@ Mapping and dedup rules: docs/box.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ from boxvault.box.connect import BoxConnection
 from boxvault.box.content import ContentStore
 from boxvault.box.download import ChecksumMismatch, DownloadError, download
 from boxvault.box.errors import describe
-from boxvault.box.events import check_since, position_now
-from boxvault.box.extras import capture, fingerprint
+from boxvault.box.events import position_now
+from boxvault.box.extras import apply_listed_metadata, capture, fingerprint, metadata_fields
+from boxvault.box.incremental import NeedFullWalk, OldEntries, Plan, make_plan, read_changes
 from boxvault.box.model import EPOCH, BoxItem
 from boxvault.box.progress import Progress, ProgressCallback
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
@@ -33,8 +35,9 @@ from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
-from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, walk
+from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, walk
 from boxvault.engine.gojson import format_datetime
+from boxvault.engine.tree import Node
 
 
 class RootUnavailable(Exception):
@@ -124,6 +127,28 @@ class _Checkpointer:
             self._thread.join()
 
 
+class _TemplateFields:
+    """The `metadata.<scope>.<templateKey>` listing fields, asked for once per run when first needed."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._asked = False
+        self._fields: list[str] | None = None
+
+    def get(self) -> tuple[list[str] | None, int]:
+        """(fields or None to ask per item, requests made by this call)."""
+        with self._lock:
+            if self._asked:
+                return self._fields, 0
+            self._asked = True
+            try:
+                self._fields, pages = metadata_fields(self.client)
+            except Exception:  # noqa: BLE001 - no templates API (or no right to it): metadata per item
+                return None, 1
+            return self._fields, pages
+
+
 class _UserBackup:
     def __init__(
         self,
@@ -155,30 +180,56 @@ class _UserBackup:
         self._extras_rows: list[tuple[str, str, dict[str, bytes]]] = []
         self._versions_rows: list[tuple[str, str, list[OldVersion]]] = []
         self.parent: str | None = None  # the user's previous snapshot
+        # `metadata.<scope>.<template>` fields asked for in listings (None: metadata asked per item)
+        self.metadata_fields: list[str] | None = None
+        self.template_fields: _TemplateFields | None = None
 
     def _stopping(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()
 
-    def _events_check(self) -> tuple[bool, str | None, float]:
+    def _events_check(self) -> tuple[bool, str | None, float, list[dict[str, Any]] | None]:
         """(unchanged since the parent snapshot?, position to save with this run's snapshot, time of
-        the last full walk). Any doubt means a full walk."""
+        the last full walk, the events since the parent snapshot when only the folders they name
+        need listing). Any doubt means a full walk."""
         if not self.options.use_events:
-            return False, None, time.time()
+            return False, None, time.time(), None
         saved = self.state.event_position(self.scope, self.user.id)
         try:
             if saved is None or saved[1] != self.parent:
                 with self._lock:
                     self.report.listing_pages += 1
-                return False, position_now(self.client), time.time()
-            check = check_since(self.client, saved[0])
+                return False, position_now(self.client), time.time(), None
+            changes = read_changes(self.client, saved[0])
         except Exception:  # noqa: BLE001 - a lost stream window (or no events API): walk everything
-            return False, None, time.time()
+            return False, None, time.time(), None
         with self._lock:
-            self.report.listing_pages += check.pages
+            self.report.listing_pages += changes.pages
         due = time.time() - saved[2] >= self.options.full_walk_days * 86400
-        if check.changes or due or self.options.refresh_extras:
-            return False, check.position, time.time()
-        return True, check.position, saved[2]
+        if due or self.options.refresh_extras:
+            return False, changes.position, time.time(), None
+        if changes.events:
+            return False, changes.position, saved[2], changes.events
+        return True, changes.position, saved[2], None
+
+    def _plan(self, events: list[dict[str, Any]]) -> tuple[Plan, OldEntries, bytes] | None:
+        """What to relist, or None for a full walk (a new catalog, version history on, unknown events)."""
+        if self.options.versions or self.parent is None:
+            return None
+        old = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+        if not old:
+            return None
+        try:
+            plan = make_plan(events, old)
+        except NeedFullWalk:
+            return None
+        top = self.repo.load_tree(self.repo.load_snapshot(self.parent).tree)
+        login = self.root.lstrip("/")
+        mine = [n for n in top if n.name == login and n.type == "dir" and n.subtree is not None]
+        if len(mine) != 1:
+            return None
+        subtree = mine[0].subtree
+        assert subtree is not None
+        return plan, OldEntries(old), subtree
 
     def _reuse_parent(self, now: datetime, position: str | None, full_walk_at: float) -> UserReport | None:
         """Nothing changed in the user's Box: a new snapshot of the parent's tree, no listing at all.
@@ -222,7 +273,7 @@ class _UserBackup:
         started = time.monotonic()
         report = self.report
         now = datetime.now(UTC)
-        unchanged, position, full_walk_at = self._events_check()
+        unchanged, position, full_walk_at, events = self._events_check()
         if unchanged:
             reused = self._reuse_parent(now, position, full_walk_at)
             if reused is not None:
@@ -245,7 +296,20 @@ class _UserBackup:
             }
             # Box's folder 0 has no dates; a fixed one keeps an unchanged tree byte-identical
             builder.add_dir(self.root, meta=_node_meta(EPOCH, EPOCH, root_attrs))
-            self._walk_into(builder)
+            if self.template_fields is not None:
+                # only a run that lists anything asks for the templates (once for all users)
+                self.metadata_fields, pages = self.template_fields.get()
+                with self._lock:
+                    report.listing_pages += pages
+            planned = self._plan(events) if events is not None else None
+            if planned is None:
+                full_walk_at = time.time()
+                self._walk_into(builder)
+            else:
+                plan, old, old_tree = planned
+                self._walk_into(
+                    builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
+                )
             if self._stopping():
                 raise InterruptedError("stopped")
             snapshot_id = str(builder.commit())
@@ -277,7 +341,103 @@ class _UserBackup:
         report.duration = time.monotonic() - started
         return report
 
-    def _walk_into(self, builder: Any) -> None:
+    def _reused_entry(self, e: CatalogEntry) -> None:
+        with self._lock:
+            self._entries.append(e.values())
+            if e.item_type == "folder":
+                self.report.folders += 1
+            elif e.item_type == "file_version":
+                self.report.versions += 1
+            else:
+                self.report.files += 1
+                self.report.bytes += e.size
+                self.report.reused += e.item_type == "file"
+                self.report.web_links += e.item_type == "web_link"
+        size = e.size if e.item_type == "file" else 0
+        self.progress.found(1, size)
+        self.progress.done(1, size)
+
+    def _incremental_items(
+        self,
+        builder: Any,
+        plan: Plan,
+        old: OldEntries,
+        old_tree: bytes,
+        stats: WalkStats,
+        on_error: Callable[[WalkError], None],
+    ) -> Iterator[BoxItem]:
+        """The items of the marked folders (to add as a walk's); everything else is taken from the
+        previous tree right here: nodes as they are, with their catalog rows (see incremental.py)."""
+        lock = threading.Lock()
+
+        def rel(parent: str, name: str) -> str:
+            return f"{parent}/{name}" if parent else name
+
+        def box_id(node: Node) -> str | None:
+            for key, value in node.extended_attributes:
+                if key == "box.id":
+                    return value.decode()
+            return None
+
+        def reuse(path: str, node: Node) -> None:
+            builder.add_node(f"{self.root}/{path}", node)
+            for e in old.subtree(path):
+                self._reused_entry(e)
+
+        def graft(path: str, subtree: bytes) -> None:
+            for node in self.repo.load_tree(subtree):
+                reuse(rel(path, node.name), node)
+
+        def visit(folder_id: str, path: str, subtree: bytes | None) -> Iterator[BoxItem]:
+            if folder_id in plan.subtrees or subtree is None:
+                yield from walk(
+                    self.client,
+                    workers=self.options.list_workers,
+                    on_error=on_error,
+                    stats=stats,
+                    root_id=folder_id,
+                    root_path=path,
+                    extra_fields=self.metadata_fields or (),
+                )
+                return
+            if folder_id in plan.relist:
+                folder = BoxItem(type="folder", id=folder_id, name="", parent_id=None, path=path)
+                try:
+                    children = _list_folder(self.client, folder, stats, lock, self.metadata_fields or ())
+                except Exception as exc:  # noqa: BLE001 - reported per folder, as in a walk
+                    on_error(WalkError(folder_id, path, f"listing failed: {describe(exc)}"))
+                    return
+                previous = {box_id(n): n for n in self.repo.load_tree(subtree) if n.type == "dir"}
+                for child in children:
+                    yield child
+                    if child.type != "folder":
+                        continue
+                    prev = previous.get(child.id)
+                    if prev is None or prev.subtree is None or child.id in plan.descend:
+                        yield from visit(child.id, child.path, prev.subtree if prev is not None else None)
+                    else:
+                        graft(child.path, prev.subtree)
+                return
+            # nothing changed in this folder itself: its children are the previous tree's
+            for node in self.repo.load_tree(subtree):
+                path_ = rel(path, node.name)
+                fid = box_id(node)
+                if node.type == "dir" and fid is not None and fid in plan.descend:
+                    below = node.subtree
+                    builder.add_dir_node(f"{self.root}/{path_}", node)
+                    for e in old.exact(path_):
+                        self._reused_entry(e)
+                    yield from visit(fid, path_, below)
+                else:
+                    reuse(path_, node)
+
+        yield from visit(ROOT_ID, "", old_tree)
+
+    def _walk_into(
+        self,
+        builder: Any,
+        items: Callable[[WalkStats, Callable[[WalkError], None]], Iterator[BoxItem]] | None = None,
+    ) -> None:
         report = self.report
         walk_stats = WalkStats()
         workers = max(1, self.options.download_workers)
@@ -293,9 +453,18 @@ class _UserBackup:
                 raise RootUnavailable(err.error)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="box-dl") as pool:
-            for item in walk(
-                self.client, workers=self.options.list_workers, on_error=on_walk_error, stats=walk_stats
-            ):
+            source = (
+                walk(
+                    self.client,
+                    workers=self.options.list_workers,
+                    on_error=on_walk_error,
+                    stats=walk_stats,
+                    extra_fields=self.metadata_fields or (),
+                )
+                if items is None
+                else items(walk_stats, on_walk_error)
+            )
+            for item in source:
                 if self._stopping():
                     break
                 self.progress.found(1, item.size if item.type == "file" else 0)
@@ -327,6 +496,7 @@ class _UserBackup:
             if cached is not None:
                 item.extras = cached
                 needs_capture = False
+        item.extras = apply_listed_metadata(item, item.extras)
         if item.type == "folder":
             # folders inline: their metadata is set before any child can be added below them
             self._capture(item, fp, needs_capture)
@@ -343,13 +513,15 @@ class _UserBackup:
     def _needs_capture(self, item: BoxItem) -> bool:
         if item.type == "web_link":
             return False
-        return item.has_collaborations or item.comment_count > 0 or self.options.metadata
+        metadata = self.options.metadata and item.listed_metadata is None
+        return item.has_collaborations or item.comment_count > 0 or metadata
 
     def _capture(self, item: BoxItem, fp: str, needed: bool) -> None:
         if not needed:
             return
         try:
-            item.extras = capture(self.client, item, metadata=self.options.metadata)
+            metadata = self.options.metadata and item.listed_metadata is None
+            item.extras = apply_listed_metadata(item, capture(self.client, item, metadata=metadata))
         except Exception as exc:  # noqa: BLE001 - the item is still backed up, without its extras
             with self._lock:
                 self.report.fail_item(
@@ -573,6 +745,7 @@ def run_backup(
                 chosen.append(user)
     else:
         chosen = [u for u in everyone if u.active]
+    fields = _TemplateFields(conn.client) if options.metadata else None
     tracker = Progress(progress)
     parents: dict[str, tuple[int, str]] = {}
     for snap in repo.list_snapshots(host=options.hostname):
@@ -589,6 +762,7 @@ def run_backup(
                 tracker.set_user(user.login)
                 job = _UserBackup(conn, repo, writer, user, options, content, catalog, state, tracker)
                 job.parent = parents[user.id][1] if user.id in parents else None
+                job.template_fields = fields
                 return job.run()
 
             with ThreadPoolExecutor(

@@ -54,6 +54,12 @@ class ContentStore:
             other = self._inflight.get(sha1)
             if other is not None:
                 return other
+            done = self._this_run.get(sha1)
+            if done is not None:
+                # stored by another thread since the caller's `find`: reuse it, do not fetch it again
+                ready: Future[CachedContent | None] = Future()
+                ready.set_result(done)
+                return ready
             self._inflight[sha1] = Future()
         return None
 

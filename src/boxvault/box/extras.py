@@ -43,6 +43,31 @@ def _kind(item: BoxItem) -> str:
     return {"file": "files", "folder": "folders", "web_link": "web_links"}[item.type]
 
 
+def metadata_fields(client: BoxClient) -> tuple[list[str], int]:
+    """`metadata.<scope>.<templateKey>` for every template of the enterprise and Box's global ones
+    (asked once per run), so listings carry each item's metadata instances: no request per item.
+    Returns (fields, pages requested)."""
+    out: list[str] = []
+    pages = 0
+    for which in ("enterprise", "global"):
+        for page in iter_marker_pages(client, f"/2.0/metadata_templates/{which}", {}, 100):
+            pages += 1
+            for t in page:
+                if t.get("scope") and t.get("templateKey"):
+                    out.append(f"metadata.{t['scope']}.{t['templateKey']}")
+    return out, pages
+
+
+def apply_listed_metadata(item: BoxItem, extras: dict[str, bytes]) -> dict[str, bytes]:
+    """The extras with `box.metadata` as the listing showed it."""
+    if item.listed_metadata is None:
+        return extras
+    out = {k: v for k, v in extras.items() if k != "box.metadata"}
+    if item.listed_metadata:
+        out["box.metadata"] = _dump(item.listed_metadata)
+    return out
+
+
 def capture(client: BoxClient, item: BoxItem, *, metadata: bool) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     if item.type == "web_link":

@@ -135,6 +135,8 @@ class BoxItem:
     comment_count: int = 0
     version_number: int = 0  # 1 for a file never updated; more means Box keeps previous versions
     extras: dict[str, bytes] = field(default_factory=dict)  # captured structured data, box.<kind>
+    # metadata instances from the listing (`fields=metadata.<scope>.<templateKey>`); None: not asked
+    listed_metadata: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any], parent_id: str | None, parent_path: str) -> BoxItem:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 from box_sdk_gen.client import BoxClient
 
@@ -30,18 +31,39 @@ class WalkStats:
     pages: int = 0
 
 
-def _list_folder(client: BoxClient, folder: BoxItem, stats: WalkStats, lock: threading.Lock) -> list[BoxItem]:
+def listed_metadata(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The instances of a listing entry's `metadata` ({scope: {templateKey: instance}}), in the order
+    `GET /files|folders/{id}/metadata` gives them (by scope, then template)."""
+    found = raw.get("metadata") or {}
+    return [
+        found[scope][template]
+        for scope in sorted(found)
+        if isinstance(found[scope], dict)
+        for template in sorted(found[scope])
+        if isinstance(found[scope][template], dict)
+    ]
+
+
+def _list_folder(
+    client: BoxClient,
+    folder: BoxItem,
+    stats: WalkStats,
+    lock: threading.Lock,
+    extra_fields: Sequence[str] = (),
+) -> list[BoxItem]:
     children: list[BoxItem] = []
     taken: set[str] = set()
     pages = 0
     for entries in iter_marker_pages(
-        client, f"/2.0/folders/{folder.id}/items", {"fields": ",".join(ITEM_FIELDS)}
+        client, f"/2.0/folders/{folder.id}/items", {"fields": ",".join([*ITEM_FIELDS, *extra_fields])}
     ):
         pages += 1
         for raw in entries:
             if raw.get("type") not in ("file", "folder", "web_link"):
                 continue
             child = BoxItem.from_json(raw, folder.id, folder.path)
+            if extra_fields and child.type != "web_link":
+                child.listed_metadata = listed_metadata(raw)
             _unique_name(child, folder.path, taken)
             children.append(child)
     with lock:
@@ -75,15 +97,18 @@ def walk(
     on_error: Callable[[WalkError], None] | None = None,
     stats: WalkStats | None = None,
     root_id: str = ROOT_ID,
+    root_path: str = "",
+    extra_fields: Sequence[str] = (),
 ) -> Iterator[BoxItem]:
-    """Yield every item under `root_id` (not the root itself); a folder before its children.
+    """Yield every item under `root_id` (not the root itself; its path is `root_path`); a folder before
+    its children.
 
     A folder that cannot be listed (after the network layer's retries) is reported through
     `on_error` and yielded without children, so the rest of the tree is still backed up.
     """
     stats = stats if stats is not None else WalkStats()
     lock = threading.Lock()
-    root = BoxItem(type="folder", id=root_id, name="", parent_id=None, path="")
+    root = BoxItem(type="folder", id=root_id, name="", parent_id=None, path=root_path)
     # Listings run at most `workers` ahead of the consumer: a slow consumer (downloads) must not
     # let the listings of a 100,000-file tree pile up in memory; folders wait in `todo` instead.
     todo: deque[BoxItem] = deque([root])
@@ -93,7 +118,7 @@ def walk(
         while todo or pending:
             while todo and len(pending) < limit:
                 folder = todo.popleft()
-                pending[pool.submit(_list_folder, client, folder, stats, lock)] = folder
+                pending[pool.submit(_list_folder, client, folder, stats, lock, extra_fields)] = folder
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 folder = pending.pop(future)

@@ -217,6 +217,19 @@ class SnapshotBuilder:
             d.node = node
             self.dirs += 1
 
+    def add_dir_node(self, path: str, node: Node) -> None:
+        """A directory whose node (metadata) the caller built, e.g. taken from a previous tree; its
+        children are added as usual and its subtree is written at commit."""
+        parts = split_path(path)
+        node.name = parts[-1]
+        node.subtree = None
+        with self._lock:
+            d = self._parent_dir(parts)
+            if d.node is not None:
+                raise InvalidArgument(f"{path} was added twice")
+            d.node = node
+            self.dirs += 1
+
     def add_file(self, path: str, meta: NodeMeta | None = None, size_hint: int = 64 * 1024) -> FileWriter:
         split_path(path)
         return FileWriter(self, path, meta, size_hint)

@@ -58,9 +58,30 @@ def parse_fields(raw: str | None) -> list[str] | None:
 
 
 def select(data: dict[str, Any], default: list[str], fields: list[str] | None) -> dict[str, Any]:
-    """Box answers the standard fields, or, with `fields=`, the base fields plus exactly those asked for."""
-    keys = default if fields is None else [*BASE_FIELDS, *fields]
+    """Box answers the standard fields, or, with `fields=`, the base fields plus exactly those asked for
+    (`metadata.<scope>.<templateKey>` fields all land in `metadata`)."""
+    keys = (
+        default
+        if fields is None
+        else [*BASE_FIELDS, *("metadata" if f.startswith("metadata.") else f for f in fields)]
+    )
     return {k: data[k] for k in dict.fromkeys(keys) if k in data}
+
+
+def metadata_instance(row: Row, kind: str) -> dict[str, Any]:
+    """A metadata instance as Box shows it (its values plus the `$` fields)."""
+    data: dict[str, Any] = json.loads(row["data"])
+    return {
+        **data,
+        "$id": row["id"],
+        "$parent": f"{kind}_{row['item_id']}",
+        "$scope": row["scope"],
+        "$template": row["template"],
+        "$type": f"{row['template']}-{row['id'][:6]}",
+        "$typeVersion": 0,
+        "$version": row["version"],
+        "$canEdit": True,
+    }
 
 
 def user_mini(row: Row | None) -> dict[str, Any]:
@@ -258,6 +279,9 @@ class Renderer:
         data["is_accessible_via_shared_link"] = data["shared_link"] is not None
         data["permissions"] = FILE_PERMISSIONS
         data["is_associated_with_app_item"] = False
+        wanted_metadata = [f.split(".", 2) for f in wanted if f.startswith("metadata.") and f.count(".") == 2]
+        if wanted_metadata and kind != "web_link":
+            data["metadata"] = self.metadata(row, kind, [(m[1], m[2]) for m in wanted_metadata])
         if kind == "folder":
             if "size" in wanted:
                 data["size"] = folder_size(self.store, row["id"])
@@ -269,6 +293,19 @@ class Renderer:
             data["allowed_shared_link_access_levels"] = ["open", "company", "collaborators"]
             data["permissions"] = FOLDER_PERMISSIONS
         return select(data, default, fields)
+
+    def metadata(self, row: Row, kind: str, wanted: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """`fields=metadata.<scope>.<templateKey>`: {scope: {templateKey: instance}} of the instances
+        the item has (`enterprise` stands for the enterprise's own scope)."""
+        enterprise = f"enterprise_{self.store.setting('enterprise_id', '')}"
+        keys = {(enterprise if scope == "enterprise" else scope, template) for scope, template in wanted}
+        out: dict[str, dict[str, Any]] = {}
+        for inst in self.store.all(
+            "SELECT * FROM metadata WHERE item_id = ? ORDER BY scope, template", row["id"]
+        ):
+            if (inst["scope"], inst["template"]) in keys:
+                out.setdefault(inst["scope"], {})[inst["template"]] = metadata_instance(inst, kind)
+        return out
 
     def root(self, owner: Row) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from .. import items
 from ..errors import BoxError, bad_request
+from ..render import metadata_instance
 from ..store import Row, Store
 from .common import context, json_body, ok
 
@@ -28,18 +29,7 @@ def _scope(store: Store, scope: str) -> str:
 
 
 def _instance(row: Row, kind: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(row["data"])
-    return {
-        **data,
-        "$id": row["id"],
-        "$parent": f"{kind}_{row['item_id']}",
-        "$scope": row["scope"],
-        "$template": row["template"],
-        "$type": f"{row['template']}-{row['id'][:6]}",
-        "$typeVersion": 0,
-        "$version": row["version"],
-        "$canEdit": True,
-    }
+    return metadata_instance(row, kind)
 
 
 def _target(request: Request) -> tuple[Store, int, Row, str]:
@@ -165,7 +155,38 @@ async def delete_instance(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def list_templates(request: Request) -> Response:
+    """`GET /metadata_templates/enterprise|global`: the templates of that scope that items use (the
+    sandbox has no template definitions: a template exists once an instance of it does; `global`
+    always has Box's `properties`). One page."""
+    store, _, _ = context(request)
+    enterprise = request.url.path.rstrip("/").endswith("/enterprise")
+    scope = f"enterprise_{store.setting('enterprise_id', '')}" if enterprise else "global"
+    keys = [
+        str(r["template"])
+        for r in store.all("SELECT DISTINCT template FROM metadata WHERE scope = ? ORDER BY template", scope)
+    ]
+    if not enterprise and "properties" not in keys:
+        keys.insert(0, "properties")
+    entries = [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"box-sandbox:{scope}/{key}")),
+            "type": "metadata_template",
+            "scope": scope,
+            "templateKey": key,
+            "displayName": key,
+            "hidden": False,
+            "copyInstanceOnItemCopy": False,
+            "fields": [],
+        }
+        for key in keys
+    ]
+    return ok({"entries": entries, "limit": 100, "next_marker": None, "prev_marker": None})
+
+
 routes = [
+    Route("/2.0/metadata_templates/enterprise", list_templates, methods=["GET"]),
+    Route("/2.0/metadata_templates/global", list_templates, methods=["GET"]),
     Route("/2.0/{kind}/{item_id}/metadata", list_instances, methods=["GET"]),
     Route("/2.0/{kind}/{item_id}/metadata/{scope}/{template}", get_instance, methods=["GET"]),
     Route("/2.0/{kind}/{item_id}/metadata/{scope}/{template}", create_instance, methods=["POST"]),
