@@ -172,3 +172,25 @@ def test_bad_as_user_headers(sandbox: SandboxServer) -> None:
 def test_no_server_errors_were_answered(sandbox: SandboxServer, token: str) -> None:
     by_status = sandbox.stats()["requests_by_status"]
     assert "500" not in by_status, by_status
+
+
+def test_restoring_a_trashed_folder_checks_the_new_name(sandbox: SandboxServer, token: str) -> None:
+    """Files and folders share one restore handler: a non-string name is a 400 for both, never ignored."""
+    auth = {"Authorization": f"Bearer {token}"}
+    made = requests.post(
+        sandbox.url + "/2.0/folders",
+        json={"name": "to be restored", "parent": {"id": "0"}},
+        headers=auth,
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    folder = made.json()["id"]
+    assert requests.delete(f"{sandbox.url}/2.0/folders/{folder}", headers=auth, timeout=10).status_code == 204
+    restore = f"{sandbox.url}/2.0/folders/{folder}"
+    bad = requests.post(restore, json={"name": 5}, headers=auth, timeout=10)
+    assert bad.status_code == 400 and bad.json()["type"] == "error"
+    good = requests.post(restore, json={"name": "back"}, headers=auth, timeout=10)
+    assert good.status_code == 201 and good.json()["name"] == "back"
+    # the sandbox is shared by the module's tests: leave the user's root as it was
+    assert requests.delete(restore, headers=auth, timeout=10).status_code == 204
+    assert requests.delete(restore + "/trash", headers=auth, timeout=10).status_code == 204

@@ -12,6 +12,7 @@ from ..errors import BoxError, bad_request, not_found
 from ..store import now_iso
 from .common import context, fields_param, int_param, json_body, limit_param, ok, ref_id
 from .links import apply_shared_link
+from .trashed import trashed_routes
 
 
 def check_if_match(request: Request, etag: str) -> None:
@@ -63,36 +64,6 @@ async def delete_file(request: Request) -> Response:
     items.require(store, actor.id, row, "edit")
     check_if_match(request, str(row["sequence_id"]))
     items.trash(store, row, actor.id)
-    return Response(status_code=204)
-
-
-async def restore_file(request: Request) -> Response:
-    store, actor, renderer = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
-    items.require(store, actor.id, row, "edit")
-    body = await json_body(request, required=False)
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise bad_request("'name' must be a string")
-    parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
-    items.restore(store, row, actor.id, name, parent)
-    restored = store.item(int(row["id"]))
-    if restored is None:
-        raise not_found("file")
-    return ok(renderer.item(restored, fields_param(request)), 201)
-
-
-async def get_trashed_file(request: Request) -> Response:
-    store, actor, renderer = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
-    return ok(renderer.item(row, fields_param(request)))
-
-
-async def purge_file(request: Request) -> Response:
-    store, actor, _ = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["file_id"], "file")
-    items.require(store, actor.id, row, "edit")
-    items.purge(store, row, actor.id)
     return Response(status_code=204)
 
 
@@ -186,11 +157,9 @@ routes = [
     Route("/2.0/files/{file_id}", get_file, methods=["GET"]),
     Route("/2.0/files/{file_id}", update_file, methods=["PUT"]),
     Route("/2.0/files/{file_id}", delete_file, methods=["DELETE"]),
-    Route("/2.0/files/{file_id}", restore_file, methods=["POST"]),
-    Route("/2.0/files/{file_id}/trash", get_trashed_file, methods=["GET"]),
-    Route("/2.0/files/{file_id}/trash", purge_file, methods=["DELETE"]),
     Route("/2.0/files/{file_id}/versions", list_versions, methods=["GET"]),
     Route("/2.0/files/{file_id}/versions/current", promote_version, methods=["POST"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", delete_version, methods=["DELETE"]),
+    *trashed_routes("file"),
 ]

@@ -8,12 +8,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import items
-from ..errors import BoxError, bad_request, not_found
+from ..errors import BoxError, bad_request
 from ..store import Row
 from .common import context, fields_param, json_body, ok, ref_id, require_str
 from .files import check_if_match
 from .links import apply_shared_link
 from .listing import children_where, page
+from .trashed import trashed_routes
 
 
 def _folder_json(request: Request, row: Row | None, status: int = 200) -> Response:
@@ -97,34 +98,6 @@ async def delete_folder(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def restore_folder(request: Request) -> Response:
-    store, actor, renderer = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["folder_id"], "folder")
-    items.require(store, actor.id, row, "edit")
-    body = await json_body(request, required=False)
-    name = body.get("name")
-    parent = items.target_folder(store, actor.id, ref_id(body, "parent")) if "parent" in body else None
-    items.restore(store, row, actor.id, name if isinstance(name, str) else None, parent)
-    restored = store.item(int(row["id"]))
-    if restored is None:
-        raise not_found("folder")
-    return ok(renderer.item(restored, fields_param(request)), 201)
-
-
-async def get_trashed_folder(request: Request) -> Response:
-    store, actor, renderer = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["folder_id"], "folder")
-    return ok(renderer.item(row, fields_param(request)))
-
-
-async def purge_folder(request: Request) -> Response:
-    store, actor, _ = context(request)
-    row = items.get_trashed(store, actor.id, request.path_params["folder_id"], "folder")
-    items.require(store, actor.id, row, "edit")
-    items.purge(store, row, actor.id)
-    return Response(status_code=204)
-
-
 async def trash_items(request: Request) -> Response:
     store, actor, renderer = context(request)
     # only the top-level trashed items are listed, as on Box: the content of a trashed folder is not
@@ -140,8 +113,6 @@ routes = [
     Route("/2.0/folders/{folder_id}", get_folder, methods=["GET"]),
     Route("/2.0/folders/{folder_id}", update_folder, methods=["PUT"]),
     Route("/2.0/folders/{folder_id}", delete_folder, methods=["DELETE"]),
-    Route("/2.0/folders/{folder_id}", restore_folder, methods=["POST"]),
     Route("/2.0/folders/{folder_id}/items", folder_items, methods=["GET"]),
-    Route("/2.0/folders/{folder_id}/trash", get_trashed_folder, methods=["GET"]),
-    Route("/2.0/folders/{folder_id}/trash", purge_folder, methods=["DELETE"]),
+    *trashed_routes("folder"),
 ]
