@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boxvault.portal import clock
+from boxvault.core import clock
 from portal.fixtures import login
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

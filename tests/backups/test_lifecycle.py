@@ -28,9 +28,9 @@ def test_discovery_auto_activates_archives_and_purges_users(admin: Any, tmp_path
     from boxvault.accounts.access import for_user
     from boxvault.backups import repository, services
     from boxvault.backups.models import TaskUser
+    from boxvault.core import clock
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
-    from boxvault.portal import clock
     from support.sandbox import running_sandbox
 
     access = for_user(admin.user)
@@ -93,7 +93,7 @@ def test_task_deletion_waits_out_the_grace_period_and_purges_only_that_task(
     from boxvault.accounts.access import for_user
     from boxvault.backups import repository, services
     from boxvault.backups.models import Task, TaskUser
-    from boxvault.portal import clock
+    from boxvault.core import clock
 
     access = for_user(admin.user)
     doomed, kept = make_task(name="Doomed"), make_task(name="Kept")
@@ -116,7 +116,7 @@ def test_account_purge_removes_its_repositories(admin: Any, outsider: Any, make_
     from boxvault.accounts.access import for_user
     from boxvault.accounts.services import purge_due_accounts, request_removal
     from boxvault.backups import repository
-    from boxvault.portal import clock
+    from boxvault.core import clock
 
     ours, theirs = make_task(), make_task(account_admin=outsider, name="Other tenant")
     for task in (ours, theirs):
@@ -131,7 +131,7 @@ def test_account_purge_removes_its_repositories(admin: Any, outsider: Any, make_
 def test_settings_page_saves_and_reschedules(client: Any, admin: Any, make_task: Any) -> None:
     from boxvault.backups.models import Task, TaskUser
     from boxvault.backups.schedule import next_slot
-    from boxvault.portal import clock
+    from boxvault.core import clock
     from portal.fixtures import login
 
     task = make_task()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from boxvault.portal import clock
+from boxvault.core import clock
 
 
 def _job(pk: int) -> Any:
@@ -139,8 +139,8 @@ def test_unknown_kind_fails_cleanly(make_job: Callable[..., Any]) -> None:
 
 def test_cancel_pending_job(admin: Any, make_job: Callable[..., Any]) -> None:
     from boxvault.accounts.access import for_user
-    from boxvault.accounts.services import ServiceError
     from boxvault.activity.models import ActivityEvent
+    from boxvault.core.errors import ServiceError
     from boxvault.jobs import services
 
     job = make_job()
@@ -156,7 +156,7 @@ def test_cancel_needs_the_operation_and_the_account(
     viewer: Any, outsider: Any, make_job: Callable[..., Any]
 ) -> None:
     from boxvault.accounts.access import for_user
-    from boxvault.accounts.services import ServiceError
+    from boxvault.core.errors import ServiceError
     from boxvault.jobs import services
 
     job = make_job()

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from boxvault.api.tokens import create_token
-from boxvault.portal import clock
+from boxvault.core import clock
 from portal.fixtures import login
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from boxvault.portal import bootstrap
-from boxvault.portal.env import env_bool, env_int, env_list, env_opt, env_str
+from boxvault.core import bootstrap
+from boxvault.core.env import env_bool, env_int, env_list, env_opt, env_str
 
 
 def test_readers(monkeypatch: pytest.MonkeyPatch) -> None:

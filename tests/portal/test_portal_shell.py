@@ -53,7 +53,7 @@ def test_friendly_404_and_403(client: Any, restricted: Any) -> None:
 
 
 def test_500_page_has_no_traceback(db: Any) -> None:
-    from boxvault.portal.errors import server_error
+    from boxvault.core.errorpages import server_error
 
     response = server_error(RequestFactory().get("/settings/"))
     assert response.status_code == 500

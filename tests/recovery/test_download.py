@@ -17,9 +17,9 @@ from recovery.fixtures import CONTENT, back_up, sha1
 def test_zip_download_byte_identical_with_signed_link(
     client: Any, admin: Any, sandbox: Any, mailoutbox: Any
 ) -> None:
+    from boxvault.core import clock
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
-    from boxvault.portal import clock
 
     backed = back_up(client, admin, sandbox)
     response = client.post(

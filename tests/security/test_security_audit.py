@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from boxvault.portal import clock
+from boxvault.core import clock
 from portal.fixtures import PASSWORD, login
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from boxvault.accounts.models import Member
-from boxvault.accounts.operations import GRANTABLE, LABELS, SERVICES
+from boxvault.core.operations import GRANTABLE, LABELS, SERVICES
 
 
 def _location_choices() -> list[tuple[str, str]]:

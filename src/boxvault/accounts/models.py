@@ -7,7 +7,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
-from boxvault.accounts.operations import ADMIN_ONLY, Operation
+from boxvault.core.operations import ADMIN_ONLY, Operation
 
 
 class UserManager(BaseUserManager["User"]):

@@ -20,9 +20,10 @@ from django.http import HttpRequest
 from boxvault.accounts.access import Access
 from boxvault.accounts.invitations import invitation_link
 from boxvault.accounts.models import Account, Member, User
-from boxvault.accounts.operations import GRANTABLE, LABELS, SERVICES, Operation
 from boxvault.billing.services import start_trial
-from boxvault.portal import clock
+from boxvault.core import clock
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import GRANTABLE, LABELS, SERVICES, Operation
 from boxvault.security.models import AuditEvent
 from boxvault.security.services import record
 
@@ -30,10 +31,6 @@ Activity = AuditEvent.Activity
 # Sent inside the purge transaction, before the rows go: receivers remove what lives outside the database
 # (repositories, exports) for that account only.
 account_purging = Signal()
-
-
-class ServiceError(ValueError):
-    """A request the service refuses, with a message meant for the person who made it."""
 
 
 def _clean_email(email: str) -> str:

@@ -8,11 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from boxvault.accounts import services
 from boxvault.accounts.access import get_for
-from boxvault.accounts.decorators import requires
 from boxvault.accounts.forms import AccountSettingsForm, MemberForm, NewMemberForm, RemovalForm
 from boxvault.accounts.models import Member
-from boxvault.accounts.operations import Operation
-from boxvault.portal import clock
+from boxvault.core import clock
+from boxvault.core.access import requires
+from boxvault.core.operations import Operation
 
 
 @require_http_methods(["GET", "POST"])

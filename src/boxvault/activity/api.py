@@ -1,4 +1,4 @@
-"""`/api/v1/activity/`: system activity as JSON or (`?format=csv`) CSV. Routed from boxvault.api.urls."""
+"""`/api/v1/activity/`: system activity as JSON or (`?format=csv`) CSV. Routed from its api_urls.py."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from boxvault.accounts.operations import Operation
 from boxvault.activity.export import csv_lines
 from boxvault.activity.filters import ActivityFilter
 from boxvault.activity.models import ActivityEvent
-from boxvault.api.renderers import CSVRenderer
-from boxvault.api.views import AccountScopedMixin
+from boxvault.core.api import AccountScopedMixin
+from boxvault.core.operations import Operation
+from boxvault.core.renderers import CSVRenderer
 
 
 class ActivityEventSerializer(serializers.ModelSerializer[ActivityEvent]):

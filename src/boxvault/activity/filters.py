@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.activity.models import ActivityEvent
-from boxvault.jobs.filters import set_choices
+from boxvault.core.filters import set_choices
 
 
 class ActivityFilter(django_filters.FilterSet):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from boxvault.activity.models import ActivityEvent
-from boxvault.portal import clock
+from boxvault.core import clock
 
 _STATUSES = set(ActivityEvent.Status.values)
 

@@ -5,12 +5,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from boxvault.accounts.access import scoped
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
 from boxvault.activity.export import csv_lines
 from boxvault.activity.filters import ActivityFilter
 from boxvault.activity.models import ActivityEvent
 from boxvault.activity.plots import plots
+from boxvault.core.access import requires
+from boxvault.core.operations import Operation
 
 
 def _filtered(request: HttpRequest) -> ActivityFilter:

@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from boxvault.accounts.decorators import requires
 from boxvault.api.tokens import TokenError, create_token, revoke_token
+from boxvault.core.access import requires
 
 
 class TokenForm(forms.Form):

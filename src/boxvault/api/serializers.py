@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from boxvault.accounts.models import Account, Member
-from boxvault.accounts.operations import GRANTABLE, SERVICES
+from boxvault.core.operations import GRANTABLE, SERVICES
 from boxvault.security.models import AuditEvent
 
 _OPERATIONS = [str(op) for op in GRANTABLE]

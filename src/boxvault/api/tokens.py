@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from boxvault.api.models import ApiToken
-from boxvault.portal import clock
+from boxvault.core import clock
 from boxvault.security.models import AuditEvent
 from boxvault.security.services import record
 

@@ -11,31 +11,15 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from boxvault.accounts import services
-from boxvault.accounts.access import Access, for_user, get_for, scoped
+from boxvault.accounts.access import get_for
 from boxvault.accounts.models import Account, Member
-from boxvault.accounts.operations import Operation
 from boxvault.api import serializers as s
-from boxvault.api.renderers import CSVRenderer
+from boxvault.core.api import AccountScopedMixin
+from boxvault.core.operations import Operation
+from boxvault.core.renderers import CSVRenderer
 from boxvault.security.export import csv_lines
 from boxvault.security.filters import AuditFilter
 from boxvault.security.models import AuditEvent
-
-
-class AccountScopedMixin:
-    """Runs `for_user` before any handler: `operations` maps HTTP methods to the operation they need."""
-
-    operations: dict[str, Operation | None] = {}
-    access: Access
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        default = self.operations.get("*")
-        self.access = for_user(request.user, self.operations.get(request.method or "GET", default))
-
-    def scoped(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no request user
-            return queryset.none()
-        return scoped(self.access, queryset)
 
 
 class AccountView(AccountScopedMixin, generics.GenericAPIView[Account]):

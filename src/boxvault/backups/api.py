@@ -13,11 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from boxvault.accounts.access import get_for
-from boxvault.accounts.operations import Operation
-from boxvault.api.views import AccountScopedMixin
 from boxvault.backups import queries, services
 from boxvault.backups import serializers as s
 from boxvault.backups.models import Task, TaskUser
+from boxvault.core.api import AccountScopedMixin
+from boxvault.core.operations import Operation
 
 
 class TaskViewSet(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from boxvault.portal import bootstrap
+from boxvault.core import bootstrap
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="backup tasks of the portal")
 
@@ -154,10 +154,10 @@ def backup_now(
     _setup(data)
     from django.db import transaction
 
-    from boxvault.accounts.services import ServiceError
     from boxvault.backups import services
     from boxvault.backups.models import TaskUser
-    from boxvault.portal import clock
+    from boxvault.core import clock
+    from boxvault.core.errors import ServiceError
 
     found = _task(task)
     rows = list(TaskUser.objects.filter(task=found, box_user_id__in=user))
@@ -233,8 +233,8 @@ def retention(
 ) -> None:
     """Set how long a task keeps snapshots (operators); applied with forget + prune."""
     _setup(data)
-    from boxvault.accounts.services import ServiceError
     from boxvault.backups import services
+    from boxvault.core.errors import ServiceError
 
     found = _task(task)
     kinds = {"d": "days", "m": "months", "y": "years"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 
 from boxvault.box.connect import BOX_API_URL, Limits
-from boxvault.portal.env import env_str
+from boxvault.core.env import env_str
 
 BOX_AUTHORIZE_URL = "https://account.box.com/api/oauth2/authorize"
 

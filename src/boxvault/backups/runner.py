@@ -16,7 +16,7 @@ from boxvault.backups.connection import describe, is_auth_failure, open_connecti
 from boxvault.backups.models import Task, TaskUser
 from boxvault.backups.repository import open_repository
 from boxvault.box.report import FAILED, PARTIAL, SUCCEEDED
-from boxvault.portal import clock
+from boxvault.core import clock
 
 log = logging.getLogger(__name__)
 DISCOVERY_INTERVAL = timedelta(minutes=10)

@@ -15,15 +15,15 @@ from django.conf import settings
 from django.db import transaction
 
 from boxvault.accounts.access import Access
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
 from boxvault.backups import schedule, vault
 from boxvault.backups.conf import box_app
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
 from boxvault.box.connect import BOX_API_URL, Limits, base_urls
-from boxvault.portal import clock
+from boxvault.core import clock
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 
 log = logging.getLogger(__name__)
 GRACE_DAYS = 7

@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from boxvault.accounts.access import Access, get_for, scoped
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
 from boxvault.backups import queries, services
 from boxvault.backups.conf import box_app
 from boxvault.backups.forms import NewTaskForm, TaskSettingsForm
 from boxvault.backups.models import Task, TaskUser
+from boxvault.core.access import requires
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 
 log = logging.getLogger(__name__)
 _STATE_KEY = "backups_oauth_state"

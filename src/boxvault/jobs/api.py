@@ -1,4 +1,4 @@
-"""REST endpoints for jobs: list, detail (with log) and cancel. Routed from boxvault.api.urls."""
+"""REST endpoints for jobs: list, detail (with log) and cancel. Routed from its api_urls.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from boxvault.accounts.operations import Operation
-from boxvault.api.renderers import CSVRenderer
-from boxvault.api.views import AccountScopedMixin
+from boxvault.core.api import AccountScopedMixin
+from boxvault.core.operations import Operation
+from boxvault.core.renderers import CSVRenderer
 from boxvault.jobs import services
 from boxvault.jobs.export import csv_lines
 from boxvault.jobs.filters import JobFilter

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from boxvault.portal import bootstrap
+from boxvault.core import bootstrap
 
 jobs_app = typer.Typer(no_args_is_help=True, help="jobs of the portal")
 
@@ -110,7 +110,7 @@ def cancel_job(
     _setup(data)
     from boxvault.accounts.access import Access
     from boxvault.accounts.models import Member
-    from boxvault.accounts.services import ServiceError
+    from boxvault.core.errors import ServiceError
     from boxvault.jobs import services
 
     job = _job(job_id)

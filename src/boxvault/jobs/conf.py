@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from boxvault.portal.env import env_int
+from boxvault.core.env import env_int
 
 
 def _value(name: str, default: int) -> int:

@@ -8,17 +8,10 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from boxvault.accounts.operations import SERVICES
+from boxvault.core import clock
+from boxvault.core.filters import set_choices
+from boxvault.core.operations import SERVICES
 from boxvault.jobs.models import Job
-from boxvault.portal import clock
-
-
-def set_choices(field_filter: django_filters.Filter, choices: list[tuple[str, str]]) -> None:
-    """Per-request choices. The form field is cached on the filter and the filter set deep-copies its
-    class's filters, so a field built once elsewhere (the schema, browsable API) keeps stale choices."""
-    field_filter.extra["choices"] = choices
-    field_filter.__dict__.pop("_field", None)
-
 
 SORTS = [("latest", "Latest first"), ("oldest", "Oldest first")]
 

@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from boxvault.portal.env import env_list
+from boxvault.core.env import env_list
 
 if TYPE_CHECKING:
     from boxvault.jobs.context import JobContext

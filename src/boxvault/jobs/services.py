@@ -26,12 +26,12 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 
 from boxvault.accounts.access import Access
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
 from boxvault.activity import services as activity
+from boxvault.core import clock
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 from boxvault.jobs import conf, registry
 from boxvault.jobs.models import Job, JobLogLine
-from boxvault.portal import clock
 
 log = logging.getLogger("boxvault.jobs")
 Status = Job.Status

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
+from boxvault.core.access import requires
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 from boxvault.jobs import services
 from boxvault.jobs.export import csv_lines
 from boxvault.jobs.filters import JobFilter

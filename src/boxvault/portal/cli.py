@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from boxvault.portal import bootstrap
+from boxvault.core import bootstrap
 
 DataOption = Annotated[
     Path | None,

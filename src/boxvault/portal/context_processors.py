@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from boxvault.accounts.operations import Operation
+from boxvault.core.operations import Operation
 
 # (label, url name, operation needed); pages of later issues appear once their URL name exists.
 NAVIGATION: list[tuple[str, str, Operation | None]] = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from boxvault.portal.env import env_bool, env_int, env_list, env_opt, env_path, env_str
+from boxvault.core.env import env_bool, env_int, env_list, env_opt, env_path, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("BOXVAULT_DATA", "./data")
@@ -21,7 +21,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
 def _secret_key() -> str:
-    # The CLI writes SECRET_KEY_FILE on first run (boxvault.portal.bootstrap); a process that starts without
+    # The CLI writes SECRET_KEY_FILE on first run (boxvault.core.bootstrap); a process that starts without
     # one (tests, a one-off `manage check`) gets a throw-away key rather than a hard-coded one.
     configured = env_opt("BOXVAULT_SECRET_KEY")
     if configured:
@@ -55,7 +55,7 @@ BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
 BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-CSRF_FAILURE_VIEW = "boxvault.portal.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -25,7 +25,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
 ]
 
-handler400 = "boxvault.portal.errors.bad_request"
-handler403 = "boxvault.portal.errors.forbidden"
-handler404 = "boxvault.portal.errors.not_found"
-handler500 = "boxvault.portal.errors.server_error"
+handler400 = "boxvault.core.errorpages.bad_request"
+handler403 = "boxvault.core.errorpages.forbidden"
+handler404 = "boxvault.core.errorpages.not_found"
+handler500 = "boxvault.core.errorpages.server_error"

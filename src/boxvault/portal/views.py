@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
+from boxvault.core.access import requires
+from boxvault.core.operations import Operation
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boxvault.accounts.access import for_user, get_for
-from boxvault.accounts.operations import Operation
 from boxvault.backups.models import Task, TaskUser
+from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import services
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate

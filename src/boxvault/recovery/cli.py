@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from boxvault.portal import bootstrap
+from boxvault.core import bootstrap
 
 app = typer.Typer(no_args_is_help=True, help="browse snapshots, restore into Box, export")
 
@@ -54,7 +54,7 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     from django.core.exceptions import PermissionDenied
     from django.http import Http404
 
-    from boxvault.accounts.services import ServiceError
+    from boxvault.core.errors import ServiceError
     from boxvault.recovery.snapshots import BadRequest
 
     try:
@@ -88,8 +88,8 @@ def snapshots(
     """A Box user's snapshots, newest first."""
     access = _access(email, data)
     from boxvault.accounts.access import get_for
-    from boxvault.accounts.operations import Operation
     from boxvault.backups.models import Task, TaskUser
+    from boxvault.core.operations import Operation
     from boxvault.recovery.snapshots import list_snapshots
     from boxvault.recovery.views import date_range
 
@@ -117,7 +117,7 @@ def tree(
 ) -> None:
     """The items of one folder of a snapshot."""
     access = _access(email, data)
-    from boxvault.accounts.operations import Operation
+    from boxvault.core.operations import Operation
     from boxvault.recovery.snapshots import children, clean_path, locate
 
     def run() -> dict[str, Any]:

@@ -156,6 +156,6 @@ def run_export_job(ctx: Any) -> None:
 
 
 def _now() -> Any:
-    from boxvault.portal import clock
+    from boxvault.core import clock
 
     return clock.now()

@@ -1,7 +1,7 @@
 """Signed download links for zip exports.
 
 A link names the job and its account, signed with the server's SECRET_KEY (Django's signing, salted for
-this use). Its age is checked against the portal clock (`boxvault.portal.clock`, so tests move time), not
+this use). Its age is checked against the portal clock (`boxvault.core.clock`, so tests move time), not
 the signer's own timestamp. Decision (docs/recovery.md): the link is not enough on its own; the person
 following it must be signed in as a member of the job's account with the EXPORT operation. A forwarded
 e-mail therefore leaks nothing, and the 72 hours bound how long the file is kept and offered.
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.core import signing
 from django.urls import reverse
 
-from boxvault.portal import clock
+from boxvault.core import clock
 
 VALID_FOR = timedelta(hours=72)
 _SALT = "boxvault.recovery.download"

@@ -16,11 +16,11 @@ from typing import Any
 from django.db import transaction
 
 from boxvault.accounts.access import Access
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
 from boxvault.backups import crypto, vault
 from boxvault.backups.models import TaskUser
 from boxvault.box.restore import Mode
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 from boxvault.engine.storage.base import StorageError
 from boxvault.jobs import services as jobs
 from boxvault.jobs.models import Job

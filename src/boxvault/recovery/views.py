@@ -12,12 +12,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from boxvault.accounts.access import get_for, scoped
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
-from boxvault.accounts.services import ServiceError
 from boxvault.backups.models import Task, TaskUser
+from boxvault.core import clock
+from boxvault.core.access import requires
+from boxvault.core.errors import ServiceError
+from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
-from boxvault.portal import clock
 from boxvault.recovery import links, services
 from boxvault.recovery.handlers import exports_dir
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate

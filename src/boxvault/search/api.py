@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boxvault.accounts.access import for_user
-from boxvault.accounts.operations import Operation
+from boxvault.core.operations import Operation
 from boxvault.search import services
 from boxvault.search.query import BadInput
 

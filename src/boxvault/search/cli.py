@@ -41,7 +41,7 @@ def search(
 
     Exit status 2: bad input, 3: no such user or task, 4: not allowed.
     """
-    from boxvault.portal import bootstrap
+    from boxvault.core import bootstrap
 
     bootstrap.setup(data)
     from django.contrib.auth import get_user_model
@@ -49,7 +49,7 @@ def search(
     from django.http import Http404
 
     from boxvault.accounts.access import for_user
-    from boxvault.accounts.operations import Operation
+    from boxvault.core.operations import Operation
     from boxvault.search import services
     from boxvault.search.query import BadInput
 

@@ -9,9 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
 from boxvault.backups.models import TaskUser
+from boxvault.core.access import requires
+from boxvault.core.operations import Operation
 from boxvault.search import services
 from boxvault.search.query import BadInput
 

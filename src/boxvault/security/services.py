@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from boxvault.portal import clock
+from boxvault.core import clock
 from boxvault.security.models import AuditEvent
 from boxvault.security.useragent import browser_name
 

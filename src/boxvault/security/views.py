@@ -4,16 +4,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from boxvault.accounts.access import scoped
-from boxvault.accounts.decorators import requires
-from boxvault.accounts.operations import Operation
+from boxvault.core.access import requires
+from boxvault.core.operations import Operation
 from boxvault.security.export import csv_lines
 from boxvault.security.filters import AuditFilter
 from boxvault.security.models import AuditEvent
 
 
 def _filtered(request: HttpRequest) -> AuditFilter:
-    queryset = scoped(request.access, AuditEvent.objects.all())  # type: ignore[attr-defined]
+    queryset = request.access.restrict(AuditEvent.objects.all())  # type: ignore[attr-defined]
     return AuditFilter(request.GET, queryset=queryset)
 
 
