@@ -177,3 +177,66 @@ def test_bad_input_is_a_clear_4xx(client: Any, admin: Any, sandbox: Any) -> None
     )
     assert page.status_code == 400 and b"mode must be" in page.content
     assert not Job.objects.filter(kind__in=["restore", "export"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
+    client: Any, admin: Any, sandbox: Any
+) -> None:
+    """Every operation but no service: the account's Box tasks, snapshots, jobs and downloads are not there for
+    them (404), on pages, API and the zip link alike — and nothing they try starts a job."""
+    from boxvault.accounts.access import for_user
+    from boxvault.accounts.services import add_member
+    from boxvault.core.operations import GRANTABLE
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+    from portal.fixtures import PASSWORD, login
+
+    backed = back_up(client, admin, sandbox)
+    task, user, ref = backed.task.pk, backed.user["box_user_id"], backed.snapshot
+    export = client.post(
+        "/api/v1/exports/",
+        {"snapshot": ref, "paths": [backed.proj], "target": {"kind": "zip"}},
+        content_type="application/json",
+    )
+    assert export.status_code == 201
+    job_id = export.json()["id"]
+    assert jobs.run(job_id) == "succeeded"
+    link = Job.objects.get(pk=job_id).result["download_url"]
+    assert client.get(link).status_code == 200
+
+    member = add_member(
+        for_user(admin.user),
+        email="nosvc@a.example",
+        password=PASSWORD,
+        operations=[str(op) for op in GRANTABLE],
+        services=[],
+    )
+    login(client, member.user)
+    jobs_before = Job.objects.count()
+    hidden = [
+        f"/recovery/tasks/{task}/",
+        f"/recovery/tasks/{task}/users/{user}/",
+        f"/recovery/snapshots/{ref}/",
+        f"/recovery/snapshots/{ref}/act/?action=zip",
+        f"/api/v1/tasks/{task}/",
+        f"/api/v1/tasks/{task}/users/",
+        f"/api/v1/tasks/{task}/users/{user}/snapshots/",
+        f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}",
+        f"/api/v1/tasks/{task}/search/?q=a",
+        f"/api/v1/jobs/{job_id}/",
+        link,
+    ]
+    for url in hidden:
+        response = client.get(url)
+        assert response.status_code == 404, (url, response.status_code)
+    assert backed.task.name.encode() not in client.get("/recovery/").content
+    assert client.get("/api/v1/tasks/").json()["count"] == 0
+    assert client.get("/api/v1/jobs/").json()["count"] == 0
+    restore = {"snapshot": ref, "paths": [backed.proj], "mode": "bypass"}
+    assert _post(client, "/api/v1/restores/", restore).status_code == 404
+    zipped = {"snapshot": ref, "paths": [backed.proj], "target": {"kind": "zip"}}
+    assert _post(client, "/api/v1/exports/", zipped).status_code == 404
+    backup_now = {"action": "backup_now", "box_user_ids": [user]}
+    assert _post(client, f"/api/v1/tasks/{task}/users/actions/", backup_now).status_code == 404
+    assert Job.objects.count() == jobs_before
