@@ -183,8 +183,8 @@ def test_bad_input_is_a_clear_4xx(client: Any, admin: Any, sandbox: Any) -> None
 def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
     client: Any, admin: Any, sandbox: Any
 ) -> None:
-    """Every operation but no service: the account's Box tasks, snapshots, jobs and downloads are not there for
-    them (404), on pages, API and the zip link alike — and nothing they try starts a job."""
+    """Every operation but no service: the account's Box tasks, snapshots, jobs and downloads are not
+    there for them (404), on pages, API and the zip link alike — and nothing they try starts a job."""
     from boxvault.accounts.access import for_user
     from boxvault.accounts.services import add_member
     from boxvault.core.operations import GRANTABLE

@@ -22,6 +22,14 @@ class AuditEvent(models.Model):
         ACCOUNT_REMOVAL = "account_removal", "Account Removal"
         ACCOUNT_REACTIVATED = "account_reactivated", "Account Reactivated"
         API_TOKEN = "api_token", "API Token"
+        TASK_CREATED = "task_created", "Backup Task Created"
+        TASK_CONNECTED = "task_connected", "Backup Task Connected"
+        TASK_CHANGED = "task_changed", "Backup Task Changed"
+        TASK_DELETION = "task_deletion", "Backup Task Deletion"
+        TASK_USERS = "task_users", "Backup Users Changed"
+        BACKUP_NOW = "backup_now", "Backup Now"
+        RESTORE = "restore", "Restore"
+        EXPORT = "export", "Export"
 
     class Status(models.TextChoices):
         OK = "ok", "OK"
