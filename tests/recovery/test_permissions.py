@@ -240,3 +240,24 @@ def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
     backup_now = {"action": "backup_now", "box_user_ids": [user]}
     assert _post(client, f"/api/v1/tasks/{task}/users/actions/", backup_now).status_code == 404
     assert Job.objects.count() == jobs_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_page_and_api_refuse_a_request_with_the_same_words(client: Any, admin: Any, sandbox: Any) -> None:
+    """One serializer parses a restore (and an export) for both: the same bad input, the same sentence."""
+    import html
+
+    backed = back_up(client, admin, sandbox)
+    ref = backed.snapshot
+    cases = [
+        ({"mode": "shred"}, {"mode": "shred"}),
+        ({"mode": "bypass", "destination": {"folder_id": "../x"}}, {"mode": "bypass", "folder_id": "../x"}),
+    ]
+    for api_extra, form_extra in cases:
+        api = _post(client, "/api/v1/restores/", {"snapshot": ref, "paths": [backed.proj], **api_extra})
+        page = client.post(
+            f"/recovery/snapshots/{ref}/act/",
+            {"action": "restore", "confirm": "1", "paths": [backed.proj], **form_extra},
+        )
+        assert api.status_code == page.status_code == 400
+        assert html.escape(api.json()["detail"]).encode() in page.content, api.json()
