@@ -20,6 +20,7 @@ from boxvault.backups.conf import box_app
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
+from boxvault.billing import services as billing
 from boxvault.box.connect import BOX_API_URL, Limits, base_urls
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
@@ -335,6 +336,11 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
         else:
             if task.status != Task.Status.CONNECTED:
                 raise ServiceError("Connect the task to Box first.")
+            if billing.read_only(task.account):
+                raise ServiceError(
+                    "This account is read-only until its subscription is paid: no new backups "
+                    "(restores and exports still work). See Billing."
+                )
             for u in users:
                 job = start_backup(u, initiator=access.user, now=now)
                 if job is not None:
