@@ -337,3 +337,93 @@ def test_a_read_only_account_takes_no_new_backup_but_still_restores(
     assert refused.status_code == 400 and "read-only" in refused.json()["detail"]
     billing_on.BOXVAULT_BILLING = False  # billing switched off: nothing of it applies
     assert schedule.due(later).count() == len(users)
+
+
+def test_receipt_reaches_a_real_smtp_server_and_members_see_only_what_they_may(
+    client: Any, admin: Any, billing_on: Any
+) -> None:
+    import email
+    import threading
+
+    from aiosmtpd.controller import Controller
+
+    from boxvault.accounts.access import for_user
+    from boxvault.accounts.services import add_member
+    from boxvault.billing import services
+    from boxvault.billing.money import add_months
+    from portal.fixtures import PASSWORD, login
+    from support import free_port, wait_for
+
+    received: list[Any] = []
+    lock = threading.Lock()
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            with lock:
+                received.append(email.message_from_bytes(envelope.content))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        billing_on.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        billing_on.EMAIL_HOST, billing_on.EMAIL_PORT = "127.0.0.1", port
+        profile = services.profile_for(admin.account)
+        now = admin.account.trial.ends_at
+        invoice = services.issue(
+            profile,
+            plan="annual",
+            start=now,
+            end=add_months(now, 12),
+            lines=[("users", 3, Decimal("30.00"))],
+            due=now,
+        )
+        login(client, admin.user)
+        sent = _post(client, f"/api/v1/billing/invoices/{invoice.pk}/email/", {})
+        assert sent.status_code == 200 and sent.json()["sent_to"] == admin.user.email
+        services.mark_paid(invoice.reference)
+        wait_for(lambda: len(received) >= 2, timeout=20, what="two e-mails")
+    finally:
+        controller.stop()
+    subjects = sorted(m["Subject"] for m in received)
+    assert subjects == [f"[boxvault] Invoice {invoice.reference}", f"[boxvault] Receipt {invoice.reference}"]
+    for message in received:
+        pdfs = [p for p in message.walk() if p.get_content_type() == "application/pdf"]
+        assert len(pdfs) == 1 and pdfs[0].get_payload(decode=True).startswith(b"%PDF")
+
+    # a member who may see billing but not its messages: the page, no banner; the other way round: the banner
+    billing_on.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    payer = add_member(
+        for_user(admin.user), email="p@a.example", password=PASSWORD, operations=["billing"], services=[]
+    )
+    told = add_member(
+        for_user(admin.user),
+        email="t@a.example",
+        password=PASSWORD,
+        operations=["billing_notifications"],
+        services=[],
+    )
+    login(client, payer.user)
+    assert (
+        client.get("/billing/").status_code == 200
+        and b"billing-banner" not in client.get("/billing/").content
+    )
+    login(client, told.user)
+    assert client.get("/billing/").status_code == 403
+    home = client.get("/").content
+    assert b"billing-banner" in home and b'href="/billing/"' not in home
+
+
+def test_money_refuses_what_is_not_an_amount() -> None:
+    from boxvault.billing.money import add_months, line_amount, money, tax_on
+
+    for bad in ("-1", "NaN", "Infinity", "abc", None):
+        with pytest.raises(ValueError):
+            money(bad)
+    assert money("2.005") == Decimal("2.01") and line_amount(3, Decimal("0.335")) == Decimal("1.01")
+    assert tax_on(Decimal("10.05"), Decimal("17")) == Decimal("1.71")
+    from datetime import UTC, datetime
+
+    assert add_months(datetime(2027, 1, 31, tzinfo=UTC), 1) == datetime(2027, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2027, 11, 15, tzinfo=UTC), 3) == datetime(2028, 2, 15, tzinfo=UTC)

@@ -163,3 +163,16 @@ class InvoicePdfView(_Billing):
         response = HttpResponse(pdf.render(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{invoice.reference}.pdf"'
         return response
+
+
+class InvoiceEmailView(_Billing):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        invoice = self.access.get(Invoice.objects.all(), pk=pk)
+        try:
+            services.email_invoice(self.access, invoice)
+        except ServiceError as exc:
+            raise _bad(exc) from exc
+        except OSError as exc:
+            raise _bad(ValueError("The e-mail could not be sent; try again later.")) from exc
+        return Response({"sent_to": request.user.email})

@@ -12,4 +12,5 @@ urlpatterns = [
     path("billing/cards/<str:card_id>/", api.CardView.as_view(), name="billing-card"),
     path("billing/invoices/", api.InvoicesView.as_view(), name="billing-invoices"),
     path("billing/invoices/<int:pk>/pdf/", api.InvoicePdfView.as_view(), name="billing-invoice-pdf"),
+    path("billing/invoices/<int:pk>/email/", api.InvoiceEmailView.as_view(), name="billing-invoice-email"),
 ]

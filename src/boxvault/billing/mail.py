@@ -19,6 +19,21 @@ def _to(account: Any) -> list[str]:
     return [getattr(billing, "email", "") or account.email]
 
 
+def send_invoice_to(invoice: Any, address: str) -> None:
+    """One invoice, PDF attached, to one address (a member's "e-mail me this invoice")."""
+    from boxvault.billing.pdf import render
+
+    message = EmailMessage(
+        f"[boxvault] {'Receipt' if invoice.status == 'paid' else 'Invoice'} {invoice.reference}",
+        f"{invoice.reference}: {invoice.total} {invoice.currency}, {invoice.get_status_display()}.\n"
+        f"— boxvault, for {invoice.account.name}\n",
+        None,
+        [address],
+    )
+    message.attach(f"{invoice.reference}.pdf", render(invoice), "application/pdf")
+    message.send()
+
+
 def _send(account: Any, subject: str, body: str, invoice: Any = None) -> None:
     base = settings.BOXVAULT_BASE_URL.rstrip("/")
     body += f"\n\nBilling: {base}/billing/\n— boxvault, for {account.name}\n"

@@ -443,6 +443,12 @@ def retry(access: Access) -> list[str]:
     return done
 
 
+def email_invoice(access: Access, invoice: Invoice) -> None:
+    """ "E-mail me this invoice": to the member who asks, the PDF attached."""
+    _require(access)
+    mail.send_invoice_to(invoice, access.user.email)
+
+
 def mark_paid(reference: str, *, method: str = "bank transfer") -> Invoice:
     """Operators: an invoice paid outside Stripe (bank transfer)."""
     match = re.fullmatch(r"([A-Za-z0-9]+)-(\d+)", (reference or "").strip())

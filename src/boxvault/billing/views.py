@@ -46,6 +46,10 @@ def home(request: HttpRequest) -> HttpResponse:
                 services.delete_card(access, request.POST.get("card", ""))
             elif action == "retry":
                 services.retry(access)
+            elif action == "email":
+                services.email_invoice(
+                    access, access.get(Invoice.objects.all(), pk=request.POST.get("invoice"))
+                )
             else:
                 raise ServiceError("Unknown action.")
         except ServiceError as exc:
