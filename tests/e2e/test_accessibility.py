@@ -37,6 +37,7 @@ PAGES = [
     "/users/",
     "/users/add/",
     "/support/",
+    "/billing/",
 ]
 
 
@@ -47,6 +48,7 @@ def _kek(settings: Any, tmp_path: Any) -> None:
     settings.BOXVAULT_KEK = TEST_KEK
     settings.DATA_DIR = tmp_path / "data"
     settings.BOXVAULT_LOCATIONS = {"local": {"label": "Local", "url": str(tmp_path / "repos")}}
+    settings.BOXVAULT_BILLING = True  # the Billing page and the trial banner are checked too
 
 
 @pytest.fixture(autouse=True)
