@@ -227,6 +227,10 @@ SPECTACULAR_SETTINGS = {
         "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
         "JobStatusEnum": "boxvault.jobs.models.Job.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "boxvault.core.openapi.add_error_responses",
+    ],
 }
 
 # --- e-mail: console unless an SMTP host is configured
