@@ -8,12 +8,11 @@ from typing import Any, Protocol
 
 from django.db import close_old_connections
 
-from boxvault.backups import services
+from boxvault.backups import repository, services
 from boxvault.backups.catalog import DjangoCatalog
 from boxvault.backups.conf import run_limits
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, Task, TaskUser
-from boxvault.backups.repository import open_repository
 from boxvault.box.report import FAILED, PARTIAL, SUCCEEDED
 from boxvault.core import clock
 
@@ -45,6 +44,8 @@ class Outcome:
     failed: int = 0
     duration: float = 0.0
     canceled: bool = False
+    box_requests: int = 0  # Box API requests this job made
+    storage_requests: int = 0  # repository storage requests (after the local index/snapshot cache)
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -119,7 +120,8 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             # (services.discover_due), and the job knows its user and its parent snapshot from the
             # database, so a user's job costs the same whatever the size of the task (issue 10).
             conn = open_connection(task, run_limits())
-            repo = open_repository(task)
+            held = repository.take(task)
+            repo = held.repo
             parent = parent_snapshot(task, user.box_user_id, repo)
         except Exception as exc:
             if is_auth_failure(exc):
@@ -159,6 +161,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
                 parents={user.box_user_id: parent},
             )
         except Exception as exc:
+            repository.discard(held)
             if is_auth_failure(exc):
                 services.mark_disconnected(task, describe(exc))
             raise BackupFailed(describe(exc)) from exc
@@ -167,6 +170,11 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             state.close()
             close_old_connections()
         ur = report.users[0]
+        storage_requests = held.requests()
+        if ur.status in (SUCCEEDED, PARTIAL) and not reporter.cancelled():
+            repository.give_back(held)  # the next job of this task starts from this index
+        else:
+            repository.discard(held)
         outcome = Outcome(
             status=ur.status,
             snapshot_id=ur.snapshot_id,
@@ -179,6 +187,8 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             duration=ur.duration,
             canceled=reporter.cancelled(),
             failures=[{"item_id": f.item_id, "path": f.path, "error": f.error} for f in ur.failures[:200]],
+            box_requests=int(report.requests.get("requests", 0) or 0),
+            storage_requests=storage_requests,
         )
         for failure in ur.failures[:200]:
             reporter.log(f"{failure.path or failure.item_id}: {failure.error}", level="warning")
