@@ -1,4 +1,4 @@
-"""A held repository refreshes its index incrementally; the disk cache of index and snapshot files (issue 10)."""
+"""A held repository refreshes its index incrementally; the disk cache of index and snapshot files."""
 
 from __future__ import annotations
 
