@@ -27,7 +27,7 @@ REC = np.dtype([("id", "V32"), ("pk", ">u4"), ("off", "<u4"), ("len", "<u4"), ("
 _WORDS = np.dtype([("w0", "<u8"), ("w1", "<u8"), ("w2", "<u8"), ("w3", "<u8"), ("pko", "<u8"), ("lu", "<u8")])
 TREE_BIT = 1 << 31
 PACK_MASK = TREE_BIT - 1
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 _U32 = 1 << 32
 _ZERO16 = bytes(16)
 _TREE16 = b"\x80" + bytes(15)
@@ -118,8 +118,17 @@ class BlobTable:
     def _reserve(self, n: int) -> None:
         if n <= len(self._rows):
             return
-        # realloc in place (mremap for large blocks): growing never holds two copies of the table
-        self._rows.resize(max(n, len(self._rows) * 3 // 2, 4096), refcheck=False)
+        # realloc (mremap for large blocks): growing never holds two copies of the table; but numpy zeroes
+        # the new part, so ``load`` reserves its estimate up front and this growth is the exception
+        self._rows.resize(max(n, len(self._rows) * 5 // 4, 4096), refcheck=False)
+
+    def reserve_estimate(self, n: int) -> None:
+        """Room for about ``n`` rows, left untouched (np.empty): pages never written cost no memory."""
+        if n <= len(self._rows):
+            return
+        rows = np.empty(n, REC)
+        rows[: self._n] = self._rows[: self._n]
+        self._rows = rows
 
     def add_rows(self, rows: Sequence[tuple[str, bytes, str, int, int, int]]) -> None:
         """(kind, id, pack id, offset, length, uncompressed length) rows, for tables built by hand."""
@@ -167,7 +176,9 @@ class BlobTable:
         """Every index file in id order; ``on_damaged(index_id, error)`` goes on or raises."""
         table = cls()
         files = sorted(list_ids(repo, "index"))
-        for i, (index_id, _) in enumerate(files):
+        total_bytes = sum(size for _, size in files)
+        read_bytes = 0
+        for i, (index_id, size) in enumerate(files):
             name = f"index/{index_id}"
             try:
                 table.add_document(load_json(repo, name), name)
@@ -175,6 +186,10 @@ class BlobTable:
                 on_damaged(index_id, e)
                 continue
             table.files.append(index_id)
+            read_bytes += size
+            if i < 3:
+                # index files hold a steady number of entries per stored byte: size the table once
+                table.reserve_estimate(int(len(table) * total_bytes / max(1, read_bytes) * 1.05) + 64)
             if progress:
                 progress(i + 1, len(files))
         table.finish()
