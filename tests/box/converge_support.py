@@ -186,9 +186,7 @@ class Changer:
             assert row is not None
             items.trash(s, row, actor)
         elif kind == "restore":
-            trashed = s.all(
-                "SELECT * FROM items WHERE trashed_at IS NOT NULL AND purged = 0 ORDER BY id"
-            )
+            trashed = s.all("SELECT * FROM items WHERE trashed_at IS NOT NULL AND purged = 0 ORDER BY id")
             if not trashed:
                 return None
             row = trashed[a % len(trashed)]
@@ -208,7 +206,12 @@ class Changer:
             ref = f"converge:new:{self._name('f')}"
             size = b % 3000
             items.create_file(
-                s, parent[0], actor, actor, self._name("new"), (size, content.generated_sha1(ref, size), "gen", ref)
+                s,
+                parent[0],
+                actor,
+                actor,
+                self._name("new"),
+                (size, content.generated_sha1(ref, size), "gen", ref),
             )
         elif kind == "new_folder":
             items.create_folder(s, parent[0], actor, actor, self._name("folder"))
@@ -285,7 +288,12 @@ class Harness:
         try:
             with listing_hook(before_listing):
                 report = run_backup(
-                    self.conn, repo, options=options, catalog=catalog, state=state, cache=cache,
+                    self.conn,
+                    repo,
+                    options=options,
+                    catalog=catalog,
+                    state=state,
+                    cache=cache,
                     user_ids=[self.user["id"]],
                 )
         finally:
@@ -355,3 +363,41 @@ def random_schedule(rng: random.Random, changes: int, listings: int) -> list[tup
         (rng.randrange(1, listings + 1), rng.choice(Changer.KINDS), rng.randrange(1000), rng.randrange(1000))
         for _ in range(changes)
     )
+
+
+def converge_round(h: Harness, schedule: list[tuple[int, str, int, int]], full_walk: bool) -> list[str]:
+    """One round of the property: a backup with `schedule` applied between its listings (a scheduled
+    full walk or an incremental run), then (a), (b) and (c). Returns the problems found."""
+    owners = sorted({int(h.sandbox.users[0]["id"]), h.user_id})
+    changer = Changer(h.store, owners)
+    seen: dict[str, set[str]] = {}
+    record(seen, h.view())
+
+    def before_listing(n: int) -> None:
+        for at, kind, a, b in schedule:
+            if at == n:
+                changer.apply(kind, a, b)
+                with changer.lock:
+                    record(seen, user_view(h.store, h.user_id))
+
+    # a scheduled full walk (due at every run with 0 days) or an incremental run
+    during = h.backup(full_walk_days=0 if full_walk else 7.0, before_listing=before_listing)
+    # changes scheduled after the last listing land before the run ends (still "during" it)
+    before_listing(10**6)
+    problems = [f"(a) {p}" for p in check_during(h.store, h.stored(during), seen)]
+    if during.divergent:
+        problems.append(f"full walk: {during.divergent} divergent: {during.divergent_items}")
+    after = h.backup()
+    truth = h.view()
+    got = h.stored(after).view()
+    if got != truth:
+        diff = {k: (got.get(k), truth.get(k)) for k in set(got) | set(truth) if got.get(k) != truth.get(k)}
+        problems.append(f"(b) the next snapshot differs from Box: {diff}")
+    if after.failed:
+        problems.append(f"(b) failures: {after.failures}")
+    quiet = h.backup()
+    if quiet.downloaded or quiet.failed:
+        problems.append(f"(c) a run without change downloaded {quiet.downloaded}, failed {quiet.failed}")
+    if h.stored(quiet).view() != truth:
+        problems.append("(c) the no-change snapshot differs from Box")
+    return [f"{changer.applied}: {p}" for p in problems]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from converge_support import Changer, Harness, check_during, record, user_view
+from converge_support import Changer, Harness, check_during, converge_round, record
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -42,40 +42,6 @@ def changes_strategy() -> st.SearchStrategy[list[tuple[int, str, int, int]]]:
     return st.lists(change, min_size=1, max_size=12).map(sorted)
 
 
-def converge_round(h: Harness, schedule: list[tuple[int, str, int, int]], full_walk: bool) -> None:
-    owners = sorted({int(h.sandbox.users[0]["id"]), h.user_id})
-    changer = Changer(h.store, owners)
-    seen: dict[str, set[str]] = {}
-    record(seen, h.view())
-
-    def before_listing(n: int) -> None:
-        for at, kind, a, b in schedule:
-            if at == n:
-                changer.apply(kind, a, b)
-                with changer.lock:
-                    record(seen, user_view(h.store, h.user_id))
-
-    during = h.backup(full_walk=full_walk, before_listing=before_listing)
-    # changes scheduled after the last listing land before the run ends (still "during" it)
-    before_listing(10**6)
-    stored = h.stored(during)
-    problems = check_during(h.store, stored, seen)
-    assert not problems, (changer.applied, problems)
-
-    after = h.backup()
-    truth = h.view()
-    got = h.stored(after).view()
-    assert got == truth, (
-        changer.applied,
-        {k: (got.get(k), truth.get(k)) for k in set(got) | set(truth) if got.get(k) != truth.get(k)},
-    )
-    assert after.failed == 0, after.failures
-
-    quiet = h.backup()
-    assert quiet.downloaded == 0 and quiet.failed == 0, quiet
-    assert h.stored(quiet).view() == truth
-
-
 _settings = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -91,7 +57,8 @@ def test_snapshots_converge_while_box_changes(
     harness: Harness, schedule: list[tuple[int, str, int, int]], full_walk: bool
 ) -> None:
     harness.sandbox.clear_faults()
-    converge_round(harness, schedule, full_walk)
+    problems = converge_round(harness, schedule, full_walk)
+    assert not problems, problems
 
 
 @_settings
@@ -101,7 +68,8 @@ def test_converge_with_events_delivered_twice_and_out_of_order(
 ) -> None:
     harness.sandbox.set_faults(seed=seed, event_redelivery=0.5, event_shuffle=True)
     try:
-        converge_round(harness, schedule, full_walk)
+        problems = converge_round(harness, schedule, full_walk)
+        assert not problems, problems
     finally:
         harness.sandbox.clear_faults()
 
@@ -157,7 +125,8 @@ def test_a_file_moved_by_its_owner_out_of_a_shared_folder_leaves_the_collaborato
         first = h.backup()
         assert h.stored(first).view() == h.view()
         below = h.store.all(
-            "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT i.id FROM items i JOIN t ON i.parent_id = t.id) "
+            "WITH RECURSIVE t(id) AS (SELECT ? UNION ALL "
+            "SELECT i.id FROM items i JOIN t ON i.parent_id = t.id) "
             "SELECT * FROM items WHERE id IN (SELECT id FROM t) AND id != ? ORDER BY id",
             shared["id"],
             shared["id"],

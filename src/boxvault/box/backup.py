@@ -32,6 +32,7 @@ from boxvault.box.incremental import NeedFullWalk, OldEntries, Plan, make_plan, 
 from boxvault.box.model import EPOCH, BoxItem
 from boxvault.box.placement import Placements, gone, lookup_item
 from boxvault.box.progress import Progress, ProgressCallback
+from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
@@ -321,7 +322,9 @@ class _UserBackup:
                 self._walk_into(
                     builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
                 )
-            for path in self.placements.settle(lookup_item(self.client)):
+            if not self._stopping():
+                self._rewalk_raced(builder, position)
+            for path in self.placements.settle(lookup_item(self.client), self._entries.count):
                 builder.remove(f"{self.root}/{path}")
                 report.relocated += 1
             if self._stopping():
@@ -371,6 +374,39 @@ class _UserBackup:
         items = proof.divergent(events)
         self.report.divergent = len(items)
         self.report.divergent_items = items[:50]
+
+    def _rewalk_raced(self, builder: Any, position: str | None) -> None:
+        """Folders renamed or moved while the walk ran: listed again where they are now (recheck.py)."""
+        if position is None:
+            return
+        try:
+            raced, pages = raced_folders(self.client, position)
+            with self._lock:
+                self.report.listing_pages += pages
+            rewalk = plan_rewalk(self.client, self.placements, raced, self.metadata_fields or ())
+        except Exception:  # noqa: BLE001 - no events now: the next run's events replay the changes
+            return
+        rows = self._entries.count
+        for path in rewalk.take_out:
+            builder.remove(f"{self.root}/{path}")
+            self.placements.take_out(path, rows)
+        for folder in rewalk.walk:
+
+            def again(
+                stats: WalkStats, on_error: Callable[[WalkError], None], folder: BoxItem = folder
+            ) -> Iterator[BoxItem]:
+                yield folder
+                yield from walk(
+                    self.client,
+                    workers=self.options.list_workers,
+                    on_error=on_error,
+                    stats=stats,
+                    root_id=folder.id,
+                    root_path=folder.path,
+                    extra_fields=self.metadata_fields or (),
+                )
+
+            self._walk_into(builder, again)
 
     def _dropped(self, e: CatalogEntry) -> None:
         """A row of a place taken back (placement.py): it no longer counts."""

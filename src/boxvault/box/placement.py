@@ -47,9 +47,12 @@ def _parent_path(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def _below(path: str, prefixes: set[str]) -> bool:
+def _below(path: str, prefixes: dict[str, int], mark: int) -> bool:
+    """Is `path` at or below a path taken out after `mark` (a place's order or a catalog row's index)
+    was given? What a later listing put back at the same path stays."""
     while path:
-        if path in prefixes:
+        cutoff = prefixes.get(path)
+        if cutoff is not None and mark < cutoff:
             return True
         path = _parent_path(path)
     return False
@@ -62,7 +65,10 @@ class Placements:
         self._more: dict[str, list[Place]] = {}  # ids placed more than once
         self._folder_at: dict[str, str] = {"": ROOT_ID}
         self._order = 0
-        self.removed: set[str] = set()  # paths taken out of the snapshot (with everything below)
+        # paths taken out of the snapshot (with everything below): the place order and the catalog row
+        # count at that time (what was placed there later stays)
+        self.removed: dict[str, int] = {}
+        self.removed_rows: dict[str, int] = {}
 
     def add(self, item_id: str, item_type: str, path: str, name: str) -> None:
         if item_type not in ITEM_TYPES:
@@ -82,23 +88,40 @@ class Placements:
         with self._lock:
             return {k: list(v) for k, v in self._more.items()}
 
+    def take_out(self, path: str, rows: int) -> None:
+        """`path` leaves the snapshot, with everything below it placed so far (`rows`: the catalog rows
+        spooled so far)."""
+        with self._lock:
+            self.removed[path] = self._order + 1
+            self.removed_rows[path] = rows
+
+    def live(self, item_id: str) -> list[Place]:
+        """The places of an item still in the snapshot."""
+        with self._lock:
+            places = self._more.get(item_id) or ([self._first[item_id]] if item_id in self._first else [])
+        return [p for p in places if not _below(p.path, self.removed, p.order)]
+
+    def placed_path(self, item_id: str) -> str | None:
+        places = self.live(item_id)
+        return places[-1].path if len(places) == 1 else None
+
     def parent_id(self, place: Place) -> str | None:
         return self._folder_at.get(_parent_path(place.path))
 
-    def settle(self, lookup: Callable[[str, str], Current | None]) -> list[str]:
+    def settle(self, lookup: Callable[[str, str], Current | None], rows: int) -> list[str]:
         """Decide every duplicate (outermost first: taking out a folder settles its subtree's copies);
         returns the paths to take out of the snapshot."""
         dups = self.duplicates()
         order = sorted(dups, key=lambda i: min(p.path.count("/") for p in dups[i]))
         out: list[str] = []
         for item_id in order:
-            places = [p for p in dups[item_id] if not _below(p.path, self.removed)]
+            places = self.live(item_id)
             if len(places) < 2:
                 continue
             winner = self.choose(places, lookup(item_id, places[0].type))
             for p in places:
                 if p is not winner:
-                    self.removed.add(p.path)
+                    self.take_out(p.path, rows)
                     out.append(p.path)
         return out
 
@@ -121,9 +144,9 @@ class Placements:
         self, entries: Iterable[CatalogEntry], dropped: Callable[[CatalogEntry], None]
     ) -> Iterator[CatalogEntry]:
         """The catalog rows of what stays in the snapshot (`dropped` is told of the others)."""
-        removed = self.removed
-        for e in entries:
-            if not removed or not _below(e.path, removed):
+        removed = self.removed_rows
+        for index, e in enumerate(entries):
+            if not removed or not _below(e.path, removed, index):
                 yield e
             else:
                 dropped(e)
