@@ -146,3 +146,47 @@ def test_a_file_moved_by_its_owner_out_of_a_shared_folder_leaves_the_collaborato
         got = h.stored(second).view()
         assert not moved & set(got)
         assert got == h.view()
+
+
+def _silent_rename(h: Harness) -> str:
+    """Rename one of the user's files behind the events stream's back (as a lost event would)."""
+    row = h.store.one(
+        "SELECT * FROM items WHERE type = 'file' AND owner_id = ? AND purged = 0 AND trashed_at IS NULL "
+        "ORDER BY id LIMIT 1",
+        h.user_id,
+    )
+    assert row is not None
+    h.store.db.execute(
+        "UPDATE items SET name = ?, name_key = ? WHERE id = ?", ("silent.txt", "silent.txt", row["id"])
+    )
+    return str(row["id"])
+
+
+def test_scheduled_full_walk_counts_and_heals_a_divergence(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path, users=1, files_per_user=30, seed=9) as sb:
+        h = Harness(sb, tmp_path, sb.users[0])
+        first = h.backup()
+        assert first.full_walk and first.divergent is None  # nothing to compare a first run with
+        item_id = _silent_rename(h)
+        # the events path cannot see a change Box did not report: the stale name stays ...
+        stale = h.backup()
+        assert stale.unchanged and not stale.full_walk
+        assert h.stored(stale).view()[item_id][1] != h.view()[item_id][1]
+        # ... until the scheduled full walk (due at once with 0 days), which stores Box as it is and
+        # counts the item the incremental path would have got wrong
+        proof = h.backup(full_walk_days=0)
+        assert proof.full_walk and proof.divergent == 1, proof
+        (item,) = proof.divergent_items
+        assert item["item_id"] == item_id and item["path"].endswith("silent.txt")
+        assert not item["incremental_path"].endswith("silent.txt")
+        assert h.stored(proof).view() == h.view()
+        # healed: the next scheduled full walk agrees with the incremental path
+        again = h.backup(full_walk_days=0)
+        assert again.full_walk and again.divergent == 0 and again.downloaded == 0
+        # and a full walk while changes come in counts none of them (they are the next run's)
+        changer = Changer(h.store, [h.user_id])
+        busy = h.backup(
+            full_walk_days=0,
+            before_listing=lambda n: changer.apply(Changer.KINDS[n % len(Changer.KINDS)], n, 3 * n),
+        )
+        assert changer.applied and busy.divergent == 0, (changer.applied, busy.divergent_items)

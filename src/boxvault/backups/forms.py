@@ -44,5 +44,10 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             label="Full walk of every user's Box every (days)",
             min_value=1,
             max_value=90,
+            required=False,  # a form posted without it (older pages, scripts) keeps the task's value
             help_text="Incremental runs follow Box's events; a full walk lists everything and proves them.",
         )
+
+    def clean_full_walk_days(self) -> int:
+        value = self.cleaned_data.get("full_walk_days")
+        return int(value) if value is not None else int(self.instance.full_walk_days)
