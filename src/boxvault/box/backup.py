@@ -383,7 +383,9 @@ class _UserBackup:
             raced, pages = raced_folders(self.client, position)
             with self._lock:
                 self.report.listing_pages += pages
-            rewalk = plan_rewalk(self.client, self.placements, raced, self.metadata_fields or ())
+            rewalk = plan_rewalk(
+                self.client, self.user.id, self.placements, raced, self.metadata_fields or ()
+            )
         except Exception:  # noqa: BLE001 - no events now: the next run's events replay the changes
             return
         rows = self._entries.count

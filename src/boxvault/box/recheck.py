@@ -48,7 +48,11 @@ def raced_folders(client: BoxClient, position: str) -> tuple[set[str], int]:
 
 
 def plan_rewalk(
-    client: BoxClient, placements: Placements, raced: set[str], extra_fields: Sequence[str] = ()
+    client: BoxClient,
+    user_id: str,
+    placements: Placements,
+    raced: set[str],
+    extra_fields: Sequence[str] = (),
 ) -> Rewalk:
     out = Rewalk()
     placed = {fid: [p.path for p in placements.live(fid)] for fid in sorted(raced)}
@@ -68,6 +72,10 @@ def plan_rewalk(
         if parent in placed:
             continue  # listed again with its parent
         parent_path = "" if parent == ROOT_ID else placements.placed_path(parent)
+        owner = str((raw.get("owned_by") or {}).get("id") or "")
+        if parent_path is None and owner != user_id and all("/" not in path for path in placed[fid]):
+            # a folder shared with the user sits in the user's root, below a parent the user does not see
+            parent_path = ""
         if parent_path is None or _under(parent_path, out.take_out):
             continue  # a place the snapshot does not hold, or one listed again anyway
         out.walk.append(BoxItem.from_json(raw, parent, parent_path))
