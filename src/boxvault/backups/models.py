@@ -66,6 +66,9 @@ class Task(models.Model):
     index_for_search = models.BooleanField(default=True)
     auto_activate = models.BooleanField(default=False)
     archived_retention_days = models.PositiveIntegerField(default=90)
+    # every user's tree is listed in full at least this often, and compared with what the events-driven
+    # incremental path would have stored (docs/box.md, "Scheduled full walk")
+    full_walk_days = models.PositiveSmallIntegerField(default=7)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
     hour_utc = models.PositiveSmallIntegerField(default=1)
     retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.UNLIMITED)

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from django.db import close_old_connections
 
-from boxvault.backups import repository, services
+from boxvault.backups import fullwalk, repository, services
 from boxvault.backups.catalog import DjangoCatalog
 from boxvault.backups.conf import run_limits
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
@@ -145,6 +145,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             task_id=str(task.uuid),
             user_workers=1,
             checkpoint_seconds=10.0,
+            full_walk_days=float(task.full_walk_days),
             should_stop=reporter.cancelled,
         )
         try:
@@ -197,6 +198,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             return outcome
         if ur.status == FAILED:
             raise BackupFailed(ur.error or "the backup failed")
+        fullwalk.report_run(task, user.login, ur, reporter)
         if ur.status == PARTIAL:
             reporter.partial()
         reporter.log(

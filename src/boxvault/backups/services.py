@@ -42,6 +42,7 @@ SETTINGS_FIELDS = (
     "index_for_search",
     "auto_activate",
     "archived_retention_days",
+    "full_walk_days",
 )
 ACTION_WORDS = {"activate": "Activated", "pause": "Paused", "delete": "Deletion requested for"}
 ACTIONS: dict[str, Operation] = {
@@ -453,6 +454,10 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
         days = changes["archived_retention_days"]
         if not (isinstance(days, int) and 1 <= days <= 3650):
             raise ServiceError("archived_retention_days must be from 1 to 3650.")
+    if "full_walk_days" in changes:
+        days = changes["full_walk_days"]
+        if not (isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 90):
+            raise ServiceError("full_walk_days must be from 1 to 90.")
     with transaction.atomic():
         before = {key: getattr(task, key) for key in changes}
         for key, value in changes.items():

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ..auth import require_admin
 from ..errors import bad_request
 from ..items import ADMIN_EVENT
-from ..runtime import base_url
+from ..runtime import base_url, sandbox
 from ..store import Row, is_id
 from .common import context, ok
 
@@ -71,7 +71,20 @@ async def get_events(request: Request) -> Response:
     rows = store.all(
         f"SELECT * FROM events WHERE {where} AND id > ? ORDER BY id LIMIT ?", *args, int(position), limit
     )
-    entries = [_event(r, renderer.user(int(r["created_by"])), admin) for r in rows]
+    delivered = rows
+    if not admin:
+        faults = sandbox(request).faults
+        earlier: list[Row] = []
+        if faults.config.event_redelivery and int(position) > 0:
+            # events this stream already delivered before `position`, which may come again
+            earlier = store.all(
+                f"SELECT * FROM events WHERE {where} AND id <= ? ORDER BY id DESC LIMIT ?",
+                *args,
+                int(position),
+                limit,
+            )
+        delivered = faults.events_page(rows, earlier)
+    entries = [_event(r, renderer.user(int(r["created_by"])), admin) for r in delivered]
     next_position = int(rows[-1]["id"]) if rows else max(int(position), 0)
     if not rows and int(position) == 0:
         next_position = int(store.scalar("SELECT MAX(id) FROM events") or 0)
