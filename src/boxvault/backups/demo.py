@@ -122,6 +122,9 @@ def start(data_dir: Path) -> subprocess.Popen[bytes]:
     os.environ["BOXVAULT_BOX_CLIENT_ID"] = str(info["client_id"])
     os.environ["BOXVAULT_BOX_CLIENT_SECRET"] = str(info["client_secret"])
     os.environ["BOXVAULT_BOX_API_URL"] = url
+    # the operator's allow-list of Box API URLs (docs/operations.md, Egress): tasks may use this sandbox
+    allowed = [u for u in os.environ.get("BOXVAULT_BOX_API_URLS", "").split(",") if u.strip()]
+    os.environ["BOXVAULT_BOX_API_URLS"] = ",".join([*allowed, url])
     os.environ.setdefault("BOXVAULT_BOX_RATE_PER_USER", "0")  # a local sandbox, not Box's API quotas
     print(
         f"Demo Box enterprise: sandbox on {url} ({USERS} users, {USERS * FILES_PER_USER} files, "

@@ -8,7 +8,7 @@ acting as a given user through the `As-User` header.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from box_sdk_gen.box.ccg_auth import BoxCCGAuth, CCGConfig
 from box_sdk_gen.box.jwt_auth import BoxJWTAuth, JWTConfig
@@ -164,3 +164,24 @@ def connect(
         limiter=limiter,
         enterprise_id=enterprise_id,
     )
+
+
+class NotBox(Exception):
+    """The server answered, but not as Box does (plain text, no token, no user): not a Box API."""
+
+
+def verify(conn: BoxConnection) -> dict[str, Any]:
+    """Check a connection for real before anything is saved: the token endpoint must answer a Box-shaped token
+    (a JSON object with an access_token), and `/users/me` must answer a user. The SDK alone would take a
+    plain-text answer as a token of `None` and send `Bearer None` on; this refuses it."""
+    from boxvault.box.api import get_json
+
+    token = conn.auth.retrieve_token(network_session=conn.session)
+    access = getattr(token, "access_token", None)
+    if not isinstance(access, str) or not access.strip() or access == "None":
+        raise NotBox("the token endpoint did not answer a Box access token")
+    me = get_json(conn.client, "/2.0/users/me", {"fields": "id,type,login,role,enterprise"})
+    user_id = me.get("id")
+    if me.get("type") != "user" or not isinstance(user_id, str | int) or not str(user_id).strip():
+        raise NotBox("the server did not answer /users/me with a Box user")
+    return me
