@@ -239,3 +239,14 @@ def pinned_session(pinned: Pinned) -> Any:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def require_allowed_network(pinned: Pinned, allow: Sequence[Network] | None = None) -> None:
+    """Stricter than `check_url`: the address must lie in a network the operator allows, public or not.
+    For clients that cannot be pinned or kept from following redirects: only endpoints the operator vouches
+    for."""
+    allow = allowed_networks() if allow is None else allow
+    address = ipaddress.ip_address(pinned.address)
+    mapped = _embedded_ipv4(address)
+    if not any(address in net or (mapped is not None and mapped in net) for net in allow):
+        raise EgressRefused("endpoint not allowed: only the cloud's own endpoint is accepted here")
