@@ -112,10 +112,10 @@ def refusal(address: Address) -> str | None:
         return "link-local address"
     if address.is_multicast:
         return "multicast address"
-    if address.is_private:
-        return "private address"
     if address.is_reserved:
         return "reserved address"
+    if address.is_private:
+        return "private address"
     if not address.is_global:  # shared (100.64/10), benchmarking, documentation, ...
         return "reserved address"
     return None
@@ -204,7 +204,7 @@ class PinnedAdapter(HTTPAdapter):
     """A requests adapter that connects to the checked address of one host, whatever DNS says later.
 
     urllib3's pool is keyed on the address, while TLS sends the host name (SNI) and verifies the
-    certificate against it; the caller sends the Host header (requests sets it from the URL). Requests for
+    certificate against it, and the Host header names the host. Requests for
     any other host are refused: a client holding this adapter cannot be pointed elsewhere.
     """
 
@@ -227,14 +227,19 @@ class PinnedAdapter(HTTPAdapter):
             pool_kwargs["assert_hostname"] = self.pinned.host
         return host_params, pool_kwargs
 
+    def add_headers(self, request: Any, **kwargs: Any) -> None:
+        # urllib3 would name the address it connects to; the server must see the name
+        if not any(key.lower() == "host" for key in request.headers):
+            request.headers["Host"] = self.pinned.netloc
+
 
 def pinned_session(pinned: Pinned) -> Any:
-    """A requests session bound to one checked host: pinned, no proxies from the environment."""
+    """A requests session bound to one checked host: pinned, no proxies from the environment. Callers still
+    pass ``allow_redirects=False`` (a redirect to another host would be refused by the adapter anyway)."""
     import requests
 
     session = requests.Session()
     session.trust_env = False  # no proxy variables, no .netrc credentials: exactly what the caller sends
-    session.max_redirects = 0
     adapter = PinnedAdapter(pinned, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
