@@ -193,7 +193,9 @@ def test_the_connection_goes_to_the_checked_address_whatever_dns_says_later(
     with recorder(answer) as server:
         pinned = egress.check_url(f"http://bucket.rebind.test:{server.port}")
         assert pinned.address == "127.0.0.1"
-        rebinding["bucket.rebind.test"] = ["10.9.9.9"]  # DNS rebinding: a private address now
+        # DNS rebinding: another address now (loopback too, where nothing listens: a regression fails here
+        # without sending traffic anywhere but loopback)
+        rebinding["bucket.rebind.test"] = ["127.0.0.2"]
         session = egress.pinned_session(pinned)
         response = session.get(f"http://bucket.rebind.test:{server.port}/x", timeout=5)
         assert response.status_code == 200

@@ -33,7 +33,10 @@ Activity = AuditEvent.Activity
 log = logging.getLogger(__name__)
 GRACE_DAYS = 7
 # A person is waiting (a page, an API call): fail within seconds rather than back off for minutes.
-INTERACTIVE = Limits(max_attempts=2, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=30.0)
+# A Box that does not answer fails the request in about half a minute, not after minutes of retries.
+INTERACTIVE = Limits(
+    max_attempts=2, exception_retries=1, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=15.0
+)
 SETTINGS_FIELDS = (
     "name",
     "frequency",

@@ -43,6 +43,8 @@ class Limits:
     per_user_rps: float = 16.0  # Box: about 1,000 API calls a minute per user
     per_enterprise_rps: float = 0.0  # 0 = unlimited
     max_attempts: int = 10
+    # connection errors and timeouts are retried apart from max_attempts (the SDK counts them separately)
+    exception_retries: int = 6
     retry_base_interval: float = 1.0
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
@@ -118,7 +120,10 @@ def connect(
     session = NetworkSession(
         network_client=network,
         retry_strategy=BackupRetryStrategy(
-            stats, max_attempts=limits.max_attempts, base_interval=limits.retry_base_interval
+            stats,
+            max_attempts=limits.max_attempts,
+            base_interval=limits.retry_base_interval,
+            max_retries_on_exception=limits.exception_retries,
         ),
         base_urls=base_urls(api_url),
         timeout_config=TimeoutConfig(
