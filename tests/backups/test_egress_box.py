@@ -108,10 +108,9 @@ def test_a_box_that_never_answers_holds_no_lock_on_other_tenants(
     from boxvault.box.connect import Limits
     from portal.fixtures import login
 
-    # the interactive limits, shortened for the test (30 s in production)
-    monkeypatch.setattr(
-        services, "INTERACTIVE", Limits(max_attempts=1, exception_retries=0, connect_timeout_s=2.0, read_timeout_s=3.0)
-    )
+    # the interactive limits, shortened for the test (15 s in production)
+    short = Limits(max_attempts=1, exception_retries=0, connect_timeout_s=2.0, read_timeout_s=3.0)
+    monkeypatch.setattr(services, "INTERACTIVE", short)
     theirs = make_task(account_admin=outsider, name="Globex daily", users=1)
     attacker, other = login(Client(), admin.user), login(Client(), outsider.user)
     with tarpit() as pit:
