@@ -23,12 +23,17 @@ from boxvault.backups import vault
 from boxvault.backups.models import Task
 from boxvault.box.tokens import FileRefreshLock, ReloadableTokenStorage
 
-_ADVISORY_CLASS = 0x42584C4B  # "BXLK": the advisory-lock namespace of task token refreshes
+# advisory-lock namespaces (PostgreSQL's two-key form: namespace, task id)
+_ADVISORY = {"refresh": 0x42584C4B, "repository": 0x42585250}  # "BXLK", "BXRP"
 
 
 class TaskRefreshLock:
-    def __init__(self, task_id: int) -> None:
+    """A lock per task (and purpose) held outside any transaction; also serialises a task's repository
+    creation (`purpose="repository"`), which writes to storage."""
+
+    def __init__(self, task_id: int, purpose: str = "refresh") -> None:
         self.task_id = task_id
+        self.purpose = purpose
         self._thread = threading.Lock()  # one refresh at a time within this process too
 
     @contextlib.contextmanager
@@ -36,14 +41,16 @@ class TaskRefreshLock:
         with self._thread:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY_CLASS, self.task_id])
+                    cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY[self.purpose], self.task_id])
                 try:
                     yield
                 finally:
                     with connection.cursor() as cursor:
-                        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_CLASS, self.task_id])
+                        cursor.execute(
+                            "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY[self.purpose], self.task_id]
+                        )
             else:
-                path = Path(settings.DATA_DIR) / "locks" / f"task-{self.task_id}.lock"
+                path = Path(settings.DATA_DIR) / "locks" / f"task-{self.task_id}.{self.purpose}.lock"
                 with FileRefreshLock(path).hold():
                     yield
 
