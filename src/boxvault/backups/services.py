@@ -137,7 +137,7 @@ def create_ccg_task(
         conn = open_connection(task, INTERACTIVE)
         verify(conn)
         found = _fetch_users(conn, task)
-    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see (one sentence), never a 500
+    except Exception as exc:  # any failure is the user's to see (one sentence), never a 500
         raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
     with transaction.atomic():
         task.save()
@@ -208,7 +208,7 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
         me = BoxClient(auth=auth, network_session=session).users.get_user_me(
             fields=["login", "enterprise", "role"]
         )
-    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see, never a 500
+    except Exception as exc:  # any failure is the user's to see, never a 500
         Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=describe(exc))
         raise ServiceError(f"Box did not complete the authorization: {describe(exc)}") from exc
     enterprise = getattr(me, "enterprise", None)
@@ -550,7 +550,7 @@ def purge_due(now: Any = None) -> list[int]:
         try:
             purge_task(task)
             purged.append(pk)
-        except Exception:  # noqa: BLE001 - one task's storage trouble must not stop the others
+        except Exception:  # one task's storage trouble must not stop the others
             log.exception("purging task %s failed; retrying next time", task.pk)
     for task in Task.objects.filter(deletion_due_at__isnull=True):
         cutoff = now - timedelta(days=task.archived_retention_days)
@@ -562,7 +562,7 @@ def purge_due(now: Any = None) -> list[int]:
             continue
         try:
             forget_users(task, [u.box_user_id for u in gone])
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("forgetting users of task %s failed; retrying next time", task.pk)
             continue
         TaskUser.objects.filter(pk__in=[u.pk for u in gone]).delete()

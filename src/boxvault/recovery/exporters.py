@@ -149,7 +149,7 @@ def target_operator(target: Mapping[str, Any]) -> opendal.Operator:
         scheme = "gcs"
     try:
         return opendal.Operator(scheme, **options)
-    except Exception as exc:  # noqa: BLE001 - OpenDAL's configuration errors become one clear message
+    except Exception as exc:  # OpenDAL's configuration errors become one clear message
         raise StorageError(f"cannot use {location}: the target's settings are not valid") from exc
 
 
