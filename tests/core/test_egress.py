@@ -301,3 +301,18 @@ def test_s3_export_multipart_against_moto(settings: Any) -> None:
         reader = opendal.Operator(scheme, **options)  # the operator's own client reads it back
         assert bytes(reader.read("dir/big file+.bin")) == data
         assert bytes(reader.read("small")) == b"tiny"
+
+
+def test_s3_export_against_a_tarpit_fails_in_time(settings: Any) -> None:
+    import time
+
+    from boxvault.engine.storage.base import StorageError
+    from support.loopback import tarpit
+
+    settings.BOXVAULT_EGRESS_ALLOW = ["127.0.0.1/32"]
+    with tarpit() as pit:
+        target = _s3(pit.url, timeouts=(1.0, 1.0))
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="did not answer in time"):
+            target.put("a.txt", b"data")
+        assert pit.accepted.is_set() and time.monotonic() - started < 5

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import opendal
+from opendal.layers import TimeoutLayer
 
 from boxvault.box.restore import VERSIONS_DIR, node_kind, xattr_text
 from boxvault.core import egress
@@ -100,7 +101,7 @@ class ZipSink:
         self._file.close()
 
 
-def target_operator(target: Mapping[str, Any]) -> opendal.Operator:
+def target_operator(target: Mapping[str, Any], timeout: float = 60.0) -> opendal.Operator:
     """An OpenDAL operator for an Azure or GCS export target as the dialog/API gives it (docs/recovery.md).
 
     Exactly the tenant's credentials, every default credential chain off (environment, config files,
@@ -148,9 +149,11 @@ def target_operator(target: Mapping[str, Any]) -> opendal.Operator:
             options["endpoint"] = endpoint
         scheme = "gcs"
     try:
-        return opendal.Operator(scheme, **options)
+        operator = opendal.Operator(scheme, **options)
     except Exception as exc:  # OpenDAL's configuration errors become one clear message
         raise StorageError(f"cannot use {location}: the target's settings are not valid") from exc
+    # every request ends: a storage that accepts and never answers fails the file (or the probe), not the job
+    return operator.layer(TimeoutLayer(timeout=timeout, io_timeout=max(timeout, 300.0)))
 
 
 _AZURE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
@@ -186,9 +189,15 @@ def _operator_endpoint(target: Mapping[str, Any]) -> str:
     return (pinned.pinned_url if pinned.scheme == "http" else pinned.url) + path
 
 
-def s3_target(target: Mapping[str, Any]) -> s3export.S3Target:
+def s3_target(
+    target: Mapping[str, Any], timeouts: tuple[float, float] = egress.TIMEOUTS
+) -> s3export.S3Target:
     location = parse_location(_checked_location(target))
-    return s3export.from_target(location, dict(target))
+    return s3export.from_target(location, dict(target), timeouts=timeouts)
+
+
+# the probe runs while a person waits for the dialog: seconds, not minutes
+PROBE_TIMEOUTS = (5.0, 15.0)
 
 
 _EXAMPLES = {
@@ -214,7 +223,7 @@ def probe(target: Mapping[str, Any]) -> None:
     """Write and delete a small object, so wrong credentials fail here and not after an hour of work."""
     name = f".boxvault-probe-{secrets.token_hex(8)}"
     if str(target.get("kind") or "") == "s3":
-        s3 = s3_target(target)
+        s3 = s3_target(target, timeouts=PROBE_TIMEOUTS)
         try:
             s3.put(name, b"boxvault export probe")
             s3.delete(name)
@@ -223,7 +232,7 @@ def probe(target: Mapping[str, Any]) -> None:
         finally:
             s3.close()
         return
-    op = target_operator(target)
+    op = target_operator(target, timeout=PROBE_TIMEOUTS[1])
     try:
         op.write(name, b"boxvault export probe", content_type=_CONTENT_TYPE)
         op.delete(name)

@@ -231,11 +231,14 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def from_target(location: Location, target: dict[str, Any]) -> S3Target:
+def from_target(
+    location: Location, target: dict[str, Any], timeouts: tuple[float, float] = egress.TIMEOUTS
+) -> S3Target:
     return S3Target(
         location,
         access_key_id=str(target.get("access_key_id") or ""),
         secret_access_key=str(target.get("secret_access_key") or ""),
         region=str(target.get("region") or "us-east-1"),
         session_token=str(target.get("session_token") or ""),
+        timeouts=timeouts,
     )
