@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from support.loopback import plain_text, recorder, tarpit
@@ -123,6 +124,8 @@ def test_a_box_that_never_answers_holds_no_lock_on_other_tenants(
                 result["response"] = _create(attacker, pit.url)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 result["error"] = exc
+            finally:
+                connection.close()  # this thread's own database connection
             result["seconds"] = time.monotonic() - started
 
         thread = threading.Thread(target=hostile)
