@@ -10,6 +10,7 @@ from boxvault.backups.conf import box_app, checked_api_url
 from boxvault.backups.models import Task
 from boxvault.backups.tokens import TaskRefreshLock, TaskTokenStorage
 from boxvault.box.connect import (
+    BOX_API_URL,
     BoxConnection,
     CCGCredentials,
     Credentials,
@@ -27,9 +28,10 @@ def api_url(task: Task) -> str | None:
     """The task's Box API base URL, checked against the operator's allow-list on every connection (a task
     saved before the allow-list existed, or whose URL the operator has since removed, connects nowhere)."""
     try:
-        return checked_api_url(task.api_url) or None
+        url = checked_api_url(task.api_url) or box_app().api_url  # "": wherever the operator says Box is
     except ValueError as exc:
         raise EgressRefused(str(exc)) from None
+    return None if url.rstrip("/") == BOX_API_URL else url
 
 
 def credentials(task: Task) -> Credentials:
