@@ -9,6 +9,7 @@ seeded enterprise and wraps the control API (stats, faults, mutate, users, token
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -219,7 +220,17 @@ def running_sandbox(
         extra_args=list(extra_args or []),
     )
     server.start()
+    allow_box_api_url(server.url)
     try:
         yield server
     finally:
         server.stop()
+
+
+def allow_box_api_url(url: str) -> None:
+    """The operator's allow-list of Box API URLs (`BOXVAULT_BOX_API_URLS`), as `serve --demo` fills it: a task
+    may use this sandbox. Read when used, so setting it here reaches the portal of this process (and the CLI
+    processes started after it)."""
+    current = [u for u in os.environ.get("BOXVAULT_BOX_API_URLS", "").split(",") if u]
+    if url not in current:
+        os.environ["BOXVAULT_BOX_API_URLS"] = ",".join([*current, url])

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from boxvault.backups import vault
 from boxvault.backups.models import Task
@@ -53,13 +52,14 @@ def open_repository(task: Task, backend: Any = None) -> Any:
 
 
 def _create(task: Task, backend: Any, secret: str) -> None:
-    # Two users' first runs start together: the task's row lock makes one of them create the repository
-    # (and its escrow key) and the other find it there.
+    # Two users' first runs start together: the task's lock makes one of them create the repository (and its
+    # escrow key) and the other find it there. Not a row lock: the creation writes to storage, and no
+    # network or disk I/O may run inside a database transaction (backups/tokens.py).
+    from boxvault.backups.tokens import TaskRefreshLock
     from boxvault.engine.keymgmt import add_key
     from boxvault.engine.repository import Repository
 
-    with transaction.atomic():
-        Task.objects.select_for_update().filter(pk=task.pk).values_list("pk", flat=True).first()
+    with TaskRefreshLock(task.pk, "repository").hold():
         if backend.exists("config"):
             return
         repo = Repository.init(backend, secret)

@@ -70,6 +70,6 @@ def apply_all() -> dict[int, int]:
     for task in tasks:
         try:
             removed[task.pk] = len(apply_retention(task))
-        except Exception:  # noqa: BLE001 - e.g. a backup holds the lock: tomorrow again
+        except Exception:  # e.g. a backup holds the lock: tomorrow again
             log.exception("retention of task %s failed", task.pk)
     return removed

@@ -17,12 +17,13 @@ from django.db.models import Q
 
 from boxvault.accounts.access import Access
 from boxvault.backups import schedule, vault
-from boxvault.backups.conf import box_app
+from boxvault.backups.conf import box_app, checked_api_url
+from boxvault.backups.connection import api_url as task_api_url
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
 from boxvault.billing import services as billing
-from boxvault.box.connect import BOX_API_URL, Limits, base_urls
+from boxvault.box.connect import BOX_API_URL, Limits, base_urls, verify
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
@@ -34,7 +35,10 @@ Activity = AuditEvent.Activity
 log = logging.getLogger(__name__)
 GRACE_DAYS = 7
 # A person is waiting (a page, an API call): fail within seconds rather than back off for minutes.
-INTERACTIVE = Limits(max_attempts=2, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=30.0)
+# A Box that does not answer fails the request in about half a minute, not after minutes of retries.
+INTERACTIVE = Limits(
+    max_attempts=2, exception_retries=1, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=15.0
+)
 SETTINGS_FIELDS = (
     "name",
     "frequency",
@@ -82,11 +86,10 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_api_url(url: str | None) -> str:
-    url = (url or "").strip().rstrip("/")
-    if not url:
-        return ""
+    """The operator decides where Box is (`BOXVAULT_BOX_API_URL`, and `BOXVAULT_BOX_API_URLS` for others):
+    a tenant may only pick one of those. "" means Box's own API."""
     try:
-        base_urls(url)
+        url = checked_api_url(url)
     except ValueError as exc:
         raise ServiceError(str(exc)) from exc
     return "" if url == BOX_API_URL else url
@@ -117,7 +120,11 @@ def _new_task(access: Access, name: str, kind: str, api_url: str) -> Task:
 def create_ccg_task(
     access: Access, *, name: str, client_id: str, client_secret: str, enterprise_id: str, api_url: str = ""
 ) -> Task:
-    """An enterprise connected with Client Credentials: checked against Box before it is saved."""
+    """An enterprise connected with Client Credentials: checked against Box before anything is saved.
+
+    Every network call happens before the transaction: a Box (or anything posing as one) that is slow or
+    never answers must hold no database lock while it is waited for (on SQLite that lock is the whole
+    database's: other tenants' requests would fail)."""
     _require(access, Operation.ACTIVATE_TASKS)
     if not (client_id and client_secret and enterprise_id):
         raise ServiceError("client_id, client_secret and enterprise_id are required.")
@@ -129,14 +136,16 @@ def create_ccg_task(
         {"client_id": client_id, "client_secret": client_secret, "enterprise_id": str(enterprise_id)},
     )
     task.status = Task.Status.CONNECTED
+    try:
+        conn = open_connection(task, INTERACTIVE)
+        verify(conn)
+        found = _fetch_users(conn, task)
+    except Exception as exc:  # any failure is the user's to see (one sentence), never a 500
+        raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
     with transaction.atomic():
         task.save()
         _audit(access, task, Activity.TASK_CREATED, f"Backup task {task.name} created (Client Credentials)")
-        try:
-            discover_users(task)
-        except Exception as exc:
-            transaction.set_rollback(True)
-            raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
+        _apply_users(task, found)
     return task
 
 
@@ -177,6 +186,7 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     from box_sdk_gen.box.oauth import BoxOAuth, OAuthConfig
     from box_sdk_gen.client import BoxClient
     from box_sdk_gen.networking.network import NetworkSession
+    from box_sdk_gen.networking.timeout_config import TimeoutConfig
 
     from boxvault.backups.tokens import TaskTokenStorage
 
@@ -189,13 +199,19 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     app = box_app()
     storage = TaskTokenStorage(task.pk)
     auth = BoxOAuth(OAuthConfig(app.client_id, app.client_secret, token_storage=storage))
-    session = NetworkSession(base_urls=base_urls(task.api_url or None))
     try:
+        session = NetworkSession(
+            base_urls=base_urls(task_api_url(task)),
+            timeout_config=TimeoutConfig(
+                connection_timeout_ms=int(INTERACTIVE.connect_timeout_s * 1000),
+                read_timeout_ms=int(INTERACTIVE.read_timeout_s * 1000),
+            ),
+        )
         auth.get_tokens_authorization_code_grant(code, network_session=session)
         me = BoxClient(auth=auth, network_session=session).users.get_user_me(
             fields=["login", "enterprise", "role"]
         )
-    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see, never a 500
+    except Exception as exc:  # any failure is the user's to see, never a 500
         Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=describe(exc))
         raise ServiceError(f"Box did not complete the authorization: {describe(exc)}") from exc
     enterprise = getattr(me, "enterprise", None)
@@ -229,15 +245,25 @@ def mark_disconnected(task: Task, reason: str) -> None:
 
 def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str, int]:
     """Match the task's users with Box's: new ones (activated when the task says so), gone ones Archived."""
-    from boxvault.box.users import list_users, me
-
     try:
         conn = open_connection(task, limits)
-        found = list_users(conn.client) if task.acts_as_users else [me(conn.client)]
+        found = _fetch_users(conn, task)
     except Exception as exc:
         if is_auth_failure(exc):
             mark_disconnected(task, describe(exc))
         raise
+    return _apply_users(task, found)
+
+
+def _fetch_users(conn: Any, task: Task) -> list[Any]:
+    """Box's side of discovery: network only, no database (see create_ccg_task)."""
+    from boxvault.box.users import list_users, me
+
+    return list_users(conn.client) if task.acts_as_users else [me(conn.client)]
+
+
+def _apply_users(task: Task, found: list[Any]) -> dict[str, int]:
+    """The database's side of discovery, in one short transaction."""
     now = clock.now()
     counts = {"new": 0, "archived": 0, "updated": 0}
     with transaction.atomic():
@@ -555,7 +581,7 @@ def purge_due(now: Any = None) -> list[int]:
         try:
             purge_task(task)
             purged.append(pk)
-        except Exception:  # noqa: BLE001 - one task's storage trouble must not stop the others
+        except Exception:  # one task's storage trouble must not stop the others
             log.exception("purging task %s failed; retrying next time", task.pk)
     for task in Task.objects.filter(deletion_due_at__isnull=True):
         cutoff = now - timedelta(days=task.archived_retention_days)
@@ -567,7 +593,7 @@ def purge_due(now: Any = None) -> list[int]:
             continue
         try:
             forget_users(task, [u.box_user_id for u in gone])
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("forgetting users of task %s failed; retrying next time", task.pk)
             continue
         TaskUser.objects.filter(pk__in=[u.pk for u in gone]).delete()

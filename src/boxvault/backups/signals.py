@@ -21,6 +21,6 @@ def remove_repositories(sender: Any, account: Any, **kwargs: Any) -> None:
     for task in Task.objects.filter(account=account):
         try:
             delete_repository(task)
-        except Exception:  # noqa: BLE001 - storage trouble must not keep the account's rows alive
+        except Exception:  # storage trouble must not keep the account's rows alive
             log.exception("could not delete the repository of task %s (%s)", task.pk, task.repository)
         shutil.rmtree(state_dir(task), ignore_errors=True)

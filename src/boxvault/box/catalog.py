@@ -141,7 +141,7 @@ class SqliteCatalog:
                     )
                 }
                 insert = (
-                    f"INSERT INTO versions (scope, box_user_id, key, {', '.join(_COLUMNS)}, from_seq) "  # noqa: S608 - only constant column names are interpolated
+                    f"INSERT INTO versions (scope, box_user_id, key, {', '.join(_COLUMNS)}, from_seq) "  # noqa: S608 - only constant column names are interpolated  # nosec B608
                     f"VALUES (?, ?, ?, {', '.join('?' for _ in _COLUMNS)}, ?)"
                 )
                 batch: list[tuple[object, ...]] = []
@@ -195,7 +195,7 @@ class SqliteCatalog:
             if row is None:
                 return iter(())
             rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM versions WHERE scope=? AND box_user_id=? AND from_seq<=? "  # noqa: S608 - only constant column names are interpolated
+                f"SELECT {', '.join(_COLUMNS)} FROM versions WHERE scope=? AND box_user_id=? AND from_seq<=? "  # noqa: S608 - only constant column names are interpolated  # nosec B608
                 "AND (until_seq IS NULL OR until_seq>?) ORDER BY path",
                 (scope, box_user_id, row[0], row[0]),
             ).fetchall()
@@ -203,7 +203,7 @@ class SqliteCatalog:
 
     def _ranges(self, where: str, params: tuple[object, ...], limit: int) -> list[CatalogRange]:
         sql = (
-            f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, v.box_user_id, a.snapshot_id, b.snapshot_id "  # noqa: S608 - only constant column names are interpolated
+            f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, v.box_user_id, a.snapshot_id, b.snapshot_id "  # noqa: S608 - only constant column names are interpolated  # nosec B608
             "FROM versions v JOIN snapshots a ON a.seq=v.from_seq LEFT JOIN snapshots b ON b.seq=v.until_seq "
             f"WHERE {where} ORDER BY v.from_seq, v.path LIMIT ?"
         )

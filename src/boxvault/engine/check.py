@@ -100,7 +100,7 @@ class CheckReport:
 
 def select_subset(packs: dict[str, int], subset: str, rng: random.Random | None = None) -> dict[str, int]:
     """restic's --read-data-subset: `n/t` (first id byte mod t is n-1), `x%` or a size like `50M`."""
-    rng = rng or random.Random()  # noqa: S311 - sampling, not security
+    rng = rng or random.Random()  # sampling, not security
     text = subset.strip()
     m = re.fullmatch(r"(\d+)/(\d+)", text)
     if m:

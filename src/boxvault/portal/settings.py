@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from datetime import timedelta
@@ -280,6 +281,13 @@ def _locations() -> dict[str, dict[str, str]]:
 # Data-center locations a new account chooses from at sign-up: id -> label and repository location.
 BOXVAULT_LOCATIONS = _locations()
 BOXVAULT_TRIAL_DAYS = env_int("BOXVAULT_TRIAL_DAYS", 14)
+# Egress (DESIGN.md "Egress", docs/operations.md): networks a tenant-supplied endpoint may resolve into
+# although they are not public (loopback, private, ...), as CIDRs. Empty: tenants reach public addresses only.
+BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
+try:
+    _egress_networks = [ipaddress.ip_network(n, strict=False) for n in BOXVAULT_EGRESS_ALLOW]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"BOXVAULT_EGRESS_ALLOW: {_exc} (CIDRs such as 10.0.0.0/8)") from _exc
 BOXVAULT_REMOVAL_GRACE_DAYS = env_int("BOXVAULT_REMOVAL_GRACE_DAYS", 7)
 # Support page channels; an empty one is not shown.
 BOXVAULT_SUPPORT = {

@@ -131,7 +131,7 @@ def locate(access: Access, ref: str) -> Located:
             snap = repo.load_snapshot(known[0])
         else:
             snap = repo.find_snapshot(match.group(2))
-    except Exception as exc:  # noqa: BLE001 - unknown or ambiguous prefix: not found, whatever the engine says
+    except Exception as exc:  # unknown or ambiguous prefix: not found, whatever the engine says
         repo.close()
         raise Http404("no such snapshot") from exc
     return Located(task, repo, snap)

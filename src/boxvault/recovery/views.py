@@ -256,4 +256,4 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         )
     stamp = (job.finished_at or clock.now()).strftime("%Y%m%d-%H%M")
     filename = f"boxvault-{job.box_user_login or job.box_user_id}-{stamp}.zip"
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)  # noqa: SIM115
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)

@@ -249,7 +249,7 @@ async def reset(request: Request) -> Response:
     sb = sandbox(request)
     with sb.store.tx():
         for table in CONTENT_TABLES:
-            sb.store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            sb.store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names  # nosec B608
         sb.store.db.execute("DELETE FROM settings")
     for sub in ("blobs", "sessions"):
         shutil.rmtree(sb.store.dir / sub, ignore_errors=True)
