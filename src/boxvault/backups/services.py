@@ -433,7 +433,7 @@ def discover_due(now: Any) -> int:
         try:
             discover_users(task, limits=None)
             listed += 1
-        except Exception:  # noqa: BLE001 - the backups still run with the users known; the next tick retries
+        except Exception:
             log.warning("user discovery of task %s failed", task.pk, exc_info=True)
     return listed
 
