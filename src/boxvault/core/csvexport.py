@@ -1,9 +1,9 @@
 """CSV exports shared by the Activity, Security and Jobs pages.
 
-Every cell goes through `cell()`: a spreadsheet runs a cell that starts like a formula (`=`, `+`, `-`, `@`, or a
-tab/CR that some spreadsheets strip before looking), which a tenant could plant in a Box file name or a job message
-(CSV injection). A leading apostrophe keeps such a cell text. Leading spaces are looked through too, because
-several spreadsheets trim them before parsing.
+Every cell goes through `cell()`: a spreadsheet runs a cell that starts like a formula (`=`, `+`, `-`, `@`,
+or a tab/CR that some spreadsheets strip before looking), which a tenant could plant in a Box file name or a
+job message (CSV injection). A leading apostrophe keeps such a cell text. Leading spaces are looked through
+too, because several spreadsheets trim them before parsing.
 """
 
 from __future__ import annotations
