@@ -77,13 +77,28 @@ def test_add_by_invitation(admin_client: Any, admin: Any, django_capture_on_comm
         ({"role": "emperor"}, "Select a valid choice"),
         ({"operations": ["launch_missiles"]}, "Select a valid choice"),
         ({"services": ["dropbox"]}, "Select a valid choice"),
-        ({"email": "ADMIN@a.example"}, "already exists"),
+        ({"email": "ADMIN@a.example"}, "is already a user of this account"),
     ],
 )
 def test_add_bad_input(admin_client: Any, change: dict[str, Any], message: str) -> None:
     response = admin_client.post("/users/add/", _new(**change))
     assert response.status_code == 200
     assert message in response.content.decode()
+
+
+def test_an_error_is_shown_once(admin_client: Any) -> None:
+    page = admin_client.post("/users/add/", _new(email="admin@a.example")).content.decode()
+    assert page.count("already a user of this account") == 1
+
+
+def test_another_tenants_address_is_not_revealed(admin_client: Any, outsider: Any) -> None:
+    from boxvault.accounts.models import Member
+
+    page = admin_client.post("/users/add/", _new(email="otto@b.example", password1="", password2=""))
+    text = page.content.decode()
+    assert page.status_code == 200 and "cannot be added to this account" in text
+    assert "already" not in text and "Globex" not in text
+    assert Member.objects.get(user__email="otto@b.example").account == outsider.account
 
 
 def test_edit_permissions_is_audited(admin_client: Any, admin: Any, restricted: Any) -> None:

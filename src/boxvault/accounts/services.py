@@ -78,6 +78,20 @@ def _ensure_new_email(email: str) -> None:
         raise ServiceError("A user with this e-mail address already exists.")
 
 
+def _ensure_addable(access: Access, email: str) -> None:
+    """An address already in use: say so plainly only when it is in the caller's own account.
+
+    "already exists" for an address of another tenant told any administrator who else uses the service;
+    an address is one user in one account, so all we say then is that it cannot be added here.
+    """
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        return
+    if Member.objects.filter(user=existing, account=access.account).exists():
+        raise ServiceError(f"{email} is already a user of this account.")
+    raise ServiceError("This e-mail address cannot be added to this account; ask the person for another one.")
+
+
 def create_account(*, user: User, name: str, location: str, request: HttpRequest | None = None) -> Member:
     """A new tenant with `user` as its administrator and a trial."""
     name = (name or "").strip()
@@ -177,7 +191,7 @@ def add_member(
         raise ServiceError("Names are limited to 150 characters.")
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
-        _ensure_new_email(email)
+        _ensure_addable(access, email)
         user = User(email=email, first_name=first_name.strip(), last_name=last_name.strip())
         if password:
             _check_password(password, user)
