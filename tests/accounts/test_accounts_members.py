@@ -121,6 +121,23 @@ def test_last_administrator_cannot_be_demoted(admin_client: Any, admin: Any) -> 
     assert "at least one administrator" in response.content.decode()
 
 
+def test_only_active_administrator_cannot_demote_themselves(admin_client: Any, admin: Any) -> None:
+    # The other administrator is an invitation nobody accepted yet: demoting oneself would leave
+    # an account nobody can administer (the demoted admin landed on a 403).
+    from boxvault.accounts.models import Member
+
+    invited = _new(email="ivy@a.example", role="admin", password1="", password2="")
+    assert admin_client.post("/users/add/", invited).status_code == 302
+    response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
+    assert response.status_code == 200
+    assert "at least one administrator who can sign in" in response.content.decode()
+    assert Member.objects.get(pk=admin.pk).role == "admin"
+    # once another administrator can sign in, stepping down is allowed
+    assert admin_client.post("/users/add/", _new(email="ada@a.example", role="admin")).status_code == 302
+    response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
+    assert response.status_code == 302 and Member.objects.get(pk=admin.pk).role == "custom"
+
+
 def test_remove_user(admin_client: Any, admin: Any, restricted: Any) -> None:
     from boxvault.accounts.models import User
     from boxvault.security.models import AuditEvent

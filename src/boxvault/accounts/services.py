@@ -9,6 +9,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -246,8 +247,11 @@ def update_member(
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
         member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
-        if member.is_admin and role != Member.Role.ADMIN and _admin_count(access.account) == 1:
-            raise ServiceError("The account needs at least one administrator.")
+        if member.is_admin and role != Member.Role.ADMIN and not _other_active_admins(access.account, member):
+            raise ServiceError(
+                "The account needs at least one administrator who can sign in: make another user an "
+                "administrator first (an invited user counts once they have chosen their password)."
+            )
         before = _describe_grants(member)
         member.user.first_name, member.user.last_name = first_name.strip(), last_name.strip()
         member.user.save(update_fields=["first_name", "last_name"])
@@ -265,8 +269,13 @@ def update_member(
     return member
 
 
-def _admin_count(account: Account) -> int:
-    return Member.objects.filter(account=account, role=Member.Role.ADMIN).count()
+def _other_active_admins(account: Account, member: Member) -> bool:
+    """Whether an administrator other than `member` can sign in: active, and not an unaccepted invitation
+    (an invited user's password stays unusable, "!"-prefixed, until they choose one)."""
+    others = Member.objects.filter(account=account, role=Member.Role.ADMIN, user__is_active=True).exclude(
+        pk=member.pk
+    )
+    return others.exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX).exists()
 
 
 def remove_member(access: Access, member: Member, *, request: HttpRequest | None = None) -> None:
