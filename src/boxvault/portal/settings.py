@@ -55,6 +55,9 @@ BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
 BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No script reads either cookie: htmx, the browsable API and Swagger UI get the CSRF token from the page.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
 
 INSTALLED_APPS = [
@@ -90,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "boxvault.portal.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "boxvault.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
