@@ -124,6 +124,8 @@ def test_sort_oldest_first(client: Any, admin: Any, jobs_set: dict[str, Any]) ->
         "sort=sideways",
         "initiator=nobody",
         "q=" + "x" * 201,
+        "days=0",
+        "since=2026-03-05&until=2026-03-01",
     ],
 )
 def test_bad_filters_are_messages_not_500(
