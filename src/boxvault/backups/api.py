@@ -92,6 +92,12 @@ class TaskViewSet(
         body: dict[str, Any] = {"users": s.TaskUserSerializer(users, many=True).data}
         if incoming.validated_data["action"] == "backup_now":
             body["jobs"] = [{"id": j.pk, "status": j.status, "box_user_id": j.box_user_id} for j in jobs]
+            begun = {j.box_user_id for j in jobs}
+            body["not_started"] = [
+                {"box_user_id": u.box_user_id, "reason": services.not_started_reason(u)}
+                for u in users
+                if u.box_user_id not in begun
+            ]
         return Response(body)
 
     @extend_schema(request=s.RetentionSerializer, responses=s.TaskSerializer)

@@ -391,9 +391,36 @@ def start_backup(user: TaskUser, *, initiator: Any, now: Any) -> Any:
     claimed = TaskUser.objects.filter(pk=user.pk, status__in=runnable).update(
         status=TaskUser.Status.IN_PROCESS, running_since=now
     )
+    previous = user.status
+    if not claimed and user.status == TaskUser.Status.IN_PROCESS and not _live_backup(user):
+        # Its job already ended (failed, say) and the scheduler has not released the user yet: nothing
+        # runs, so Backup Now starts one now instead of silently starting nothing.
+        claimed = TaskUser.objects.filter(pk=user.pk, status=TaskUser.Status.IN_PROCESS).update(
+            running_since=now
+        )
+        previous = (
+            TaskUser.Status.ACTIVE if user.next_run_at or user.last_backup_at else TaskUser.Status.NOT_ACTIVE
+        )
     if not claimed:
         return None
-    return enqueue_backup(user, initiator, previous=user.status)
+    return enqueue_backup(user, initiator, previous=previous)
+
+
+def _live_backup(user: TaskUser) -> bool:
+    from boxvault.jobs.models import Job
+
+    return Job.objects.filter(
+        kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
+    ).exists()
+
+
+def not_started_reason(user: TaskUser) -> str:
+    """Why Backup Now started no job for `user` (shown instead of an empty answer)."""
+    if user.status == TaskUser.Status.ARCHIVED:
+        return f"{user.login} no longer exists in Box."
+    if user.status == TaskUser.Status.IN_PROCESS:
+        return f"{user.login} already has a backup running or waiting to run."
+    return f"{user.login} could not be started."
 
 
 def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:

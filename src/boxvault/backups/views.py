@@ -199,7 +199,13 @@ def _user_action(request: HttpRequest, task: Task) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if action == "backup_now":
-            messages.success(request, f"{len(jobs)} backup job(s) started.")
+            if jobs:
+                messages.success(request, f"{len(jobs)} backup job(s) started.")
+            begun = {j.box_user_id for j in jobs}
+            for user in TaskUser.objects.filter(task=task, box_user_id__in=ids).exclude(
+                box_user_id__in=begun
+            ):
+                messages.warning(request, f"No backup started: {services.not_started_reason(user)}")
         else:
             messages.success(request, f"{len(ids)} user(s): {action.replace('_', ' ')} done.")
     return redirect("backups:users", pk=task.pk)

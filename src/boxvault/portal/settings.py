@@ -56,6 +56,9 @@ BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
 BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No script reads either cookie: htmx, the browsable API and Swagger UI get the CSRF token from the page.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
 
 INSTALLED_APPS = [
@@ -91,6 +94,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "boxvault.portal.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "boxvault.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -180,6 +184,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = True  # the activation e-mail's link activates th
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "boxvault.accounts.forms.SignupExtraForm"
+ACCOUNT_FORMS = {"signup": "boxvault.accounts.signup.AtomicSignupForm"}  # user + account in one transaction
 ACCOUNT_ADAPTER = "boxvault.accounts.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"

@@ -30,6 +30,7 @@ from boxvault.engine.storage.base import StorageError
 from boxvault.engine.storage.location import parse_location
 from boxvault.engine.tree import Node
 from boxvault.recovery import s3export
+from boxvault.recovery.zipnames import entry_name
 
 MANIFEST = ".boxvault-manifest.json"
 _CONTENT_TYPE = "application/octet-stream"
@@ -69,7 +70,7 @@ class ZipSink:
         self._zip = zipfile.ZipFile(self._file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
     def _info(self, name: str, node: Node | None) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, _ZIP_EPOCH)
+        info = zipfile.ZipInfo(entry_name(name, directory=name.endswith("/")), _ZIP_EPOCH)
         if node is not None:
             when = node.mtime_dt
             if when.year >= 1980:

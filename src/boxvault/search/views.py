@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from urllib.parse import urlencode
 
@@ -66,6 +67,10 @@ def items(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+# the shape of recovery's snapshot refs (recovery.snapshots.make_ref: "<task id>:<snapshot id>")
+_REF = re.compile(r"^\d{1,12}:[0-9a-f]{8,64}$")
+
+
 @requires(Operation.PREVIEW_DATA)
 def select(request: HttpRequest) -> HttpResponse:
     """Selected results ("<snapshot ref>|<path>") → the recovery dialog of their snapshot.
@@ -80,6 +85,10 @@ def select(request: HttpRequest) -> HttpResponse:
         ref, sep, path = value.partition("|")
         if sep and ref and path:
             groups[ref].append(path)
+    if any(not _REF.match(ref) for ref in groups):
+        # A hand-made ref (a "/" in it broke the reverse() below with a 500): say what a ref looks like.
+        error = "an item is '<task id>:<snapshot id>|<path>'"
+        return render(request, "search/select.html", {"error": error}, status=400)
     if not groups:
         return render(request, "search/select.html", {"error": "select at least one item"}, status=400)
     links = [
