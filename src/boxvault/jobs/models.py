@@ -15,6 +15,8 @@ class Job(models.Model):
         RESTORE = "restore", "Restore"
         EXPORT = "export", "Export"
         MAINTENANCE = "maintenance", "Maintenance"
+        ERASURE = "erasure", "GDPR erasure"
+        RETENTION = "retention", "Retention"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
