@@ -113,7 +113,7 @@ def request_erasure(
             for path in cleaned:
                 if not any(erasing.find(repo, s, path) is not None for s in chosen):
                     where = "any snapshot of this user"
-                    if len(chosen) == 1:
+                    if snapshot not in (None, ""):
                         where = f"snapshot {chosen[0].short_id}"
                     raise BadRequest(f"{path} is not in {where}")
     now = clock.now()
