@@ -13,9 +13,34 @@ import time
 from typing import Any
 
 from boxvault.core.env import env_int
+from boxvault.engine.errors import RepositoryLocked
 from boxvault.jobs.models import Job
 
-MAINTENANCE_KINDS = ("erasure", "retention")
+MAINTENANCE_KINDS = ("erasure", "retention", "purge")
+
+
+def _wait_limits() -> tuple[float, float]:
+    limit = time.monotonic() + env_int("BOXVAULT_MAINTENANCE_LOCK_WAIT", 6 * 3600)
+    poll = max(0.2, env_int("BOXVAULT_MAINTENANCE_LOCK_POLL_MS", 2000) / 1000)
+    return limit, poll
+
+
+def acquire_exclusive(repo: Any, ctx: Any, what: str) -> Any:
+    """The repository's exclusive lock, waiting while others (backups) hold theirs; cancellable."""
+    limit, poll = _wait_limits()
+    told = False
+    while True:
+        try:
+            return repo.lock(exclusive=True).acquire()
+        except RepositoryLocked as exc:
+            if not told:
+                ctx.log(f"{what} waits for the repository: {exc}")
+                ctx.progress(message="waiting for running backups to finish")
+                told = True
+            if time.monotonic() > limit:
+                raise
+        ctx.raise_if_cancelled()
+        time.sleep(poll)
 
 
 def maintenance_running(task_id: int) -> bool:
@@ -25,8 +50,7 @@ def maintenance_running(task_id: int) -> bool:
 
 
 def wait_for_maintenance(task_id: int, ctx: Any) -> None:
-    limit = time.monotonic() + env_int("BOXVAULT_MAINTENANCE_LOCK_WAIT", 6 * 3600)
-    poll = max(0.2, env_int("BOXVAULT_MAINTENANCE_LOCK_POLL_MS", 2000) / 1000)
+    limit, poll = _wait_limits()
     told = False
     while maintenance_running(task_id) and time.monotonic() < limit:
         if not told:

@@ -17,6 +17,7 @@ class Job(models.Model):
         MAINTENANCE = "maintenance", "Maintenance"
         ERASURE = "erasure", "GDPR erasure"
         RETENTION = "retention", "Retention"
+        PURGE = "purge", "Purge archived users"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -11,36 +11,15 @@ written before is rewritten by it.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from boxvault.backups.exclusive import acquire_exclusive
 from boxvault.backups.models import Task
 from boxvault.backups.repository import open_repository
 from boxvault.core import clock
-from boxvault.core.env import env_int
-from boxvault.engine.errors import RepositoryLocked
 from boxvault.jobs.registry import handler
 from boxvault.recovery import erasing, erasure
 from boxvault.recovery.models import Erasure
-
-
-def acquire_exclusive(repo: Any, ctx: Any, what: str) -> Any:
-    """The repository's exclusive lock, waiting while others (backups) hold theirs; cancellable."""
-    limit = time.monotonic() + env_int("BOXVAULT_MAINTENANCE_LOCK_WAIT", 6 * 3600)
-    poll = max(0.2, env_int("BOXVAULT_MAINTENANCE_LOCK_POLL_MS", 2000) / 1000)
-    told = False
-    while True:
-        try:
-            return repo.lock(exclusive=True).acquire()
-        except RepositoryLocked as exc:
-            if not told:
-                ctx.log(f"{what} waits for the repository: {exc}")
-                ctx.progress(message="waiting for running backups to finish")
-                told = True
-            if time.monotonic() > limit:
-                raise
-        ctx.raise_if_cancelled()
-        time.sleep(poll)
 
 
 @handler("erasure")
