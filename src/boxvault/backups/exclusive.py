@@ -1,7 +1,7 @@
 """Backups wait while a maintenance job (GDPR erasure, retention) of their task holds the repository.
 
 Those jobs need restic's exclusive lock; a backup holds a shared one while it writes. The maintenance job
-waits for running backups (recovery/erasure_job.acquire_exclusive); a backup whose job starts while a
+waits for running backups (`acquire_exclusive` below); a backup whose job starts while a
 maintenance job of the same task is in progress waits here (polling the Job rows, the truth) instead of
 failing on the lock. The window between this check and the backup taking its shared lock is closed by the
 lock itself: a backup that loses that race fails without writing anything and runs at its next slot.
