@@ -83,3 +83,23 @@ def test_erase_from_the_tree_with_two_confirmations(
     login(client, outsider.user)
     assert client.get(f"/recovery/snapshots/{new_ref}/erase/", {"paths": [target]}).status_code == 404
     assert client.get(f"/recovery/erasures/{row.pk}/").status_code == 404
+
+    login(client, admin.user)
+    # finally the whole user (API, as the administrator): every snapshot forgotten, catalog emptied, paused
+    from boxvault.backups.models import CatalogSnapshot, CatalogVersion, TaskUser
+
+    whole = client.post(
+        "/api/v1/erasures/",
+        {"task": backed.task.pk, "box_user_id": backed.user["box_user_id"],
+         "paths": [f"/{backed.user['login']}"], "reason": "account closed"},
+        content_type="application/json",
+    ).json()  # fmt: skip
+    assert whole["whole_user"] is True
+    assert jobs.run(whole["job"]["id"]) == "succeeded"
+    receipt = client.get(f"/api/v1/erasures/{whole['id']}/receipt/").json()
+    assert receipt["snapshots_rewritten"] and all(r["new"] is None for r in receipt["snapshots_rewritten"])
+    uid = backed.user["box_user_id"]
+    assert client.get(f"/api/v1/tasks/{backed.task.pk}/users/{uid}/snapshots/").json()["count"] == 0
+    assert not CatalogVersion.objects.filter(task=backed.task, box_user_id=uid).exists()
+    assert not CatalogSnapshot.objects.filter(task=backed.task, box_user_id=uid).exists()
+    assert TaskUser.objects.get(task=backed.task, box_user_id=uid).status == "paused"
