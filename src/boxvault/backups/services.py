@@ -598,8 +598,9 @@ def delete_repository(task: Task) -> None:
 
 
 def purge_due(now: Any = None) -> list[int]:
-    """The periodic purge: tasks and users whose grace period ended, archived users past their retention."""
-    from boxvault.backups.retention import forget_users
+    """The periodic purge: tasks and users whose grace period ended, archived users past their retention
+    (those as a "purge" job per task: backups/retention.py)."""
+    from boxvault.backups.retention import start_purge
 
     now = now or clock.now()
     purged: list[int] = []
@@ -616,14 +617,8 @@ def purge_due(now: Any = None) -> list[int]:
             TaskUser.objects.filter(task=task, deletion_due_at__lte=now)
             | TaskUser.objects.filter(task=task, status=TaskUser.Status.ARCHIVED, archived_at__lte=cutoff)
         )
-        if not gone:
-            continue
-        try:
-            forget_users(task, [u.box_user_id for u in gone])
-        except Exception:
-            log.exception("forgetting users of task %s failed; retrying next time", task.pk)
-            continue
-        TaskUser.objects.filter(pk__in=[u.pk for u in gone]).delete()
+        if gone:
+            start_purge(task, gone)
     return purged
 
 

@@ -138,6 +138,7 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
         "task_user": task_user,
         "can_restore": request.access.can(Operation.RESTORE),  # type: ignore[attr-defined]
         "can_export": request.access.can(Operation.EXPORT),  # type: ignore[attr-defined]
+        "can_erase": request.access.can(Operation.DELETE_ITEMS),  # type: ignore[attr-defined]
     }
     template = "recovery/_tree.html" if request.headers.get("HX-Request") else "recovery/browse.html"
     return render(request, template, context)
