@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "boxvault.backups",
     "boxvault.recovery",
     "boxvault.search",
+    "boxvault.notifications",
 ]
 
 MIDDLEWARE = [
