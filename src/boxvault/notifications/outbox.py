@@ -10,8 +10,8 @@ already done, so a retry after a partial failure sends only the rest.
 from __future__ import annotations
 
 import logging
-from email.utils import formataddr
 from datetime import datetime, timedelta
+from email.utils import formataddr
 from typing import Any
 
 from django.conf import settings
