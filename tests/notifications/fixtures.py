@@ -115,3 +115,11 @@ def finish_job(
         jobs.claim(job.pk, "test-worker")
     with clock.frozen_at(when):
         return jobs.finish(job.pk, "test-worker", status, result=result or {}, message=message)
+
+
+class FakeTask:
+    """What `jobs.enqueue` reads of a task (its id and name), for jobs that need no real task."""
+
+    def __init__(self, pk: int, name: str) -> None:
+        self.pk = pk
+        self.name = name
