@@ -50,7 +50,7 @@ def test_export_end_reaches_recipients_and_initiator(
     text, html, _ = parts(notice)
     assert "Hello DPO," in text and "Items: 12" in text and "Started by: admin@a.example" in text
     assert "http://portal.test/recovery/download/abc/" in text and f"/jobs/{job.pk}/log/" in html
-    assert 'the boxvault account "Acme"' in text and "http://portal.test/settings/notifications/" in text
+    assert 'for the boxvault account "Acme"' in text and "http://portal.test/settings/notifications/" in text
 
 
 @pytest.mark.django_db
