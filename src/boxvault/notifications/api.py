@@ -42,6 +42,7 @@ class SettingsView(AccountScopedMixin, APIView):
     """The account's report options and smart-alert thresholds."""
 
     operations = {"*": Operation.MANAGE_NOTIFICATIONS}
+    serializer_class = SettingsSerializer  # for the OpenAPI schema
 
     def get(self, request: Request) -> Response:
         return Response(SettingsSerializer(services.settings_for(self.access.account)).data)
@@ -76,6 +77,7 @@ class RecipientListView(AccountScopedMixin, generics.ListAPIView[Recipient]):
 
 class RecipientDetailView(AccountScopedMixin, APIView):
     operations = {"*": Operation.MANAGE_NOTIFICATIONS}
+    serializer_class = RecipientSerializer  # for the OpenAPI schema
 
     def _row(self, pk: int) -> Recipient:
         row: Recipient = self.access.get(Recipient.objects.all(), pk=pk)  # another tenant's id: 404

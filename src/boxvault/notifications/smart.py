@@ -211,11 +211,14 @@ def after_backup(job: Job) -> ChangeStats | None:
         return None
     task = Task.objects.select_related("account").get(pk=job.task_id)
     changes = diff(task, new.box_user_id, new, previous)
-    try:
-        look_for_encryption(task, new.snapshot_id, previous.snapshot_id, changes)
-    except Exception:  # noqa: BLE001 - counts still decide; a repository hiccup must not hide an alert
-        log.exception("smart alerts: could not read content of snapshot %s", new.snapshot_id)
     conf = settings_for(task.account)
+    # Reading content costs opening the repository and its index: only when enough files changed for the
+    # encryption rules to matter (a quiet day's two edits can never alert on their own).
+    if len(changes.modified) >= min(conf.smart_min_files, 5):
+        try:
+            look_for_encryption(task, new.snapshot_id, previous.snapshot_id, changes)
+        except Exception:  # noqa: BLE001 - counts still decide; a repository hiccup must not hide an alert
+            log.exception("smart alerts: could not read content of snapshot %s", new.snapshot_id)
     usual = usual_share(task.pk, new.box_user_id, new.time)
     reason = verdict(changes, conf, usual)
     stats, created = ChangeStats.objects.get_or_create(

@@ -297,3 +297,7 @@ LOGGING = {
 # Absolute links in e-mails sent outside a request (CLI, queue workers).
 BOXVAULT_BASE_URL = env_str("BOXVAULT_BASE_URL", "http://127.0.0.1:8000")
 BOXVAULT_SIGNUP_OPEN = env_bool("BOXVAULT_SIGNUP_OPEN", True)
+# Notifications: an exceptions e-mail waits until no failure came for QUIET seconds (and no backup runs),
+# or its oldest failure has waited MAX seconds (docs/notifications.md).
+BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS", 120)
+BOXVAULT_NOTIFY_BATCH_MAX_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_MAX_SECONDS", 3600)
