@@ -7,5 +7,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        # Receivers of the jobs and backups signals, in every web and worker process.
-        from boxvault.notifications import receivers  # noqa: F401
+        # Receivers of the jobs and backups signals, and the periodic pass, in every web and worker process
+        # (`boxvault worker` does not autodiscover tasks modules).
+        from boxvault.notifications import receivers, tasks  # noqa: F401

@@ -132,3 +132,22 @@ def send_due(now: datetime | None = None) -> dict[str, Any]:
             queued["exceptions"] += 1
     sent = outbox.send_pending(now)
     return {"now": now.isoformat(), "queued": queued, **sent}
+
+
+KEEP_DELIVERIES = timedelta(days=180)
+KEEP_CHANGE_STATS = timedelta(days=365)
+
+
+def prune(now: datetime | None = None) -> dict[str, int]:
+    """Forget finished messages after 180 days (with their events: an event whose message is gone must not
+    look pending again) and change figures after a year (smart alerts use the last ten)."""
+    from boxvault.notifications.models import ChangeStats
+
+    now = now or clock.now()
+    done = [Delivery.Status.SENT, Delivery.Status.SKIPPED, Delivery.Status.FAILED]
+    with transaction.atomic():
+        old = Delivery.objects.filter(created_at__lt=now - KEEP_DELIVERIES, status__in=done)
+        events, _ = Event.objects.filter(delivery__in=old).delete()
+        deliveries, _ = old.delete()
+    stats, _ = ChangeStats.objects.filter(time__lt=now - KEEP_CHANGE_STATS).delete()
+    return {"deliveries": deliveries, "events": events, "change_stats": stats}

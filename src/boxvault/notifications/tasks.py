@@ -11,3 +11,10 @@ def send_due_notifications() -> None:
     from boxvault.notifications.dispatch import send_due
 
     send_due()
+
+
+@db_periodic_task(crontab(minute="23", hour="3"))
+def prune_notifications() -> None:
+    from boxvault.notifications.dispatch import prune
+
+    prune()
