@@ -41,10 +41,14 @@ def test_export_end_reaches_recipients_and_initiator(
         for_user(admin.user), email="dpo@example.org", display_name="DPO", types=["recovery"]
     )
     services.add_recipient(for_user(admin.user), email="ops@example.org", types=["summary"])
+    # the initiator as a recipient too: one e-mail (the recovery app's), not two
+    services.add_recipient(for_user(admin.user), email="admin@a.example", types=["recovery"])
     with django_capture_on_commit_callbacks(execute=True):
         job = _end_export(admin, "succeeded", items=12, bytes=4096, download_url="/recovery/download/abc/")
-    mails = {str(m["To"]): m for m in smtp.take()}
-    assert set(mails) == {"DPO <dpo@example.org>", "admin@a.example"}
+    received = smtp.take()
+    mails = {str(m["To"]): m for m in received}
+    assert len(received) == 2 and set(mails) == {"DPO <dpo@example.org>", "admin@a.example"}
+    assert "Hello" not in mails["admin@a.example"].get_content()  # the recovery app's own summary
     notice = mails["DPO <dpo@example.org>"]
     assert notice["Subject"] == "[boxvault] Export succeeded: Daily Box"
     text, html, _ = parts(notice)

@@ -54,7 +54,7 @@ def queue(
                 account=account,
                 type=kind,
                 key=key[:120],
-                subject=subject[:300],
+                subject=" ".join(subject.split())[:300],  # a name with a newline must not break headers
                 context=context,
                 attachment=attachment,
                 period_start=period[0] if period else None,
@@ -120,9 +120,9 @@ def send(delivery: Delivery, now: datetime | None = None) -> str:
     if not _claim(delivery, now):
         return "claimed-elsewhere"
     delivery.refresh_from_db()
-    recipients = [
-        r for r in recipients_of(delivery.account, delivery.type) if r.email not in delivery.sent_to
-    ]
+    # "skip": addresses told another way (a restore's initiator gets the recovery app's own e-mail).
+    skip = {str(e).lower() for e in delivery.context.get("skip", [])} | set(delivery.sent_to)
+    recipients = [r for r in recipients_of(delivery.account, delivery.type) if r.email not in skip]
     done = list(delivery.sent_to)
     error = ""
     try:

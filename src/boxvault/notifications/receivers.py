@@ -83,6 +83,7 @@ def recovery_ended(job: Job) -> None:
             "lines": [*summary_lines(job), f"Started by: {job.initiator_label}"],
             "download_url": (job.result or {}).get("download_url") or "",
             "job_url": reverse("jobs:log", args=[job.pk]),
+            "skip": [job.initiator.email] if job.initiator is not None and job.initiator.email else [],
         },
     )
     outbox.send_safely(delivery)
