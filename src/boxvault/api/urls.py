@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("boxvault.backups.api_urls")),
     path("", include("boxvault.jobs.api_urls")),
     path("", include("boxvault.notifications.api_urls")),
+    path("", include("boxvault.billing.api_urls")),
     path("", include(router.urls)),
 ]

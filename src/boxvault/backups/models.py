@@ -141,6 +141,12 @@ class CatalogSnapshot(models.Model):
     box_user_id = models.CharField(max_length=64)
     snapshot_id = models.CharField(max_length=64, unique=True)
     time = models.DateTimeField()
+    # What listings show without opening the repository (issue 10): the run's figures, and when retention
+    # (or a purge) removed the snapshot from the repository. A forgotten row stays: the catalog's ranges
+    # of the snapshots kept still point at it.
+    files = models.BigIntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["task", "box_user_id", "time"])]

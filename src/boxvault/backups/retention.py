@@ -37,7 +37,19 @@ def forget_users(task: Task, box_user_ids: list[str]) -> list[str]:
     ids = [s.id for s in repo.list_snapshots() if wanted & set(s.tags or [])]
     if not ids:
         return []
-    return _forget_and_prune(repo, policy=ExpirePolicy(), snapshot_ids=ids)
+    return _forgotten(task, _forget_and_prune(repo, policy=ExpirePolicy(), snapshot_ids=ids))
+
+
+def _forgotten(task: Task, removed: list[str]) -> list[str]:
+    """Mark the removed snapshots in the catalog: listings and the next run's parent skip them."""
+    from boxvault.backups.models import CatalogSnapshot
+    from boxvault.core import clock
+
+    for start in range(0, len(removed), 1000):
+        CatalogSnapshot.objects.filter(task=task, snapshot_id__in=removed[start : start + 1000]).update(
+            forgotten_at=clock.now()
+        )
+    return removed
 
 
 def apply_retention(task: Task) -> list[str]:
@@ -48,7 +60,7 @@ def apply_retention(task: Task) -> list[str]:
         return []
     unit = {"days": "d", "months": "m", "years": "y"}[task.retention]
     policy = ExpirePolicy(within=Duration.parse(f"{task.retention_value}{unit}"))
-    return _forget_and_prune(open_repository(task), policy=policy, snapshot_ids=None)
+    return _forgotten(task, _forget_and_prune(open_repository(task), policy=policy, snapshot_ids=None))
 
 
 def apply_all() -> dict[int, int]:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import Signal
 
 from boxvault.accounts.access import Access
@@ -21,6 +22,7 @@ from boxvault.backups.conf import box_app
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
+from boxvault.billing import services as billing
 from boxvault.box.connect import BOX_API_URL, Limits, base_urls
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
@@ -363,6 +365,11 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
         else:
             if task.status != Task.Status.CONNECTED:
                 raise ServiceError("Connect the task to Box first.")
+            if billing.read_only(task.account):
+                raise ServiceError(
+                    "This account is read-only until its subscription is paid: no new backups "
+                    "(restores and exports still work). See Billing."
+                )
             for u in users:
                 job = start_backup(u, initiator=access.user, now=now)
                 if job is not None:
@@ -410,7 +417,26 @@ def run_scheduler(now: Any = None) -> list[int]:
     """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
     now = now or clock.now()
     release_stuck(now)
+    discover_due(now)
     return schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status))
+
+
+DISCOVERY_INTERVAL = timedelta(minutes=10)
+
+
+def discover_due(now: Any) -> int:
+    """List the users of every task with users due, once per run (not in each user's job): a slot starts
+    every active user of a task at the same minute. Returns the number of tasks listed."""
+    stale = Q(users_refreshed_at__isnull=True) | Q(users_refreshed_at__lt=now - DISCOVERY_INTERVAL)
+    task_ids = set(schedule.due(now).values_list("task_id", flat=True).distinct())
+    listed = 0
+    for task in Task.objects.filter(stale, pk__in=task_ids):
+        try:
+            discover_users(task, limits=None)
+            listed += 1
+        except Exception:  # noqa: BLE001 - the backups still run with the users known; the next tick retries
+            log.warning("user discovery of task %s failed", task.pk, exc_info=True)
+    return listed
 
 
 def release_stuck(now: Any, grace: timedelta = timedelta(minutes=2)) -> int:

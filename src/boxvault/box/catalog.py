@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS versions (
     {", ".join(f"{c} {'INTEGER' if c == 'size' else 'TEXT'}" for c in _COLUMNS)},
     from_seq INTEGER NOT NULL, until_seq INTEGER
 );
+CREATE TABLE IF NOT EXISTS forgotten (snapshot_id TEXT PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS versions_open ON versions (scope, box_user_id, until_seq);
 CREATE INDEX IF NOT EXISTS versions_item ON versions (scope, item_id);
 CREATE INDEX IF NOT EXISTS versions_name ON versions (scope, name);
@@ -165,6 +166,25 @@ class SqliteCatalog:
                 db.execute("ROLLBACK")
                 raise
         return diff
+
+    def snapshot_states(self, scope: str) -> dict[str, bool]:
+        """Every snapshot recorded for the scope -> whether it is gone from the repository (box/verify.py)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.snapshot_id, f.snapshot_id IS NOT NULL FROM snapshots s "
+                "LEFT JOIN forgotten f ON f.snapshot_id = s.snapshot_id WHERE s.scope=?",
+                (scope,),
+            ).fetchall()
+        return {sid: bool(gone) for sid, gone in rows}
+
+    def set_forgotten(self, snapshot_ids: list[str], forgotten: bool) -> None:
+        with self._lock:
+            sql = (
+                "INSERT OR IGNORE INTO forgotten (snapshot_id) VALUES (?)"
+                if forgotten
+                else "DELETE FROM forgotten WHERE snapshot_id=?"
+            )
+            self._db.executemany(sql, [(sid,) for sid in snapshot_ids])
 
     def entries_at(self, scope: str, box_user_id: str, snapshot_id: str) -> Iterator[CatalogEntry]:
         with self._lock:
