@@ -72,6 +72,14 @@ class SandboxServer:
         result: dict[str, Any] = self.control("POST", "mutate", {"fraction": fraction, "seed": seed})
         return result
 
+    def attack(
+        self, mode: str, user: str, fraction: float = 0.5, seed: int = 1, **extra: Any
+    ) -> dict[str, Any]:
+        """`mutate` in an attack mode: "encrypt" (ransomware-like) or "delete" one user's files."""
+        body = {"mode": mode, "user": user, "fraction": fraction, "seed": seed, **extra}
+        result: dict[str, Any] = self.control("POST", "mutate", body)
+        return result
+
     def set_rate_limit(self, requests_per_minute: int = 0, uploads_per_minute: int = 0) -> None:
         self.control(
             "PUT",

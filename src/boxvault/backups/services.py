@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 
 from boxvault.accounts.access import Access
 from boxvault.backups import schedule, vault
@@ -33,6 +34,11 @@ from boxvault.security.services import record
 Activity = AuditEvent.Activity
 
 log = logging.getLogger(__name__)
+# Sent after the commit (for notifications): task_disconnected(task, reason) when a connected task loses
+# its Box connection; users_discovered(task, new, deactivated, deleted) when a discovery found any of those
+# (lists of {"login", "name", "outcome"}).
+task_disconnected = Signal()
+users_discovered = Signal()
 GRACE_DAYS = 7
 # A person is waiting (a page, an API call): fail within seconds rather than back off for minutes.
 # A Box that does not answer fails the request in about half a minute, not after minutes of retries.
@@ -237,7 +243,10 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
 
 
 def mark_disconnected(task: Task, reason: str) -> None:
+    lost = Task.objects.filter(pk=task.pk).exclude(status=Task.Status.DISCONNECTED).exists()
     Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=reason[:500])
+    if lost:  # told once per loss, not once per user job that finds it lost
+        transaction.on_commit(lambda: task_disconnected.send_robust(sender=Task, task=task, reason=reason))
 
 
 # --- users ------------------------------------------------------------------------------------------------
@@ -266,6 +275,9 @@ def _apply_users(task: Task, found: list[Any]) -> dict[str, int]:
     """The database's side of discovery, in one short transaction."""
     now = clock.now()
     counts = {"new": 0, "archived": 0, "updated": 0}
+    found_new: list[dict[str, str]] = []
+    found_deactivated: list[dict[str, str]] = []
+    found_deleted: list[dict[str, str]] = []
     with transaction.atomic():
         known = {u.box_user_id: u for u in TaskUser.objects.select_for_update().filter(task=task)}
         others = set(
@@ -292,12 +304,17 @@ def _apply_users(task: Task, found: list[Any]) -> dict[str, int]:
                     next_run_at=_first_slot(task, now) if status == TaskUser.Status.SCHEDULED else None,
                 )
                 counts["new"] += 1
+                found_new.append({"login": box_user.login, "name": box_user.name, "status": status})
                 continue
             changed = (row.login, row.name, row.box_status) != (
                 box_user.login,
                 box_user.name,
                 box_user.status,
             )
+            if row.box_status != "inactive" and box_user.status == "inactive":
+                found_deactivated.append(
+                    {"login": box_user.login, "name": box_user.name, "status": row.status}
+                )
             row.login, row.name, row.box_status = box_user.login, box_user.name, box_user.status
             if row.status == TaskUser.Status.ARCHIVED:  # back in Box
                 row.status, row.archived_at = TaskUser.Status.NOT_ACTIVE, None
@@ -310,7 +327,18 @@ def _apply_users(task: Task, found: list[Any]) -> dict[str, int]:
                 row.status, row.archived_at, row.next_run_at = TaskUser.Status.ARCHIVED, now, None
                 row.save(update_fields=["status", "archived_at", "next_run_at"])
                 counts["archived"] += 1
+                found_deleted.append({"login": row.login, "name": row.name, "status": row.status})
         Task.objects.filter(pk=task.pk).update(users_refreshed_at=now)
+        if found_new or found_deactivated or found_deleted:
+            transaction.on_commit(
+                lambda: users_discovered.send_robust(
+                    sender=Task,
+                    task=task,
+                    new=found_new,
+                    deactivated=found_deactivated,
+                    deleted=found_deleted,
+                )
+            )
     return counts
 
 

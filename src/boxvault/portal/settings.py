@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "boxvault.backups",
     "boxvault.recovery",
     "boxvault.search",
+    "boxvault.notifications",
 ]
 
 MIDDLEWARE = [
@@ -344,3 +345,8 @@ BOXVAULT_STRIPE_PUBLISHABLE_KEY = env_opt("BOXVAULT_STRIPE_PUBLISHABLE_KEY")
 BOXVAULT_STRIPE_WEBHOOK_SECRET = env_opt("BOXVAULT_STRIPE_WEBHOOK_SECRET")
 # Only for tests and staging (a local Stripe emulator); never set in production.
 BOXVAULT_STRIPE_API_BASE = env_opt("BOXVAULT_STRIPE_API_BASE")
+
+# Notifications: an exceptions e-mail waits until no failure came for QUIET seconds (and no backup runs),
+# or its oldest failure has waited MAX seconds (docs/notifications.md).
+BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS", 120)
+BOXVAULT_NOTIFY_BATCH_MAX_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_MAX_SECONDS", 3600)
