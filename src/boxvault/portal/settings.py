@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from datetime import timedelta
@@ -53,6 +54,16 @@ if HTTPS:
 # scheme from its X-Forwarded-For/-Proto headers; from anyone else those headers are dropped.
 BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
 BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
+# Proxies (addresses or CIDRs) whose X-Forwarded-For names the client (security.middleware); from anyone else
+# forwarding headers are dropped. Replaces BOXVAULT_TRUSTED_PROXY's waitress handling when set.
+BOXVAULT_TRUSTED_PROXIES = env_list("BOXVAULT_TRUSTED_PROXIES", [])
+for _proxy in BOXVAULT_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"BOXVAULT_TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR"
+        ) from _exc
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
@@ -89,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "boxvault.portal.middleware.HealthCheckMiddleware",
+    "boxvault.security.middleware.ClientAddressMiddleware",  # before anything reads REMOTE_ADDR
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,6 +112,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
+    "boxvault.security.middleware.SecurityPolicyMiddleware",  # IP allow-list, enforced 2FA, password expiry
 ]
 
 ROOT_URLCONF = "boxvault.portal.urls"
@@ -180,6 +193,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "boxvault.accounts.forms.SignupExtraForm"
 ACCOUNT_ADAPTER = "boxvault.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"change_password": "boxvault.security.forms.ChangePasswordForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # django-axes owns lock-out after failed sign-ins; allauth's own failed-login limit would answer first.

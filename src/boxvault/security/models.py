@@ -22,6 +22,8 @@ class AuditEvent(models.Model):
         ACCOUNT_REMOVAL = "account_removal", "Account Removal"
         ACCOUNT_REACTIVATED = "account_reactivated", "Account Reactivated"
         API_TOKEN = "api_token", "API Token"
+        SECURITY_CHANGED = "security_changed", "Security Settings Changed"
+        ACCESS_DENIED = "access_denied", "Access Denied"
 
     class Status(models.TextChoices):
         OK = "ok", "OK"
@@ -46,3 +48,52 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_activity_display()}: {self.description}"
+
+
+class SecurityPolicy(models.Model):
+    """An account's Settings > Security policies. No row means every policy is off."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, related_name="security_policy"
+    )
+    enforce_2fa = models.BooleanField(default=False)
+    password_max_age_days = models.PositiveIntegerField(null=True, blank=True)
+    ip_restrictions = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"security policy of {self.account_id}"
+
+
+class IpRule(models.Model):
+    """One trusted entry of an account's IP allow-list, kept as the canonical text of what was entered
+    (`addresses.parse_rule` turns it back into ranges)."""
+
+    class Kind(models.TextChoices):
+        ADDRESSES = "addresses", "Addresses"
+        RANGE = "range", "Range"
+        CIDR = "cidr", "Network (CIDR)"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="ip_rules")
+    description = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.value}"
+
+
+class PasswordState(models.Model):
+    """When a user last chose a password (password expiry). No row: as old as the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_state"
+    )
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"password of {self.user_id} changed {self.changed_at:%Y-%m-%d}"

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from boxvault.security.models import AuditEvent
+from boxvault.core import clock
+from boxvault.security.models import AuditEvent, PasswordState
 from boxvault.security.services import from_where, record
 
 Activity = AuditEvent.Activity
@@ -92,8 +93,14 @@ def on_locked_out(sender: Any, request: HttpRequest, username: str | None = None
         )
 
 
+def _password_chosen(user: Any) -> None:
+    # the clock password expiry measures from (an unchanged password is as old as the user)
+    PasswordState.objects.update_or_create(user=user, defaults={"changed_at": clock.now()})
+
+
 @receiver(account_signals.password_changed)
 def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_CHANGED,
@@ -105,6 +112,7 @@ def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: 
 
 @receiver(account_signals.password_set)
 def on_password_set(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_CHANGED,
@@ -116,6 +124,7 @@ def on_password_set(sender: Any, request: HttpRequest, user: Any, **kwargs: Any)
 
 @receiver(account_signals.password_reset)
 def on_password_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_RESET,

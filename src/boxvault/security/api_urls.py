@@ -1,0 +1,14 @@
+"""Included by boxvault.api.urls under /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from boxvault.security import api
+
+router = SimpleRouter()
+router.register("security/ip-rules", api.IpRuleViewSet, basename="ip-rule")
+
+urlpatterns = [
+    path("security/policy/", api.PolicyView.as_view(), name="security-policy"),
+    path("", include(router.urls)),
+]
