@@ -1,0 +1,116 @@
+"""Enforced 2FA and password expiry in Chromium against the live server, with the portal clock moved forward.
+
+The administrator (TOTP already set up) signs in with a code and turns both policies on in Settings >
+Security.
+A member whose password is then older than the limit signs in, is sent to change it (the current password is
+refused as the new one), is then taken to 2FA set-up and reaches nothing else until it is done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from boxvault.core import clock
+from portal.fixtures import PASSWORD
+from support import missing
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CHROMIUM = "/usr/bin/chromium"
+NEW_PASSWORD = "Brand-New-Browser-Pass-3"
+
+
+def _code(secret: str) -> str:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def _sign_in(page: Any, url: str, login: str, password: str) -> None:
+    page.goto(url + "/accounts/login/")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+
+
+def test_enforced_2fa_and_password_expiry(
+    live_server: Any, admin: Any, restricted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not os.path.exists(CHROMIUM):
+        missing("chromium at /usr/bin/chromium")
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from playwright.sync_api import sync_playwright
+
+    from boxvault.security.models import AuditEvent, SecurityPolicy
+
+    admin_secret = generate_totp_secret()
+    TOTP.activate(admin.user, admin_secret)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    url = live_server.url
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(20_000)
+            _sign_in(page, url, admin.user.email, PASSWORD)
+            page.fill("input[name=code]", _code(admin_secret))
+            page.click("form button[type=submit]")
+            page.wait_for_url(url + "/")
+            page.goto(url + "/settings/")
+            page.click("text=Security settings")
+            assert page.inner_text("#my-2fa") == "On"
+            assert page.inner_text("#your-ip") == "127.0.0.1"
+            page.check("input[name=enforce_2fa]")
+            page.fill("input[name=password_max_age_days]", "30")
+            page.click("text=Save policies")
+            assert "Security policies saved." in page.inner_text("main")
+            policy = SecurityPolicy.objects.get(account=admin.account)
+            assert policy.enforce_2fa and policy.password_max_age_days == 30
+
+            with clock.frozen_at(clock.now() + timedelta(days=31)):
+                member = browser.new_context().new_page()
+                member.set_default_timeout(20_000)
+                _sign_in(member, url, restricted.user.email, PASSWORD)
+                member.wait_for_url("**/accounts/password/change/")
+                assert "Your password has expired" in member.inner_text("main")
+                member.goto(url + "/settings/")
+                assert member.url.endswith("/accounts/password/change/")
+                member.fill("input[name=oldpassword]", PASSWORD)
+                member.fill("input[name=password1]", PASSWORD)
+                member.fill("input[name=password2]", PASSWORD)
+                member.click("main form button[type=submit]")
+                assert "must differ from the current one" in member.inner_text("main")
+                member.fill("input[name=oldpassword]", PASSWORD)
+                member.fill("input[name=password1]", NEW_PASSWORD)
+                member.fill("input[name=password2]", NEW_PASSWORD)
+                member.click("main form button[type=submit]")
+                # next stop: two-factor set-up, and nothing else
+                member.goto(url + "/settings/security/")
+                assert "requires two-factor authentication" in member.inner_text("main")
+                if "/accounts/reauthenticate/" in member.url:  # allauth confirms the password first
+                    member.fill("input[name=password]", NEW_PASSWORD)
+                    member.click("main form button[type=submit]")
+                member.wait_for_url("**/accounts/2fa/totp/activate/")
+                api = member.request.get(url + "/api/v1/me/")
+                assert api.status == 403 and "two-factor" in api.json()["detail"]
+                secret = member.input_value("#authenticator_secret")
+                member.fill("input[name=code]", _code(secret))
+                member.click("main form button[type=submit]")
+                member.wait_for_url("**/accounts/2fa/recovery-codes/**")
+                member.goto(url + "/settings/security/")
+                assert member.url == url + "/settings/security/"
+                assert member.inner_text("#my-2fa") == "On"
+                assert "Password expiration: 30 days" in member.inner_text("main")
+                assert member.request.get(url + "/api/v1/me/").status == 200
+        finally:
+            browser.close()
+    activities = set(AuditEvent.objects.filter(user=restricted.user).values_list("activity", flat=True))
+    assert {"password_changed", "mfa_changed", "sign_in"} <= activities
