@@ -114,3 +114,50 @@ def test_enforced_2fa_and_password_expiry(
             browser.close()
     activities = set(AuditEvent.objects.filter(user=restricted.user).values_list("activity", flat=True))
     assert {"password_changed", "mfa_changed", "sign_in"} <= activities
+
+
+def test_sign_in_with_sso_in_chromium(
+    live_server: Any, admin: Any, restricted: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing member signs in through the account's SAML IdP (a real one on loopback)."""
+    if not os.path.exists(CHROMIUM):
+        missing("chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    from boxvault.accounts.access import for_user
+    from boxvault.security.models import AuditEvent
+    from boxvault.security.saml import SamlInput, update_saml
+    from security.saml_idp import running_idp
+
+    settings.BOXVAULT_EGRESS_ALLOW = ["127.0.0.0/8"]
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    url = live_server.url
+    with running_idp() as idp, sync_playwright() as pw:
+        update_saml(
+            for_user(admin.user),
+            SamlInput(enabled=True, slug="acme", metadata_url=idp.url + "/metadata", domains=["a.example"]),
+        )
+        idp.email = restricted.user.email
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/accounts/login/")
+            page.click("#sso-link")
+            page.fill("input[name=identifier]", restricted.user.email)
+            page.click("main form button[type=submit]")
+            page.wait_for_url("**/accounts/saml/acme/login/**")
+            page.click("main form button[type=submit]")  # allauth's "Continue" (no sign-in on GET)
+            page.wait_for_url(url + "/")  # through the IdP's auto-posted form and the ACS
+            me = page.request.get(url + "/api/v1/me/")
+            assert me.status == 200 and me.json()["email"] == restricted.user.email
+            assert len(idp.requests) == 1 and idp.requests[0]["acs"] == url + "/accounts/saml/acme/acs/"
+        finally:
+            browser.close()
+    assert AuditEvent.objects.filter(
+        description__startswith="SAML Sign In (OK)", user=restricted.user
+    ).exists()

@@ -44,6 +44,7 @@ PAGES = [
     ("get", "/settings/security/ip/{rule}/", {ADMIN: 200, RESTRICTED: 403, OUTSIDER: 404}),
     ("post", "/settings/security/ip/{rule}/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 404}),
     ("post", "/settings/security/ip/{rule}/delete/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 404}),
+    ("post", "/settings/security/saml/", {ADMIN: 302, RESTRICTED: 403, OUTSIDER: 302}),
 ]
 API = [
     ("get", "/api/v1/security/policy/", {ADMIN: 200, RESTRICTED: 200, OUTSIDER: 200}),
@@ -52,12 +53,16 @@ API = [
     ("post", "/api/v1/security/ip-rules/", {ADMIN: 201, RESTRICTED: 403, OUTSIDER: 201}),
     ("get", "/api/v1/security/ip-rules/{rule}/", {ADMIN: 200, RESTRICTED: 200, OUTSIDER: 404}),
     ("delete", "/api/v1/security/ip-rules/{rule}/", {ADMIN: 204, RESTRICTED: 403, OUTSIDER: 404}),
+    ("get", "/api/v1/security/saml/", {ADMIN: 200, RESTRICTED: 200, OUTSIDER: 200}),
+    ("put", "/api/v1/security/saml/", {ADMIN: 200, RESTRICTED: 403, OUTSIDER: 200}),
 ]
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/settings/security/"): {"action": "policy", "password_max_age_days": "90"},
     ("post", "/settings/security/ip/{rule}/"): {"description": "hq", "addresses": "127.0.0.1, 10.0.0.0/8"},
     ("put", "/api/v1/security/policy/"): {"enforce_2fa": False, "password_max_age_days": 30},
     ("post", "/api/v1/security/ip-rules/"): {"description": "lab", "cidr": "127.0.0.0/8"},
+    ("post", "/settings/security/saml/"): {"default_role": "custom", "domains": "example.org"},
+    ("put", "/api/v1/security/saml/"): {"create_members": False},
 }
 CASES = [(m, u, role, codes[role]) for m, u, codes in PAGES + API for role in (ADMIN, RESTRICTED, OUTSIDER)]
 

@@ -355,3 +355,37 @@ def member_with_flags(members: Iterable[Member]) -> list[dict[str, Any]]:
         ).values_list("user_id", flat=True)
     )
     return [{"member": m, "mfa": m.user_id in with_mfa} for m in members]
+
+
+def add_sso_member(
+    account: Account,
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    role: str = Member.Role.CUSTOM,
+    operations: Iterable[str] = (),
+    via: str = "SAML",
+    request: HttpRequest | None = None,
+) -> Member:
+    """A member created on their first single sign-on (the account's "create members" setting): no
+    password (they sign in through the IdP), e-mail vouched for by the IdP."""
+    email = _clean_email(email)
+    ops, svc = _check_grants(role, operations, sorted(SERVICES))
+    with transaction.atomic():
+        _ensure_new_email(email)
+        user = User(email=email, first_name=first_name.strip()[:150], last_name=last_name.strip()[:150])
+        user.set_unusable_password()
+        user.save()
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        member = Member.objects.create(
+            user=user, account=account, role=role, operations=ops, services=svc, created_at=clock.now()
+        )
+        record(
+            account,
+            Activity.USER_ADDED,
+            f"Added user {email} as {_describe_grants(member)} on first {via} sign-in",
+            actor=user,
+            request=request,
+        )
+    return member

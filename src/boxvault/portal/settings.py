@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.saml",
     "axes",
     "huey.contrib.djhuey",
     "boxvault.portal",
@@ -200,6 +202,12 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # Off by default so sign-up says plainly that an address is taken; an operator may prefer not to reveal it.
 ACCOUNT_PREVENT_ENUMERATION = env_bool("BOXVAULT_PREVENT_ENUMERATION", False)
+# Single sign-on: SAML apps are per account (Settings > Security); the adapter keeps every SSO sign-in inside
+# the account that configured it.
+SOCIALACCOUNT_ADAPTER = "boxvault.accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link a sign-in to a user by e-mail across accounts
+# Networks a tenant-supplied URL (IdP metadata) may reach although private or local (CIDRs, operator only).
+BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "boxvault"
 

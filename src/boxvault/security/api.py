@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from boxvault.core.api import AccountScopedMixin
 from boxvault.core.operations import Operation
 from boxvault.security import policy as services
+from boxvault.security import saml
 from boxvault.security.models import IpRule
 
 _READ_WRITE = {"GET": Operation.VIEW_SETTINGS, "*": Operation.MANAGE_ACCOUNT}
@@ -121,3 +122,75 @@ class IpRuleViewSet(
     def destroy(self, request: Request, pk: str) -> Response:
         services.delete_ip_rule(self.access, int(pk), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SamlSerializer(serializers.Serializer[Any]):
+    enabled = serializers.BooleanField(required=False)
+    slug = serializers.CharField(required=False, allow_blank=True, max_length=63)
+    metadata_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    metadata_xml = serializers.CharField(required=False, allow_blank=True, max_length=saml.MAX_METADATA)
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=253), required=False, max_length=100
+    )
+    create_members = serializers.BooleanField(required=False)
+    default_role = serializers.ChoiceField(choices=list(saml.ROLES), required=False)
+    default_operations = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=50
+    )
+
+
+class SamlView(AccountScopedMixin, generics.GenericAPIView[Any]):
+    """SAML single sign-on: PUT `{enabled, metadata_url | metadata_xml, slug, domains, create_members,
+    default_role, default_operations}`; the answer adds the SP entity id, ACS URL and SP metadata URL to give
+    the IdP. Metadata that is not SAML, or a URL on a private network, answers 400."""
+
+    serializer_class = SamlSerializer
+    operations = _READ_WRITE
+
+    def _current(self, request: Request) -> dict[str, Any]:
+        config = saml.config_of(self.access.account)
+        if config is None:
+            return {
+                "enabled": False,
+                "slug": None,
+                "idp_entity_id": "",
+                "domains": [],
+                "create_members": False,
+            }
+        return {
+            "enabled": config.enabled,
+            "slug": config.slug,
+            "idp_entity_id": config.idp_entity_id,
+            "metadata_url": config.metadata_url,
+            "domains": config.domains,
+            "create_members": config.create_members,
+            "default_role": config.default_role,
+            "default_operations": config.default_operations,
+            **saml.sp_urls(config.slug, request._request),
+        }
+
+    def get(self, request: Request) -> Response:
+        return Response(self._current(request))
+
+    def put(self, request: Request) -> Response:
+        incoming = self.get_serializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        config = saml.config_of(self.access.account)
+        saml.update_saml(
+            self.access,
+            saml.SamlInput(
+                enabled=data.get("enabled", bool(config and config.enabled)),
+                slug=data.get("slug") or None,
+                metadata_url=data.get("metadata_url") or None,
+                metadata_xml=data.get("metadata_xml") or None,
+                domains=data.get("domains", config.domains if config else []),
+                create_members=data.get("create_members", bool(config and config.create_members)),
+                default_role=data.get("default_role", config.default_role if config else "custom"),
+                default_operations=data.get(
+                    "default_operations", config.default_operations if config else []
+                ),
+            ),
+            request=request._request,
+        )
+        return Response(self._current(request))

@@ -10,5 +10,6 @@ router.register("security/ip-rules", api.IpRuleViewSet, basename="ip-rule")
 
 urlpatterns = [
     path("security/policy/", api.PolicyView.as_view(), name="security-policy"),
+    path("security/saml/", api.SamlView.as_view(), name="security-saml"),
     path("", include(router.urls)),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
 from django import forms
 
+from boxvault.core.operations import GRANTABLE, LABELS
 from boxvault.security.policy import MAX_PASSWORD_DAYS
 
 
@@ -39,4 +40,33 @@ class IpRuleForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Single addresses, comma-separated lists, from–to ranges (192.0.2.1-192.0.2.9) or "
         "networks (192.0.2.0/24, 2001:db8::/32); IPv4 or IPv6.",
+    )
+
+
+class SamlForm(forms.Form):
+    enabled = forms.BooleanField(label="Activate SAML single sign-on", required=False)
+    metadata_url = forms.URLField(
+        label="IdP metadata URL", required=False, max_length=500, assume_scheme="https"
+    )
+    metadata_file = forms.FileField(label="…or upload the IdP metadata XML", required=False)
+    slug = forms.SlugField(
+        label="Sign-in name",
+        required=False,
+        max_length=63,
+        help_text="What members type on “Sign in with SSO” (or their e-mail); part of the SP URLs.",
+    )
+    domains = forms.CharField(
+        label="E-mail domains", required=False, max_length=2000, help_text="Comma-separated, e.g. example.com"
+    )
+    create_members = forms.BooleanField(label="Create members on first SSO sign-in", required=False)
+    default_role = forms.ChoiceField(
+        label="Role of members created on first sign-in",
+        choices=[("custom", "Custom"), ("admin", "Administrator")],
+        initial="custom",
+    )
+    default_operations = forms.MultipleChoiceField(
+        label="Operations of members created on first sign-in",
+        choices=[(str(op), LABELS[op]) for op in GRANTABLE],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from boxvault.security import enforcement
@@ -36,6 +37,9 @@ class ClientAddressMiddleware:
             for header in _FORWARDING_HEADERS:
                 meta.pop(header, None)
         meta["REMOTE_ADDR"] = client
+        if "HTTP_HOST" not in meta and request.path_info.startswith("/accounts/saml/"):
+            # python3-saml reads the Host header directly; an HTTP/1.0 client may not send one
+            meta["HTTP_HOST"] = request.get_host()
         return self.get_response(request)
 
 
@@ -52,3 +56,17 @@ class SecurityPolicyMiddleware:
             if refusal is not None:
                 return refusal
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # allauth's SAML ACS refuses a response that answers no sign-in of this browser with a bare
+        # PermissionDenied (a replay): give it the same plain refusal and audit row as other bad responses.
+        match = request.resolver_match
+        if (
+            isinstance(exception, PermissionDenied)
+            and match is not None
+            and match.url_name == "saml_finish_acs"
+        ):
+            from boxvault.security.saml import refuse_replay
+
+            return refuse_replay(request, str(match.kwargs.get("organization_slug", "")))
+        return None

@@ -97,3 +97,25 @@ class PasswordState(models.Model):
 
     def __str__(self) -> str:
         return f"password of {self.user_id} changed {self.changed_at:%Y-%m-%d}"
+
+
+class SamlConfig(models.Model):
+    """An account's SAML 2.0 single sign-on. The allauth `SocialApp` it keeps in step (client_id = slug,
+    provider_id = "saml-<slug>" so one tenant's IdP can never vouch for a user linked through another's) is
+    what allauth's SAML views read; the IdP's metadata is fetched and parsed here, once, on save."""
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="saml")
+    slug = models.SlugField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=False)
+    metadata_url = models.URLField(max_length=500, blank=True)
+    metadata_xml = models.TextField(blank=True)
+    idp_entity_id = models.CharField(max_length=500, blank=True)
+    domains = models.JSONField(default=list, blank=True)
+    create_members = models.BooleanField(default=False)
+    default_role = models.CharField(max_length=16, default="custom")
+    default_operations = models.JSONField(default=list, blank=True)
+    app = models.OneToOneField("socialaccount.SocialApp", on_delete=models.SET_NULL, null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"SAML for {self.account_id} ({self.slug})"

@@ -15,8 +15,9 @@ from boxvault.core.errorpages import forbidden
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
 from boxvault.security import policy as services
+from boxvault.security import saml
 from boxvault.security.enforcement import has_totp
-from boxvault.security.forms import IpRuleForm, PolicyForm
+from boxvault.security.forms import IpRuleForm, PolicyForm, SamlForm
 from boxvault.security.models import IpRule
 
 ONLY_ADMINS = "Only administrators change security settings."
@@ -39,6 +40,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             }
         ),
         "rule_form": IpRuleForm(),
+        **_saml_context(request, access),
     }
     context.update(extra)
     return context
@@ -82,6 +84,64 @@ def security_settings(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, str(exc))
     return render(request, "security/settings.html", _context(request, **extra), status=400)
+
+
+def _saml_context(request: HttpRequest, access: Any, form: SamlForm | None = None) -> dict[str, Any]:
+    config = saml.config_of(access.account)
+    if form is None:
+        form = SamlForm(
+            initial={
+                "enabled": bool(config and config.enabled),
+                "metadata_url": config.metadata_url if config else "",
+                "slug": config.slug if config else "",
+                "domains": ", ".join(config.domains) if config else "",
+                "create_members": bool(config and config.create_members),
+                "default_role": config.default_role if config else "custom",
+                "default_operations": config.default_operations if config else [],
+            }
+        )
+    return {
+        "saml": config,
+        "saml_form": form,
+        "sp": saml.sp_urls(config.slug, request) if config else None,
+    }
+
+
+@require_POST
+@requires(Operation.MANAGE_ACCOUNT)
+def saml_settings(request: HttpRequest) -> HttpResponse:
+    access = request.access  # type: ignore[attr-defined]
+    form = SamlForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        upload = data.get("metadata_file")
+        try:
+            xml = upload.read(saml.MAX_METADATA + 1).decode("utf-8") if upload else None
+        except UnicodeDecodeError:
+            form.add_error("metadata_file", "The metadata file must be UTF-8 XML.")
+        else:
+            try:
+                saml.update_saml(
+                    access,
+                    saml.SamlInput(
+                        enabled=data["enabled"],
+                        slug=data["slug"] or None,
+                        metadata_url=data["metadata_url"] or None,
+                        metadata_xml=xml,
+                        domains=[d for d in data["domains"].split(",") if d.strip()],
+                        create_members=data["create_members"],
+                        default_role=data["default_role"],
+                        default_operations=data["default_operations"],
+                    ),
+                    request=request,
+                )
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "SAML settings saved.")
+                return redirect("security:settings")
+    context = _context(request, **_saml_context(request, access, form))
+    return render(request, "security/settings.html", context, status=400)
 
 
 @require_http_methods(["GET", "POST"])

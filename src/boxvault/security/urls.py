@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boxvault.security import settings_views, views
+from boxvault.security import settings_views, sso_views, views
 
 app_name = "security"
 urlpatterns = [
@@ -9,4 +9,6 @@ urlpatterns = [
     path("settings/security/", settings_views.security_settings, name="settings"),
     path("settings/security/ip/<int:pk>/", settings_views.ip_rule_edit, name="ip_rule_edit"),
     path("settings/security/ip/<int:pk>/delete/", settings_views.ip_rule_delete, name="ip_rule_delete"),
+    path("settings/security/saml/", settings_views.saml_settings, name="saml"),
+    path("sso/", sso_views.sso, name="sso"),
 ]
