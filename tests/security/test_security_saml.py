@@ -261,3 +261,14 @@ def test_saml_settings_of_another_account_stay_apart(
     assert taken.status_code == 400 and "taken" in taken.json()["detail"]
     clash = other.put("/api/v1/security/saml/", {"domains": ["a.example"]}, format="json")
     assert clash.status_code == 400 and "Another account" in clash.json()["detail"]
+
+
+def test_purged_account_leaves_no_saml_app(slug: str, admin: Any) -> None:
+    from allauth.socialaccount.models import SocialApp
+
+    from boxvault.accounts.services import _purge
+
+    assert SocialApp.objects.filter(client_id=slug).exists()
+    _purge(admin.account)
+    assert not SamlConfig.objects.exists()
+    assert not SocialApp.objects.filter(client_id=slug).exists()

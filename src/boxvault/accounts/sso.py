@@ -35,8 +35,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
         return False
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
-        config = _saml_config(sociallogin.account.get_provider(request))
+        provider = sociallogin.account.get_provider(request)
+        config = _saml_config(provider)
         if config is None:
+            if getattr(provider, "id", "") == "saml":  # an app no account owns any more: never sign in
+                raise PermissionDenied("single sign-on is not set up")
             return
         account = config.account
         if not config.enabled:

@@ -10,11 +10,12 @@ from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from boxvault.core import clock
-from boxvault.security.models import AuditEvent, PasswordState
+from boxvault.security.models import AuditEvent, PasswordState, SamlConfig
 from boxvault.security.services import from_where, record
 
 Activity = AuditEvent.Activity
@@ -154,3 +155,13 @@ def on_mfa_removed(sender: Any, request: HttpRequest, user: Any, authenticator: 
         actor=user,
         request=request,
     )
+
+
+@receiver(post_delete, sender=SamlConfig)
+def on_saml_config_deleted(sender: Any, instance: SamlConfig, **kwargs: Any) -> None:
+    # the allauth app lives outside the account's rows: it must not outlive the account (purge) and keep
+    # answering sign-ins for its slug
+    if instance.app_id is not None:
+        from allauth.socialaccount.models import SocialApp
+
+        SocialApp.objects.filter(pk=instance.app_id).delete()
