@@ -344,17 +344,34 @@ def _purge(account: Account) -> None:
         model.objects.filter(username__in=emails).delete()
 
 
+_SIGN_IN_TYPES = {"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect"}
+
+
+def sign_in_type(provider: str) -> str:
+    return "SAML" if provider.startswith("saml") else _SIGN_IN_TYPES.get(provider, provider)
+
+
 def member_with_flags(members: Iterable[Member]) -> list[dict[str, Any]]:
-    """Rows for the user list: member, type and whether 2FA is on (one query for all)."""
+    """Rows for the user list: member, how they sign in (e-mail, Google, Microsoft, SAML...) and whether 2FA
+    is on (one query each for all)."""
     from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
 
     members = list(members)
+    ids = [m.user_id for m in members]
     with_mfa = set(
-        Authenticator.objects.filter(
-            user_id__in=[m.user_id for m in members], type=Authenticator.Type.TOTP
-        ).values_list("user_id", flat=True)
+        Authenticator.objects.filter(user_id__in=ids, type=Authenticator.Type.TOTP).values_list(
+            "user_id", flat=True
+        )
     )
-    return [{"member": m, "mfa": m.user_id in with_mfa} for m in members]
+    kinds: dict[int, list[str]] = {}
+    for user_id, provider in SocialAccount.objects.filter(user_id__in=ids).values_list("user_id", "provider"):
+        kinds.setdefault(user_id, []).append(sign_in_type(provider))
+    rows = []
+    for m in members:
+        types = (["E-mail"] if m.user.has_usable_password() else []) + sorted(set(kinds.get(m.user_id, [])))
+        rows.append({"member": m, "mfa": m.user_id in with_mfa, "sign_in": ", ".join(types) or "Invitation"})
+    return rows
 
 
 def add_sso_member(

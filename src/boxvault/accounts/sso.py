@@ -31,8 +31,11 @@ def _saml_config(provider: Any) -> Any:
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
-        # Members are created by pre_social_login (per account, if allowed), never by allauth's sign-up.
-        return False
+        # SAML members are created by pre_social_login (per account, if allowed), never by allauth's sign-up;
+        # Google/Microsoft/OIDC sign up like anyone (the form creates a new account), when sign-up is open.
+        if sociallogin.account.provider.startswith("saml"):
+            return False
+        return bool(super().is_open_for_signup(request, sociallogin))
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         provider = sociallogin.account.get_provider(request)
@@ -40,6 +43,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
         if config is None:
             if getattr(provider, "id", "") == "saml":  # an app no account owns any more: never sign in
                 raise PermissionDenied("single sign-on is not set up")
+            self._link_by_verified_email(request, sociallogin)
             return
         account = config.account
         if not config.enabled:
@@ -85,6 +89,22 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
             )
         sociallogin.connect(request, user)
         self._audit_ok(request, account, user)
+
+    def _link_by_verified_email(self, request: HttpRequest, sociallogin: Any) -> None:
+        """Google/Microsoft/OIDC: sign in the user whose address the provider vouches for, when both have
+        it verified (a provider that does not verify addresses, like Microsoft's, never links by e-mail: the
+        member links it from Settings > Security > Linked sign-ins while signed in)."""
+        if sociallogin.is_existing:
+            return
+        from allauth.account.models import EmailAddress
+
+        for address in sociallogin.email_addresses:
+            if not address.verified:
+                continue
+            ours = EmailAddress.objects.filter(email__iexact=address.email, verified=True).first()
+            if ours is not None:
+                sociallogin.connect(request, ours.user)
+                return
 
     def _audit_ok(self, request: HttpRequest, account: Any, user: Any) -> None:
         with transaction.atomic():

@@ -86,6 +86,9 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.saml",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.microsoft",
+    "allauth.socialaccount.providers.openid_connect",
     "axes",
     "huey.contrib.djhuey",
     "boxvault.portal",
@@ -206,6 +209,49 @@ ACCOUNT_PREVENT_ENUMERATION = env_bool("BOXVAULT_PREVENT_ENUMERATION", False)
 # the account that configured it.
 SOCIALACCOUNT_ADAPTER = "boxvault.accounts.sso.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link a sign-in to a user by e-mail across accounts
+# A social sign-up still shows the form (names, data-center location): it creates an account like any other.
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a POST (with CSRF) starts every external sign-in
+
+
+def _social_providers() -> dict[str, dict[str, object]]:
+    """Google, Microsoft and a generic OpenID Connect provider, each only when the operator gave it a client
+    id (allauth lists only configured providers, so unconfigured ones stay hidden)."""
+    providers: dict[str, dict[str, object]] = {}
+    google_id = env_opt("BOXVAULT_GOOGLE_CLIENT_ID")
+    if google_id:
+        providers["google"] = {
+            "APPS": [{"client_id": google_id, "secret": env_str("BOXVAULT_GOOGLE_CLIENT_SECRET"), "key": ""}],
+            "SCOPE": ["openid", "email", "profile"],
+        }
+    microsoft_id = env_opt("BOXVAULT_MICROSOFT_CLIENT_ID")
+    if microsoft_id:
+        providers["microsoft"] = {
+            "APPS": [
+                {
+                    "client_id": microsoft_id,
+                    "secret": env_str("BOXVAULT_MICROSOFT_CLIENT_SECRET"),
+                    "settings": {"tenant": env_str("BOXVAULT_MICROSOFT_TENANT", "organizations")},
+                }
+            ]
+        }
+    oidc_url = env_opt("BOXVAULT_OIDC_SERVER_URL")
+    if oidc_url:
+        providers["openid_connect"] = {
+            "APPS": [
+                {
+                    "provider_id": "oidc",
+                    "name": env_str("BOXVAULT_OIDC_NAME", "OpenID Connect"),
+                    "client_id": env_str("BOXVAULT_OIDC_CLIENT_ID"),
+                    "secret": env_str("BOXVAULT_OIDC_CLIENT_SECRET"),
+                    "settings": {"server_url": oidc_url},
+                }
+            ]
+        }
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = _social_providers()
 # Networks a tenant-supplied URL (IdP metadata) may reach although private or local (CIDRs, operator only).
 BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
