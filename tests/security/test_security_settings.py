@@ -210,8 +210,9 @@ def test_password_expiry_sends_to_change_and_refuses_the_same_password(
     with clock.frozen_at(later):
         response = client.get("/settings/")
         assert response.status_code == 302 and response["Location"] == "/accounts/password/change/"
-        refused = api.get("/api/v1/me/")
+        refused = client.get("/api/v1/me/")
         assert refused.status_code == 403 and "password has expired" in refused.json()["detail"]
+        assert api.get("/api/v1/me/").status_code == 200  # a token is its own credential
         page = client.get("/accounts/password/change/")
         assert page.status_code == 200
         same = client.post(

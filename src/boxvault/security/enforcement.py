@@ -3,7 +3,7 @@
 In order: the IP allow-list (anything from elsewhere is refused with a 403 naming the address, and audited),
 an expired password (changed first), then enforced 2FA (set up before anything else). While a step is due,
 a member reaches only the pages that complete it and sign-out; the session API answers 403 with the reason.
-API tokens cannot complete a step, so they are refused (403) while one is due.
+API tokens are refused (403) while 2FA is enforced and missing; an expired password does not stop them.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ def check_token_user(user: Any, request: HttpRequest) -> None:
     if policy.ip_restrictions and not ip_allowed(member.account, address):
         _deny_ip(request, user, member.account, address, "(API token)")
         raise PolicyRefusal(denied_message(address))
-    steps = due_steps(user, policy)
-    if steps:
-        raise PolicyRefusal(steps[0].api_message)
+    # Password expiry is about the password: a token is its own credential and keeps working (scripts are
+    # not broken by a rotation date); a missing second factor, though, refuses tokens as the issue demands.
+    if policy.enforce_2fa and not has_totp(user):
+        raise PolicyRefusal(MFA_STEP.api_message)
