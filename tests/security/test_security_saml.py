@@ -223,7 +223,10 @@ def test_bad_saml_input(api: APIClient, settings: Any, body: dict[str, Any], mes
     response = api.put("/api/v1/security/saml/", body, format="json")
     assert response.status_code == 400, response.content
     assert message in str(response.json()), response.json()
-    assert not AuditEvent.objects.filter(activity="security_changed").exists()
+    assert not AuditEvent.objects.filter(activity="security_changed", status="ok").exists()
+    refused = AuditEvent.objects.filter(activity="security_changed", status="failed")
+    # metadata that is refused leaves a failed row; plain form mistakes do not
+    assert refused.count() == (1 if any(key.startswith("metadata") for key in body) else 0)
 
 
 def test_loopback_metadata_url_refused_without_operator_allowance(api: APIClient, settings: Any) -> None:

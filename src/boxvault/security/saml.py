@@ -164,8 +164,21 @@ def update_saml(access: Access, data: SamlInput, *, request: HttpRequest | None 
     account = access.account
     current = config_of(account)
     data = _clean(data, account, current)
-    xml, url = _metadata(data, current)  # network before the transaction: no lock held while fetching
-    idp = parse_metadata(xml) if xml else None
+    try:
+        xml, url = _metadata(data, current)  # network before the transaction: no lock held while fetching
+        idp = parse_metadata(xml) if xml else None
+    except ServiceError as exc:
+        # a refused IdP (unreachable, private, not SAML) is a security event worth a line in the trail
+        with transaction.atomic():
+            record(
+                account,
+                AuditEvent.Activity.SECURITY_CHANGED,
+                f"SAML IdP metadata refused: {exc}",
+                actor=access.user,
+                request=request,
+                status=AuditEvent.Status.FAILED,
+            )
+        raise
     if data.enabled and idp is None:
         raise ServiceError("Give the IdP metadata (a URL or an XML file) to turn SAML on.")
     with transaction.atomic():
