@@ -93,7 +93,12 @@ def ip_allowed(account: Any, address: str) -> bool:
         client = parse_address(address)
     except AddressError:
         return False
-    spans = [span for rule in IpRule.objects.filter(account=account) for span in parse_rule_value(rule.value)]
+    spans = []
+    for value in IpRule.objects.filter(account=account).values_list("value", flat=True):
+        try:
+            spans.extend(parse_rule_value(value))
+        except AddressError:  # stored values are canonical; a damaged one allows nothing rather than crash
+            continue
     return allowed(client, spans)
 
 

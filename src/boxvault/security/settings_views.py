@@ -167,7 +167,7 @@ def ip_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "security/ip_rule_form.html",
-        {"form": form, "rule": row, "your_ip": request.META["REMOTE_ADDR"]},
+        {"form": form, "rule": row, "your_ip": request.META.get("REMOTE_ADDR", "")},
     )
 
 
