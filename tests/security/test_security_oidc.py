@@ -96,6 +96,18 @@ def test_existing_member_signs_in_with_oidc(client: Any, oidc: str, restricted: 
         and rows["rita@a.example"]["mfa"] is False
     )
     assert "Company IdP" in client.get("/accounts/3rdparty/").content.decode()
+    from rest_framework.test import APIClient
+
+    from boxvault.api.tokens import create_token
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {create_token(admin.user, 't')[1]}")
+    listed = {m["email"]: m for m in api.get("/api/v1/members/").json()["results"]}
+    assert listed["rita@a.example"]["sign_in"] == ["E-mail", "OpenID Connect"]
+    assert (
+        listed["admin@a.example"]["sign_in"] == ["E-mail"]
+        and listed["admin@a.example"]["two_factor"] is False
+    )
 
 
 def test_unverified_email_never_links(client: Any, oidc: str, restricted: Any) -> None:
