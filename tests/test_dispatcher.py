@@ -1,3 +1,5 @@
+from typing import Any
+
 from support import run_cli
 
 
@@ -22,3 +24,13 @@ def test_recovery_lists_search_beside_restore_and_export() -> None:
     out = run_cli(["recovery", "--help"]).stdout
     for command in ("snapshots", "tree", "restore", "export", "search"):
         assert command in out, command
+
+
+def test_an_area_that_fails_to_import_is_an_error_not_a_missing_entry(monkeypatch: Any) -> None:
+    import pytest
+
+    from boxvault import cli
+
+    monkeypatch.setitem(cli.GROUPS, "broken", ("boxvault.no_such_area.cli:app", "an area that cannot load"))
+    with pytest.raises(ModuleNotFoundError):
+        cli.build_app()

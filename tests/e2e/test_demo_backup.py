@@ -24,10 +24,9 @@ from typing import Any
 
 import pytest
 
-from support import boxvault_cmd, cli_env, free_port, missing, require_binary, run_cli, wait_for
+from support import boxvault_cmd, cli_env, free_port, require_binary, run_cli, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Demo-Newcomer-Pass-7"
 
 
@@ -113,24 +112,6 @@ def demo(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[tuple[str, Path]]:
         sandbox_port = int((data / "sandbox" / "port").read_text())
         with pytest.raises(OSError):  # the sandbox stopped with the server
             urllib.request.urlopen(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", timeout=2)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def test_demo_sign_up_connect_box_back_up_two_users(

@@ -3,17 +3,15 @@ non-destructively, and find it in the sandbox through the official SDK (issue 7)
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 from portal.fixtures import admin, fast_hashing, make_account  # noqa: F401 - fixtures
 from recovery.fixtures import sandbox  # noqa: F401 - fixture: a sandbox with a known tree per user
-from support import missing
+from support.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +40,6 @@ def test_via_snapshot_drill_down_select_folder_restore_non_destructively(
     queued: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if not os.path.exists(CHROMIUM):
-        missing("chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
 
     from boxvault.jobs import services as jobs
     from recovery.fixtures import CONTENT, back_up, find, folder_items, sha1
@@ -53,43 +48,35 @@ def test_via_snapshot_drill_down_select_folder_restore_non_destructively(
     session = client.cookies["sessionid"].value
     # the ORM is called from this thread while Playwright's event loop runs in it (never concurrently)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            context = browser.new_context()
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.goto(f"{live_server.url}/recovery/")
-            page.click(f"#recovery-tasks >> text={backed.task.name}")
-            page.locator(
-                f'#recovery-users tr[data-user="{backed.user["box_user_id"]}"] >> text=Restore or download'
-            ).click()
-            page.wait_for_selector("#tab-snapshot")
-            rows = page.locator("#snapshots tbody tr[data-snapshot]")
-            assert rows.count() == 1 and rows.first.get_attribute("data-snapshot") == backed.snapshot
-            rows.first.locator("text=Browse").click()
-            page.locator("#entries a.folder", has_text="Proj").click()  # htmx swaps the tree
-            page.locator(f'#entries tr[data-path="{backed.proj}/Sub"]').wait_for()
-            assert page.locator(f'#entries tr[data-path="{backed.proj}/a.txt"]').count() == 1
-            page.locator(f'#entries tr[data-path="{backed.proj}/Sub"] input[type=checkbox]').check()
-            page.click("#restore-selected")
-            page.wait_for_selector("#confirm")
-            assert f"{backed.proj}/Sub" in page.content()
-            assert page.locator("input[name=mode][value=non_destructive]").is_checked()
-            queued.clear()
-            page.click("#confirm")
-            page.wait_for_url("**/jobs/**")
-            assert len(queued) == 1
-            assert jobs.run(queued[0]) == "succeeded"
-            page.reload()
-            assert page.locator(f"#job-{queued[0]}[data-status=succeeded]").count() == 1
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context()
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{live_server.url}/recovery/")
+        page.click(f"#recovery-tasks >> text={backed.task.name}")
+        page.locator(
+            f'#recovery-users tr[data-user="{backed.user["box_user_id"]}"] >> text=Restore or download'
+        ).click()
+        page.wait_for_selector("#tab-snapshot")
+        rows = page.locator("#snapshots tbody tr[data-snapshot]")
+        assert rows.count() == 1 and rows.first.get_attribute("data-snapshot") == backed.snapshot
+        rows.first.locator("text=Browse").click()
+        page.locator("#entries a.folder", has_text="Proj").click()  # htmx swaps the tree
+        page.locator(f'#entries tr[data-path="{backed.proj}/Sub"]').wait_for()
+        assert page.locator(f'#entries tr[data-path="{backed.proj}/a.txt"]').count() == 1
+        page.locator(f'#entries tr[data-path="{backed.proj}/Sub"] input[type=checkbox]').check()
+        page.click("#restore-selected")
+        page.wait_for_selector("#confirm")
+        assert f"{backed.proj}/Sub" in page.content()
+        assert page.locator("input[name=mode][value=non_destructive]").is_checked()
+        queued.clear()
+        page.click("#confirm")
+        page.wait_for_url("**/jobs/**")
+        assert len(queued) == 1
+        assert jobs.run(queued[0]) == "succeeded"
+        page.reload()
+        assert page.locator(f"#job-{queued[0]}[data-status=succeeded]").count() == 1
 
     sdk = backed.client
     restored = [name for name in folder_items(sdk, "0") if name.startswith("Restored ")]

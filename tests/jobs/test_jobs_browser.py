@@ -3,7 +3,6 @@ itself while the job runs, Cancel stops it within seconds, System Activity shows
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import urllib.request
@@ -14,10 +13,9 @@ from typing import Any
 import pytest
 
 from jobs.test_jobs_processes import PASSWORD, _create_account, _enqueue, _env
-from support import boxvault_cmd, cli_env, free_port, missing, wait_for
+from support import boxvault_cmd, cli_env, free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -49,24 +47,6 @@ def portal(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
             proc.wait()
         log.close()
         assert "Traceback" not in (tmp_path / "serve.log").read_text()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def test_live_progress_cancel_and_activity(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import email
-import os
 import re
 import subprocess
 import threading
@@ -20,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from support import boxvault_cmd, cli_env, free_port, missing, wait_for
+from support import boxvault_cmd, cli_env, free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Browser-Admin-Pass-1"
 USER_PASSWORD = "Browser-Restricted-2"
 
@@ -107,24 +105,6 @@ def server(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[str]:
             proc.wait()
         log.close()
         assert "Traceback" not in (tmp_path / "serve.log").read_text()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def _sign_in(page: Any, url: str, login: str, password: str) -> None:

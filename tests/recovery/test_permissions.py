@@ -183,8 +183,8 @@ def test_bad_input_is_a_clear_4xx(client: Any, admin: Any, sandbox: Any) -> None
 def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
     client: Any, admin: Any, sandbox: Any
 ) -> None:
-    """Every operation but no service: the account's Box tasks, snapshots, jobs and downloads are not there for
-    them (404), on pages, API and the zip link alike — and nothing they try starts a job."""
+    """Every operation but no service: the account's Box tasks, snapshots, jobs and downloads are not
+    there for them (404), on pages, API and the zip link alike — and nothing they try starts a job."""
     from boxvault.accounts.access import for_user
     from boxvault.accounts.services import add_member
     from boxvault.core.operations import GRANTABLE
@@ -225,6 +225,10 @@ def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
         f"/api/v1/snapshots/{ref}/tree/?path={backed.proj}",
         f"/api/v1/tasks/{task}/search/?q=a",
         f"/api/v1/jobs/{job_id}/",
+        f"/tasks/{task}/",
+        f"/tasks/{task}/users/",
+        f"/jobs/{job_id}/card/",
+        f"/jobs/{job_id}/log/",
         link,
     ]
     for url in hidden:
@@ -239,4 +243,29 @@ def test_a_member_without_the_box_service_sees_and_does_nothing_of_box(
     assert _post(client, "/api/v1/exports/", zipped).status_code == 404
     backup_now = {"action": "backup_now", "box_user_ids": [user]}
     assert _post(client, f"/api/v1/tasks/{task}/users/actions/", backup_now).status_code == 404
+    assert _post(client, f"/api/v1/jobs/{job_id}/cancel/", {}).status_code == 404
+    assert client.post(f"/jobs/{job_id}/cancel/").status_code == 404
+    assert backed.task.name.encode() not in client.get("/").content
+    assert backed.task.name.encode() not in client.get("/jobs/").content
     assert Job.objects.count() == jobs_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_page_and_api_refuse_a_request_with_the_same_words(client: Any, admin: Any, sandbox: Any) -> None:
+    """One serializer parses a restore (and an export) for both: the same bad input, the same sentence."""
+    import html
+
+    backed = back_up(client, admin, sandbox)
+    ref = backed.snapshot
+    cases = [
+        ({"mode": "shred"}, {"mode": "shred"}),
+        ({"mode": "bypass", "destination": {"folder_id": "../x"}}, {"mode": "bypass", "folder_id": "../x"}),
+    ]
+    for api_extra, form_extra in cases:
+        api = _post(client, "/api/v1/restores/", {"snapshot": ref, "paths": [backed.proj], **api_extra})
+        page = client.post(
+            f"/recovery/snapshots/{ref}/act/",
+            {"action": "restore", "confirm": "1", "paths": [backed.proj], **form_extra},
+        )
+        assert api.status_code == page.status_code == 400
+        assert html.escape(api.json()["detail"]).encode() in page.content, api.json()

@@ -8,7 +8,6 @@ refused as the new one), is then taken to 2FA set-up and reaches nothing else un
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 from typing import Any
@@ -17,10 +16,9 @@ import pytest
 
 from boxvault.core import clock
 from portal.fixtures import PASSWORD
-from support import missing
+from support.browser import axe_violations, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
 NEW_PASSWORD = "Brand-New-Browser-Pass-3"
 
 
@@ -40,10 +38,7 @@ def _sign_in(page: Any, url: str, login: str, password: str) -> None:
 def test_enforced_2fa_and_password_expiry(
     live_server: Any, admin: Any, restricted: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not os.path.exists(CHROMIUM):
-        missing("chromium at /usr/bin/chromium")
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-    from playwright.sync_api import sync_playwright
 
     from boxvault.security.models import AuditEvent, SecurityPolicy
 
@@ -51,67 +46,60 @@ def test_enforced_2fa_and_password_expiry(
     TOTP.activate(admin.user, admin_secret)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     url = live_server.url
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(20_000)
-            _sign_in(page, url, admin.user.email, PASSWORD)
-            page.fill("input[name=code]", _code(admin_secret))
-            page.click("form button[type=submit]")
-            page.wait_for_url(url + "/")
-            page.goto(url + "/settings/")
-            page.click("text=Security settings")
-            assert page.inner_text("#my-2fa") == "On"
-            assert page.inner_text("#your-ip") == "127.0.0.1"
-            page.check("input[name=enforce_2fa]")
-            page.fill("input[name=password_max_age_days]", "30")
-            page.click("text=Save policies")
-            assert "Security policies saved." in page.inner_text("main")
-            policy = SecurityPolicy.objects.get(account=admin.account)
-            assert policy.enforce_2fa and policy.password_max_age_days == 30
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.set_default_timeout(20_000)
+        _sign_in(page, url, admin.user.email, PASSWORD)
+        page.fill("input[name=code]", _code(admin_secret))
+        page.click("form button[type=submit]")
+        page.wait_for_url(url + "/")
+        page.goto(url + "/settings/")
+        page.click("text=Security settings")
+        assert axe_violations(page) == []
+        assert page.inner_text("#my-2fa") == "On"
+        assert page.inner_text("#your-ip") == "127.0.0.1"
+        page.check("input[name=enforce_2fa]")
+        page.fill("input[name=password_max_age_days]", "30")
+        page.click("text=Save policies")
+        assert "Security policies saved." in page.inner_text("main")
+        policy = SecurityPolicy.objects.get(account=admin.account)
+        assert policy.enforce_2fa and policy.password_max_age_days == 30
 
-            with clock.frozen_at(clock.now() + timedelta(days=31)):
-                member = browser.new_context().new_page()
-                member.set_default_timeout(20_000)
-                _sign_in(member, url, restricted.user.email, PASSWORD)
-                member.wait_for_url("**/accounts/password/change/")
-                assert "Your password has expired" in member.inner_text("main")
-                member.goto(url + "/settings/")
-                assert member.url.endswith("/accounts/password/change/")
-                member.fill("input[name=oldpassword]", PASSWORD)
-                member.fill("input[name=password1]", PASSWORD)
-                member.fill("input[name=password2]", PASSWORD)
+        with clock.frozen_at(clock.now() + timedelta(days=31)):
+            member = browser.new_context().new_page()
+            member.set_default_timeout(20_000)
+            _sign_in(member, url, restricted.user.email, PASSWORD)
+            member.wait_for_url("**/accounts/password/change/")
+            assert "Your password has expired" in member.inner_text("main")
+            member.goto(url + "/settings/")
+            assert member.url.endswith("/accounts/password/change/")
+            member.fill("input[name=oldpassword]", PASSWORD)
+            member.fill("input[name=password1]", PASSWORD)
+            member.fill("input[name=password2]", PASSWORD)
+            member.click("main form button[type=submit]")
+            assert "must differ from the current one" in member.inner_text("main")
+            member.fill("input[name=oldpassword]", PASSWORD)
+            member.fill("input[name=password1]", NEW_PASSWORD)
+            member.fill("input[name=password2]", NEW_PASSWORD)
+            member.click("main form button[type=submit]")
+            # next stop: two-factor set-up, and nothing else
+            member.goto(url + "/settings/security/")
+            assert "requires two-factor authentication" in member.inner_text("main")
+            if "/accounts/reauthenticate/" in member.url:  # allauth confirms the password first
+                member.fill("input[name=password]", NEW_PASSWORD)
                 member.click("main form button[type=submit]")
-                assert "must differ from the current one" in member.inner_text("main")
-                member.fill("input[name=oldpassword]", PASSWORD)
-                member.fill("input[name=password1]", NEW_PASSWORD)
-                member.fill("input[name=password2]", NEW_PASSWORD)
-                member.click("main form button[type=submit]")
-                # next stop: two-factor set-up, and nothing else
-                member.goto(url + "/settings/security/")
-                assert "requires two-factor authentication" in member.inner_text("main")
-                if "/accounts/reauthenticate/" in member.url:  # allauth confirms the password first
-                    member.fill("input[name=password]", NEW_PASSWORD)
-                    member.click("main form button[type=submit]")
-                member.wait_for_url("**/accounts/2fa/totp/activate/")
-                api = member.request.get(url + "/api/v1/me/")
-                assert api.status == 403 and "two-factor" in api.json()["detail"]
-                secret = member.input_value("#authenticator_secret")
-                member.fill("input[name=code]", _code(secret))
-                member.click("main form button[type=submit]")
-                member.wait_for_url("**/accounts/2fa/recovery-codes/**")
-                member.goto(url + "/settings/security/")
-                assert member.url == url + "/settings/security/"
-                assert member.inner_text("#my-2fa") == "On"
-                assert "Password expiration: 30 days" in member.inner_text("main")
-                assert member.request.get(url + "/api/v1/me/").status == 200
-        finally:
-            browser.close()
+            member.wait_for_url("**/accounts/2fa/totp/activate/")
+            api = member.request.get(url + "/api/v1/me/")
+            assert api.status == 403 and "two-factor" in api.json()["detail"]
+            secret = member.input_value("#authenticator_secret")
+            member.fill("input[name=code]", _code(secret))
+            member.click("main form button[type=submit]")
+            member.wait_for_url("**/accounts/2fa/recovery-codes/**")
+            member.goto(url + "/settings/security/")
+            assert member.url == url + "/settings/security/"
+            assert member.inner_text("#my-2fa") == "On"
+            assert "Password expiration: 30 days" in member.inner_text("main")
+            assert member.request.get(url + "/api/v1/me/").status == 200
     activities = set(AuditEvent.objects.filter(user=restricted.user).values_list("activity", flat=True))
     assert {"password_changed", "mfa_changed", "sign_in"} <= activities
 
@@ -120,10 +108,6 @@ def test_sign_in_with_sso_in_chromium(
     live_server: Any, admin: Any, restricted: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An existing member signs in through the account's SAML IdP (a real one on loopback)."""
-    if not os.path.exists(CHROMIUM):
-        missing("chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
     from boxvault.accounts.access import for_user
     from boxvault.security.models import AuditEvent
     from boxvault.security.saml import SamlInput, update_saml
@@ -132,32 +116,25 @@ def test_sign_in_with_sso_in_chromium(
     settings.BOXVAULT_EGRESS_ALLOW = ["127.0.0.0/8"]
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     url = live_server.url
-    with running_idp() as idp, sync_playwright() as pw:
+    with running_idp() as idp, chromium() as browser:
         update_saml(
             for_user(admin.user),
             SamlInput(enabled=True, slug="acme", metadata_url=idp.url + "/metadata", domains=["a.example"]),
         )
         idp.email = restricted.user.email
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(20_000)
-            page.goto(url + "/accounts/login/")
-            page.click("#sso-link")
-            page.fill("input[name=identifier]", restricted.user.email)
-            page.click("main form button[type=submit]")
-            page.wait_for_url("**/accounts/saml/acme/login/**")
-            page.click("main form button[type=submit]")  # allauth's "Continue" (no sign-in on GET)
-            page.wait_for_url(url + "/")  # through the IdP's auto-posted form and the ACS
-            me = page.request.get(url + "/api/v1/me/")
-            assert me.status == 200 and me.json()["email"] == restricted.user.email
-            assert len(idp.requests) == 1 and idp.requests[0]["acs"] == url + "/accounts/saml/acme/acs/"
-        finally:
-            browser.close()
+        page = browser.new_context().new_page()
+        page.set_default_timeout(20_000)
+        page.goto(url + "/accounts/login/")
+        page.click("#sso-link")
+        assert axe_violations(page) == []
+        page.fill("input[name=identifier]", restricted.user.email)
+        page.click("main form button[type=submit]")
+        page.wait_for_url("**/accounts/saml/acme/login/**")
+        page.click("main form button[type=submit]")  # allauth's "Continue" (no sign-in on GET)
+        page.wait_for_url(url + "/")  # through the IdP's auto-posted form and the ACS
+        me = page.request.get(url + "/api/v1/me/")
+        assert me.status == 200 and me.json()["email"] == restricted.user.email
+        assert len(idp.requests) == 1 and idp.requests[0]["acs"] == url + "/accounts/saml/acme/acs/"
     assert AuditEvent.objects.filter(
         description__startswith="SAML Sign In (OK)", user=restricted.user
     ).exists()

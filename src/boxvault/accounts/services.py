@@ -20,7 +20,6 @@ from django.http import HttpRequest
 from boxvault.accounts.access import Access
 from boxvault.accounts.invitations import invitation_link
 from boxvault.accounts.models import Account, Member, User
-from boxvault.billing.services import start_trial
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import GRANTABLE, LABELS, SERVICES, Operation
@@ -31,6 +30,8 @@ Activity = AuditEvent.Activity
 # Sent inside the purge transaction, before the rows go: receivers remove what lives outside the database
 # (repositories, exports) for that account only.
 account_purging = Signal()
+# Sent inside the creation transaction: the billing app starts the trial (accounts does not import billing).
+account_created = Signal()
 
 
 def _clean_email(email: str) -> str:
@@ -89,11 +90,13 @@ def create_account(*, user: User, name: str, location: str, request: HttpRequest
         member = Member.objects.create(
             user=user, account=account, role=Member.Role.ADMIN, services=sorted(SERVICES), created_at=now
         )
-        trial = start_trial(account, now)
+        account_created.send(sender=Account, account=account, now=now)
+        trial = getattr(account, "trial", None)
+        until = f"; trial until {trial.ends_at:%Y-%m-%d}" if trial is not None else ""
         record(
             account,
             Activity.ACCOUNT_CREATED,
-            f"Account {name!r} created in {account.location_label}; trial until {trial.ends_at:%Y-%m-%d}",
+            f"Account {name!r} created in {account.location_label}{until}",
             actor=user,
             request=request,
         )

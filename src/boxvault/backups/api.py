@@ -103,5 +103,7 @@ class TaskViewSet(
         task = self.get_object()
         incoming = s.RetentionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        services.set_retention(task, incoming.validated_data["retention"], incoming.validated_data["value"])
+        services.set_retention(
+            task, incoming.validated_data["retention"], incoming.validated_data["value"], access=self.access
+        )
         return Response(s.TaskSerializer(self.get_object()).data)

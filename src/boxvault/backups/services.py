@@ -20,10 +20,15 @@ from boxvault.backups.conf import box_app
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
+from boxvault.billing import services as billing
 from boxvault.box.connect import BOX_API_URL, Limits, base_urls
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
+from boxvault.security.models import AuditEvent
+from boxvault.security.services import record
+
+Activity = AuditEvent.Activity
 
 log = logging.getLogger(__name__)
 GRACE_DAYS = 7
@@ -37,6 +42,7 @@ SETTINGS_FIELDS = (
     "auto_activate",
     "archived_retention_days",
 )
+ACTION_WORDS = {"activate": "Activated", "pause": "Paused", "delete": "Deletion requested for"}
 ACTIONS: dict[str, Operation] = {
     "activate": Operation.ACTIVATE_TASKS,
     "backup_now": Operation.EXECUTE_TASKS,
@@ -50,6 +56,18 @@ def _require(access: Access, operation: Operation) -> None:
 
     if not access.can(operation) or not access.member.may_use("box"):
         raise PermissionDenied("your role does not allow this")
+
+
+def _audit(access: Access | None, task: Task, activity: str, description: str) -> None:
+    """The security-audit row of a change, written by the caller inside the change's own transaction."""
+    record(
+        task.account,
+        activity,
+        description,
+        actor=access.user if access is not None else None,
+        service="Box",
+        task=task.name,
+    )
 
 
 def _clean_name(name: str) -> str:
@@ -111,6 +129,7 @@ def create_ccg_task(
     task.status = Task.Status.CONNECTED
     with transaction.atomic():
         task.save()
+        _audit(access, task, Activity.TASK_CREATED, f"Backup task {task.name} created (Client Credentials)")
         try:
             discover_users(task)
         except Exception as exc:
@@ -131,7 +150,9 @@ def begin_oauth(access: Access, *, name: str = "", task: Task | None = None) -> 
     if task is None:
         _require(access, Operation.ACTIVATE_TASKS)
         task = _new_task(access, name, Task.Kind.OAUTH, _clean_api_url(app.api_url))
-        task.save()
+        with transaction.atomic():
+            task.save()
+            _audit(access, task, Activity.TASK_CREATED, f"Backup task {task.name} created (OAuth)")
     else:
         _require(access, Operation.MODIFY_TASKS)
     state = secrets.token_urlsafe(24)
@@ -181,9 +202,15 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     task.connected_as = str(me.login or "")
     role = getattr(me.role, "value", me.role)
     task.acts_as_users = str(role or "") in ("admin", "coadmin")
+    reauthorized = task.status != Task.Status.PENDING  # read before the row is marked Connected
     task.status = Task.Status.CONNECTED
     task.status_detail = ""
-    task.save(update_fields=["enterprise_id", "connected_as", "acts_as_users", "status", "status_detail"])
+    with transaction.atomic():
+        task.save(update_fields=["enterprise_id", "connected_as", "acts_as_users", "status", "status_detail"])
+        verb = "re-authorized" if reauthorized else "connected"
+        _audit(
+            access, task, Activity.TASK_CONNECTED, f"Backup task {task.name} {verb} as {task.connected_as}"
+        )
     try:
         discover_users(task)
     except Exception as exc:  # noqa: BLE001 - connected; the users come with the first run
@@ -309,10 +336,22 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
         else:
             if task.status != Task.Status.CONNECTED:
                 raise ServiceError("Connect the task to Box first.")
+            if billing.read_only(task.account):
+                raise ServiceError(
+                    "This account is read-only until its subscription is paid: no new backups "
+                    "(restores and exports still work). See Billing."
+                )
             for u in users:
                 job = start_backup(u, initiator=access.user, now=now)
                 if job is not None:
                     started.append(job)
+        logins = ", ".join(u.login for u in users[:20]) + (
+            f" and {len(users) - 20} more" if len(users) > 20 else ""
+        )
+        if action == "backup_now":
+            _audit(access, task, Activity.BACKUP_NOW, f"Backup Now for {logins} ({len(started)} started)")
+        else:
+            _audit(access, task, Activity.TASK_USERS, f"{ACTION_WORDS[action]} {logins}")
     return started
 
 
@@ -395,9 +434,14 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
         if not (isinstance(days, int) and 1 <= days <= 3650):
             raise ServiceError("archived_retention_days must be from 1 to 3650.")
     with transaction.atomic():
+        before = {key: getattr(task, key) for key in changes}
         for key, value in changes.items():
             setattr(task, key, value)
         task.save(update_fields=list(changes) or None)
+        changed = ", ".join(f"{k}: {before[k]} → {v}" for k, v in changes.items() if before[k] != v)
+        _audit(
+            access, task, Activity.TASK_CHANGED, f"Settings of {task.name} changed: {changed or 'nothing'}"
+        )
         if {"frequency", "hour_utc"} & set(changes):
             now = clock.now()
             for u in TaskUser.objects.filter(task=task, status__in=schedule.SCHEDULABLE):
@@ -406,14 +450,19 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
     return task
 
 
-def set_retention(task: Task, kind: str, value: int = 0) -> Task:
+def set_retention(task: Task, kind: str, value: int = 0, *, access: Access | None = None) -> Task:
     """Operators only (CLI/API for staff): how long snapshots are kept, applied with forget + prune."""
     if kind not in Task.Retention.values:
         raise ServiceError(f"retention must be one of {', '.join(Task.Retention.values)}.")
     if kind != Task.Retention.UNLIMITED and value < 1:
         raise ServiceError("Give a number of days, months or years of at least 1.")
+    if access is not None:
+        _require(access, Operation.MODIFY_TASKS)
     task.retention, task.retention_value = kind, value if kind != Task.Retention.UNLIMITED else 0
-    task.save(update_fields=["retention", "retention_value"])
+    with transaction.atomic():
+        task.save(update_fields=["retention", "retention_value"])
+        kept = "unlimited" if not task.retention_value else f"{task.retention_value} {task.retention}"
+        _audit(access, task, Activity.TASK_CHANGED, f"Retention of {task.name} set to {kept}")
     return task
 
 
@@ -421,14 +470,23 @@ def request_deletion(access: Access, task: Task) -> Task:
     _require(access, Operation.DELETE_TASKS)
     now = clock.now()
     task.deletion_requested_at, task.deletion_due_at = now, now + timedelta(days=GRACE_DAYS)
-    task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+    with transaction.atomic():
+        task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+        _audit(
+            access,
+            task,
+            Activity.TASK_DELETION,
+            f"Deletion of {task.name} requested ({GRACE_DAYS}-day grace)",
+        )
     return task
 
 
 def cancel_deletion(access: Access, task: Task) -> Task:
     _require(access, Operation.DELETE_TASKS)
     task.deletion_requested_at = task.deletion_due_at = None
-    task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+    with transaction.atomic():
+        task.save(update_fields=["deletion_requested_at", "deletion_due_at"])
+        _audit(access, task, Activity.TASK_DELETION, f"Deletion of {task.name} canceled")
     return task
 
 

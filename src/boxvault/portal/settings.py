@@ -295,6 +295,10 @@ SPECTACULAR_SETTINGS = {
         "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
         "JobStatusEnum": "boxvault.jobs.models.Job.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "boxvault.core.openapi.add_error_responses",
+    ],
 }
 
 # --- e-mail: console unless an SMTP host is configured
@@ -359,8 +363,39 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("BOXVAULT_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 # Absolute links in e-mails sent outside a request (CLI, queue workers).
 BOXVAULT_BASE_URL = env_str("BOXVAULT_BASE_URL", "http://127.0.0.1:8000")
 BOXVAULT_SIGNUP_OPEN = env_bool("BOXVAULT_SIGNUP_OPEN", True)
+
+# --- billing (docs/operations.md "Billing"): off by default; a self-hoster who charges nobody sees none.
+BOXVAULT_BILLING = env_bool("BOXVAULT_BILLING", False)
+
+
+def _json_env(name: str, default: object) -> object:
+    raw = env_opt(name)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON") from exc
+
+
+# Prices per backed-up Box user, per currency: {"USD": {"monthly": "3.00", "annual": "30.00"}, ...}
+BOXVAULT_BILLING_PRICES = _json_env(
+    "BOXVAULT_BILLING_PRICES", {"USD": {"monthly": "3.00", "annual": "30.00"}}
+)
+# Tax rates in percent by ISO country code: {"DE": "19", "IL": "17"}; countries absent pay none.
+BOXVAULT_BILLING_TAX_RATES = _json_env("BOXVAULT_BILLING_TAX_RATES", {})
+BOXVAULT_BILLING_TAX_ID_COUNTRIES = env_list("BOXVAULT_BILLING_TAX_ID_COUNTRIES", ["IL"])
+# The seller printed on invoices: {"name": ..., "address": [lines], "tax_id": ..., "email": ...}
+BOXVAULT_BILLING_SELLER = _json_env("BOXVAULT_BILLING_SELLER", {"name": "boxvault", "address": []})
+BOXVAULT_BILLING_READ_ONLY_AFTER_DAYS = env_int("BOXVAULT_BILLING_READ_ONLY_AFTER_DAYS", 14)
+BOXVAULT_BILLING_REMOVE_AFTER_DAYS = env_int("BOXVAULT_BILLING_REMOVE_AFTER_DAYS", 60)
+BOXVAULT_STRIPE_SECRET_KEY = env_opt("BOXVAULT_STRIPE_SECRET_KEY")
+BOXVAULT_STRIPE_PUBLISHABLE_KEY = env_opt("BOXVAULT_STRIPE_PUBLISHABLE_KEY")
+BOXVAULT_STRIPE_WEBHOOK_SECRET = env_opt("BOXVAULT_STRIPE_WEBHOOK_SECRET")
+# Only for tests and staging (a local Stripe emulator); never set in production.
+BOXVAULT_STRIPE_API_BASE = env_opt("BOXVAULT_STRIPE_API_BASE")

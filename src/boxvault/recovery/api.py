@@ -18,6 +18,7 @@ from boxvault.backups.models import Task, TaskUser
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import services
+from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
 from boxvault.recovery.views import date_range
 
@@ -95,62 +96,33 @@ class TreeView(APIView):
         return Response({"snapshot": located.ref, "path": path, "results": entries})
 
 
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"detail": "send a JSON object"})
-    return dict(request.data)
-
-
 class RestoresView(APIView):
-    @extend_schema(
-        request=inline_serializer(
-            "RestoreRequest",
-            {
-                "snapshot": serializers.CharField(help_text="<task id>:<snapshot id>"),
-                "paths": serializers.ListField(child=serializers.CharField()),
-                "mode": serializers.ChoiceField(["non_destructive", "replace", "bypass"]),
-                "destination": serializers.DictField(help_text="{box_user_id, folder_id}"),
-            },
-        ),
-        responses={201: OpenApiTypes.OBJECT},
-    )
+    @extend_schema(request=RestoreRequest, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         access = for_user(request.user, Operation.RESTORE)
-        body = _body(request)
         try:
+            data = parse(RestoreRequest, request.data)
             job = services.start_restore(
                 access,
-                str(body.get("snapshot") or ""),
-                body.get("paths"),
-                str(body.get("mode") or ""),
-                body.get("destination"),
-                collaborations=bool(body.get("collaborations")),
-                metadata=bool(body.get("metadata")),
+                data["snapshot"],
+                data["paths"],
+                data["mode"],
+                data.get("destination") or {},
+                collaborations=data["collaborations"],
+                metadata=data["metadata"],
             )
-        except BadRequest as exc:
+        except ValueError as exc:  # BadRequest is one
             raise _bad(exc) from exc
         return Response(job_json(job), status=status.HTTP_201_CREATED)
 
 
 class ExportsView(APIView):
-    @extend_schema(
-        request=inline_serializer(
-            "ExportRequest",
-            {
-                "snapshot": serializers.CharField(help_text="<task id>:<snapshot id>"),
-                "paths": serializers.ListField(child=serializers.CharField()),
-                "target": serializers.DictField(help_text="{kind: zip|s3|azure|gcs, ...credentials}"),
-            },
-        ),
-        responses={201: OpenApiTypes.OBJECT},
-    )
+    @extend_schema(request=ExportRequest, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         access = for_user(request.user, Operation.EXPORT)
-        body = _body(request)
         try:
-            job = services.start_export(
-                access, str(body.get("snapshot") or ""), body.get("paths"), body.get("target")
-            )
-        except BadRequest as exc:
+            data = parse(ExportRequest, request.data)
+            job = services.start_export(access, data["snapshot"], data["paths"], data["target"])
+        except ValueError as exc:  # BadRequest is one
             raise _bad(exc) from exc
         return Response(job_json(job), status=status.HTTP_201_CREATED)

@@ -26,9 +26,18 @@ from boxvault.jobs import services as jobs
 from boxvault.jobs.models import Job
 from boxvault.recovery import exporters
 from boxvault.recovery.snapshots import BadRequest, Located, clean_path, find_node, locate
+from boxvault.security.models import AuditEvent
+from boxvault.security.services import record
+
+Activity = AuditEvent.Activity
 
 MAX_PATHS = 1000
 EXPORT_KINDS = ("zip", "s3", "azure", "gcs")
+
+
+def _audit(access: Access, job: Job, activity: str, description: str) -> None:
+    """The security-audit row of a restore or export request, in the transaction that queues its job."""
+    record(access.account, activity, description, actor=access.user, service="Box", task=job.task_name)
 
 
 def _require(access: Access, operation: Operation, what: str) -> None:
@@ -85,23 +94,26 @@ def start_restore(
         raise BadRequest("the destination user was deleted in Box (Archived); choose another user")
     source = TaskUser.objects.filter(task=located.task, box_user_id=source_user).first()
     where = f"Box: {target.login} / folder {folder_id}"
-    return jobs.enqueue(
-        account=access.account,
-        kind="restore",
-        initiator=access.user,
-        task=located.task,
-        box_user_id=source_user,
-        box_user_login=source.login if source else "",
-        destination=where[:500],
-        params={
-            "snapshot": located.ref,
-            "paths": selection,
-            "mode": chosen_mode.value,
-            "destination": {"box_user_id": target_user, "folder_id": folder_id},
-            "collaborations": bool(collaborations),
-            "metadata": bool(metadata),
-        },
-    )
+    with transaction.atomic():
+        job = jobs.enqueue(
+            account=access.account,
+            kind="restore",
+            initiator=access.user,
+            task=located.task,
+            box_user_id=source_user,
+            box_user_login=source.login if source else "",
+            destination=where[:500],
+            params={
+                "snapshot": located.ref,
+                "paths": selection,
+                "mode": chosen_mode.value,
+                "destination": {"box_user_id": target_user, "folder_id": folder_id},
+                "collaborations": bool(collaborations),
+                "metadata": bool(metadata),
+            },
+        )
+        _audit(access, job, Activity.RESTORE, f"Restore of {located.ref} ({chosen_mode.value}) into {where}")
+    return job
 
 
 def start_export(access: Access, snapshot: str, paths: Any, target: Any) -> Job:
@@ -126,7 +138,7 @@ def start_export(access: Access, snapshot: str, paths: Any, target: Any) -> Job:
         destination = f"{kind}: {str(target.get('location'))[:400]}"
     source = TaskUser.objects.filter(task=located.task, box_user_id=located.box_user_id).first()
     with transaction.atomic():
-        return jobs.enqueue(
+        job = jobs.enqueue(
             account=access.account,
             kind="export",
             initiator=access.user,
@@ -136,6 +148,8 @@ def start_export(access: Access, snapshot: str, paths: Any, target: Any) -> Job:
             destination=destination,
             params=params,
         )
+        _audit(access, job, Activity.EXPORT, f"Export of {located.ref} to {destination}")
+        return job
 
 
 def open_target(job: Job) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import links, services
 from boxvault.recovery.handlers import exports_dir
+from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
 
 MODES = [
@@ -180,21 +181,34 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method == "POST" and data.get("confirm"):
         try:
             if action == "restore":
+                parsed = parse(
+                    RestoreRequest,
+                    {
+                        "snapshot": located.ref,
+                        "paths": paths,
+                        "mode": data.get("mode", ""),
+                        "destination": {
+                            "box_user_id": data.get("box_user_id") or "",
+                            "folder_id": data.get("folder_id") or "0",
+                        },
+                        "collaborations": bool(data.get("collaborations")),
+                        "metadata": bool(data.get("metadata")),
+                    },
+                )
                 job = services.start_restore(
                     access,
-                    located.ref,
-                    paths,
-                    data.get("mode", ""),
-                    {"box_user_id": data.get("box_user_id"), "folder_id": data.get("folder_id") or "0"},
-                    collaborations=bool(data.get("collaborations")),
-                    metadata=bool(data.get("metadata")),
+                    parsed["snapshot"],
+                    parsed["paths"],
+                    parsed["mode"],
+                    parsed["destination"],
+                    collaborations=parsed["collaborations"],
+                    metadata=parsed["metadata"],
                 )
-            elif action == "zip":
-                job = services.start_export(access, located.ref, paths, {"kind": "zip"})
             else:
-                target = {k: data.get(k, "") for k in _TARGET_FIELDS}
-                job = services.start_export(access, located.ref, paths, target)
-        except (BadRequest, ServiceError) as exc:
+                target = {"kind": "zip"} if action == "zip" else {k: data.get(k, "") for k in _TARGET_FIELDS}
+                parsed = parse(ExportRequest, {"snapshot": located.ref, "paths": paths, "target": target})
+                job = services.start_export(access, parsed["snapshot"], parsed["paths"], parsed["target"])
+        except (ValueError, ServiceError) as exc:  # BadRequest is a ValueError
             context["error"] = str(exc)
             return render(request, "recovery/act.html", context, status=400)
         return redirect(f"/jobs/?q=&highlight={job.pk}#job-{job.pk}")
