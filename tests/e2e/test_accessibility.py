@@ -13,7 +13,7 @@ from support.browser import axe_violations, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.django_db(transaction=True)]
 
-SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/sso/"]
 PAGES = [
     "/",
     "/tasks/new/",
@@ -36,6 +36,7 @@ PAGES = [
     "/recovery/erasures/",
     "/settings/",
     "/settings/tokens/",
+    "/settings/security/",
     "/users/",
     "/users/add/",
     "/support/",

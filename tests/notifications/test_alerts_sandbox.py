@@ -104,7 +104,7 @@ def _scenario(smtp: Any, admin: Any, sandbox: Any, monkeypatch: pytest.MonkeyPat
     outcomes = _run_backups(access, task, ids[:2])
     assert outcomes == ["failed", "failed"]
     # The scheduler's discovery (services.discover_due) is what finds the connection lost.
-    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises for a refused client
+    with pytest.raises(Exception):
         services.discover_users(task, limits=None)
     task.refresh_from_db()
     assert task.status == "disconnected"

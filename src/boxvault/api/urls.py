@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("boxvault.jobs.api_urls")),
     path("", include("boxvault.notifications.api_urls")),
     path("", include("boxvault.billing.api_urls")),
+    path("", include("boxvault.security.api_urls")),
     path("", include(router.urls)),
 ]

@@ -166,7 +166,7 @@ def send_safely(delivery: Delivery | None) -> None:
         return
     try:
         send(delivery)
-    except Exception:  # noqa: BLE001 - the job that caused the message has finished; it must stay so
+    except Exception:
         log.exception("notification %s could not be sent now; the scheduler will retry", delivery.pk)
 
 

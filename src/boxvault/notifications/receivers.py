@@ -36,7 +36,7 @@ def on_job_finished(sender: Any, job: Job, **kwargs: Any) -> None:
             from boxvault.notifications.smart import after_backup
 
             after_backup(job)
-    except Exception:  # noqa: BLE001 - the job has finished; a notification problem must not change that
+    except Exception:
         log.exception("notifications for job %s failed", job.pk)
 
 

@@ -217,7 +217,7 @@ def after_backup(job: Job) -> ChangeStats | None:
     if len(changes.modified) >= min(conf.smart_min_files, 5):
         try:
             look_for_encryption(task, new.snapshot_id, previous.snapshot_id, changes)
-        except Exception:  # noqa: BLE001 - counts still decide; a repository hiccup must not hide an alert
+        except Exception:
             log.exception("smart alerts: could not read content of snapshot %s", new.snapshot_id)
     usual = usual_share(task.pk, new.box_user_id, new.time)
     reason = verdict(changes, conf, usual)
