@@ -132,3 +132,49 @@ def test_user_job_lists_no_users_no_snapshots_and_reads_only_new_index_files(
     # the parent of the new snapshot is this user's, not the other users' newer ones
     assert held.repo.load_snapshot(parent).parent == bytes.fromhex(first.result["snapshot_id"])
     repository.drop_held()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scheduler_lists_users_once_per_task_and_run(client: Any, admin: Any, sandbox: Any) -> None:
+    from boxvault.backups import services
+    from boxvault.backups.models import Task, TaskUser
+    from boxvault.jobs.models import Job
+    from portal.fixtures import login
+
+    login(client, admin.user)
+    created = _api(
+        client,
+        "post",
+        "/api/v1/tasks/",
+        {
+            "name": "Tick",
+            "connection": {
+                "kind": "ccg",
+                "client_id": sandbox.client_id,
+                "client_secret": sandbox.client_secret,
+                "enterprise_id": sandbox.enterprise_id,
+                "api_url": sandbox.url,
+            },
+        },
+    )
+    ids = [u["box_user_id"] for u in _api(client, "get", f"/api/v1/tasks/{created['id']}/users/")["results"]]
+    _api(
+        client,
+        "post",
+        f"/api/v1/tasks/{created['id']}/users/actions/",
+        {"action": "activate", "box_user_ids": ids},
+    )
+    Task.objects.filter(pk=created["id"]).update(users_refreshed_at=None)
+    slot = TaskUser.objects.filter(task_id=created["id"]).first().next_run_at
+    _sandbox_stats(sandbox, reset=True)
+    claimed = services.run_scheduler(slot)
+    assert len(claimed) == len(ids) >= 3
+    listings = {
+        k: v for k, v in _sandbox_stats(sandbox)["requests"].items() if k.startswith("GET /2.0/users")
+    }
+    assert sum(sum(v.values()) for v in listings.values()) == 1, listings  # one page, once for the task
+    assert Job.objects.filter(kind="backup", task_id=created["id"]).count() == len(ids)
+    # a second tick within the discovery interval lists nothing
+    _sandbox_stats(sandbox, reset=True)
+    services.run_scheduler(slot)
+    assert not [k for k in _sandbox_stats(sandbox)["requests"] if k.startswith("GET /2.0/users")]

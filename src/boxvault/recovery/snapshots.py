@@ -83,18 +83,19 @@ def list_snapshots(
         TaskUser.objects.filter(task=task, box_user_id=box_user_id).values_list("login", flat=True).first()
     )
     root = f"/{login}" if login else "/"
+    columns = ("snapshot_id", "time", "files", "bytes")  # tuples, not model instances: lists run long
     return [
         {
-            "id": f"{task.pk}:{row.snapshot_id}",
-            "snapshot_id": row.snapshot_id,
-            "short_id": row.snapshot_id[:8],
-            "time": row.time.isoformat(),
-            "box_user_id": row.box_user_id,
+            "id": f"{task.pk}:{snapshot_id}",
+            "snapshot_id": snapshot_id,
+            "short_id": snapshot_id[:8],
+            "time": time.isoformat(),
+            "box_user_id": box_user_id,
             "root": root,
-            "files": row.files,
-            "bytes": row.bytes,
+            "files": files,
+            "bytes": size,
         }
-        for row in rows.order_by("-time", "-id")
+        for snapshot_id, time, files, size in rows.order_by("-time", "-id").values_list(*columns)
     ]
 
 
