@@ -35,6 +35,9 @@ SEMANTIC = {
     "DELETE /api/v1/billing/cards/{card_id}/": "card payments need Stripe keys (none here)",
     "PUT /api/v1/billing/details/": "the currency must be one offered, the country one that exists",
     "POST /api/v1/billing/subscribe/": "a monthly plan needs a card; a tax ID where the country requires one",
+    "POST /api/v1/notifications/recipients/": "an address already a recipient; Django's e-mail rules",
+    "PUT /api/v1/notifications/recipients/{id}/": "an address already a recipient; Django's e-mail rules",
+    "PATCH /api/v1/notifications/recipients/{id}/": "an address already a recipient; Django's e-mail rules",
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

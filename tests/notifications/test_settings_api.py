@@ -52,7 +52,6 @@ def test_settings_get_put_and_audit(client: Any, admin: Any) -> None:
         ({"failures_only": "yes"}, "true or false"),
         ({"report_format": None}, "report_format must be one of"),
         ({"smart_min_share": 0}, "above 0"),
-        ({"colour": "blue"}, "Unknown setting"),
     ],
 )
 def test_bad_settings_are_400s(client: Any, admin: Any, body: dict[str, Any], words: str) -> None:
@@ -61,6 +60,19 @@ def test_bad_settings_are_400s(client: Any, admin: Any, body: dict[str, Any], wo
     assert response.status_code == 400, response.content
     assert words in str(response.json())
     assert _audits(admin.account) == []
+
+
+@pytest.mark.django_db
+def test_unknown_fields_are_ignored_and_the_service_refuses_them(client: Any, admin: Any) -> None:
+    from boxvault.accounts.access import for_user
+    from boxvault.core.errors import ServiceError
+    from boxvault.notifications import services
+
+    login(client, admin.user)
+    response = call(client, "put", SETTINGS, {"colour": "blue", "hour_utc": 4})
+    assert response.status_code == 200 and response.json()["hour_utc"] == 4
+    with pytest.raises(ServiceError, match="Unknown setting"):
+        services.update_settings(for_user(admin.user), colour="blue")
 
 
 @pytest.mark.django_db

@@ -300,6 +300,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
         "JobStatusEnum": "boxvault.jobs.models.Job.Status",
+        "ReportFrequencyEnum": "boxvault.notifications.models.NotificationSettings.Frequency",
+        "ReportFormatEnum": "boxvault.notifications.models.NotificationSettings.ReportFormat",
+        "ReportDeliveryEnum": "boxvault.notifications.models.NotificationSettings.Delivery",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
