@@ -35,6 +35,9 @@ SEMANTIC = {
     "DELETE /api/v1/billing/cards/{card_id}/": "card payments need Stripe keys (none here)",
     "PUT /api/v1/billing/details/": "the currency must be one offered, the country one that exists",
     "POST /api/v1/billing/subscribe/": "a monthly plan needs a card; a tax ID where the country requires one",
+    "POST /api/v1/security/ip-rules/": "one of addresses/range/cidr; the list must keep the caller's IP",
+    "PUT /api/v1/security/policy/": "IP restrictions turn on only with entries that keep the caller's IP",
+    "PUT /api/v1/security/saml/": "SAML turns on only with IdP metadata that is SAML and reachable",
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

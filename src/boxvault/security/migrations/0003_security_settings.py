@@ -6,69 +6,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('security', '0002_alter_auditevent_activity'),
-        ('socialaccount', '0006_alter_socialaccount_extra_data'),
+        ("accounts", "0001_initial"),
+        ("security", "0002_alter_auditevent_activity"),
+        ("socialaccount", "0006_alter_socialaccount_extra_data"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='activity',
-            field=models.CharField(choices=[('sign_in', 'Sign In'), ('sign_out', 'Sign Out'), ('locked_out', 'Locked Out'), ('password_changed', 'Password Changed'), ('password_reset', 'Password Reset'), ('mfa_changed', 'Two-Factor Authentication Changed'), ('account_created', 'Account Created'), ('settings_changed', 'Settings Changed'), ('permissions_changed', 'Permissions Changed'), ('user_added', 'User Added'), ('user_removed', 'User Removed'), ('account_removal', 'Account Removal'), ('account_reactivated', 'Account Reactivated'), ('api_token', 'API Token'), ('task_created', 'Backup Task Created'), ('task_connected', 'Backup Task Connected'), ('task_changed', 'Backup Task Changed'), ('task_deletion', 'Backup Task Deletion'), ('task_users', 'Backup Users Changed'), ('backup_now', 'Backup Now'), ('restore', 'Restore'), ('export', 'Export'), ('security_changed', 'Security Settings Changed'), ('access_denied', 'Access Denied')], max_length=32),
+            model_name="auditevent",
+            name="activity",
+            field=models.CharField(
+                choices=[
+                    ("sign_in", "Sign In"),
+                    ("sign_out", "Sign Out"),
+                    ("locked_out", "Locked Out"),
+                    ("password_changed", "Password Changed"),
+                    ("password_reset", "Password Reset"),
+                    ("mfa_changed", "Two-Factor Authentication Changed"),
+                    ("account_created", "Account Created"),
+                    ("settings_changed", "Settings Changed"),
+                    ("permissions_changed", "Permissions Changed"),
+                    ("user_added", "User Added"),
+                    ("user_removed", "User Removed"),
+                    ("account_removal", "Account Removal"),
+                    ("account_reactivated", "Account Reactivated"),
+                    ("api_token", "API Token"),
+                    ("task_created", "Backup Task Created"),
+                    ("task_connected", "Backup Task Connected"),
+                    ("task_changed", "Backup Task Changed"),
+                    ("task_deletion", "Backup Task Deletion"),
+                    ("task_users", "Backup Users Changed"),
+                    ("backup_now", "Backup Now"),
+                    ("restore", "Restore"),
+                    ("export", "Export"),
+                    ("security_changed", "Security Settings Changed"),
+                    ("access_denied", "Access Denied"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='IpRule',
+            name="IpRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('kind', models.CharField(choices=[('addresses', 'Addresses'), ('range', 'Range'), ('cidr', 'Network (CIDR)')], max_length=16)),
-                ('value', models.TextField()),
-                ('created_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ip_rules', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("addresses", "Addresses"), ("range", "Range"), ("cidr", "Network (CIDR)")],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.TextField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ip_rules",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PasswordState',
+            name="PasswordState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_at', models.DateTimeField()),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='password_state', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="password_state",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SamlConfig',
+            name="SamlConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('enabled', models.BooleanField(default=False)),
-                ('metadata_url', models.URLField(blank=True, max_length=500)),
-                ('metadata_xml', models.TextField(blank=True)),
-                ('idp_entity_id', models.CharField(blank=True, max_length=500)),
-                ('domains', models.JSONField(blank=True, default=list)),
-                ('create_members', models.BooleanField(default=False)),
-                ('default_role', models.CharField(default='custom', max_length=16)),
-                ('default_operations', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField()),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='saml', to='accounts.account')),
-                ('app', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='socialaccount.socialapp')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("enabled", models.BooleanField(default=False)),
+                ("metadata_url", models.URLField(blank=True, max_length=500)),
+                ("metadata_xml", models.TextField(blank=True)),
+                ("idp_entity_id", models.CharField(blank=True, max_length=500)),
+                ("domains", models.JSONField(blank=True, default=list)),
+                ("create_members", models.BooleanField(default=False)),
+                ("default_role", models.CharField(default="custom", max_length=16)),
+                ("default_operations", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saml",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "app",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="socialaccount.socialapp",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SecurityPolicy',
+            name="SecurityPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enforce_2fa', models.BooleanField(default=False)),
-                ('password_max_age_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('ip_restrictions', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField()),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='security_policy', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enforce_2fa", models.BooleanField(default=False)),
+                ("password_max_age_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("ip_restrictions", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="security_policy",
+                        to="accounts.account",
+                    ),
+                ),
             ],
         ),
     ]
