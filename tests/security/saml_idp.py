@@ -146,7 +146,7 @@ class IdP:
 
 def _handler(idp: IdP) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, status: int, body: str, content_type: str) -> None:
@@ -157,7 +157,7 @@ def _handler(idp: IdP) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's API
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if parts.path == "/metadata":
                 self._send(200, idp.metadata(), "application/samlmetadata+xml")

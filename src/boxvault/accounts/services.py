@@ -9,6 +9,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -76,6 +77,20 @@ def _check_grants(
 def _ensure_new_email(email: str) -> None:
     if User.objects.filter(email__iexact=email).exists():
         raise ServiceError("A user with this e-mail address already exists.")
+
+
+def _ensure_addable(access: Access, email: str) -> None:
+    """An address already in use: say so plainly only when it is in the caller's own account.
+
+    "already exists" for an address of another tenant told any administrator who else uses the service;
+    an address is one user in one account, so all we say then is that it cannot be added here.
+    """
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        return
+    if Member.objects.filter(user=existing, account=access.account).exists():
+        raise ServiceError(f"{email} is already a user of this account.")
+    raise ServiceError("This e-mail address cannot be added to this account; ask the person for another one.")
 
 
 def create_account(*, user: User, name: str, location: str, request: HttpRequest | None = None) -> Member:
@@ -177,7 +192,7 @@ def add_member(
         raise ServiceError("Names are limited to 150 characters.")
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
-        _ensure_new_email(email)
+        _ensure_addable(access, email)
         user = User(email=email, first_name=first_name.strip(), last_name=last_name.strip())
         if password:
             _check_password(password, user)
@@ -232,8 +247,11 @@ def update_member(
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
         member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
-        if member.is_admin and role != Member.Role.ADMIN and _admin_count(access.account) == 1:
-            raise ServiceError("The account needs at least one administrator.")
+        if member.is_admin and role != Member.Role.ADMIN and not _other_active_admins(access.account, member):
+            raise ServiceError(
+                "The account needs at least one administrator who can sign in: make another user an "
+                "administrator first (an invited user counts once they have chosen their password)."
+            )
         before = _describe_grants(member)
         member.user.first_name, member.user.last_name = first_name.strip(), last_name.strip()
         member.user.save(update_fields=["first_name", "last_name"])
@@ -251,8 +269,13 @@ def update_member(
     return member
 
 
-def _admin_count(account: Account) -> int:
-    return Member.objects.filter(account=account, role=Member.Role.ADMIN).count()
+def _other_active_admins(account: Account, member: Member) -> bool:
+    """Whether an administrator other than `member` can sign in: active, and not an unaccepted invitation
+    (an invited user's password stays unusable, "!"-prefixed, until they choose one)."""
+    others = Member.objects.filter(account=account, role=Member.Role.ADMIN, user__is_active=True).exclude(
+        pk=member.pk
+    )
+    return others.exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX).exists()
 
 
 def remove_member(access: Access, member: Member, *, request: HttpRequest | None = None) -> None:

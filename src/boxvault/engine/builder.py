@@ -299,6 +299,22 @@ class SnapshotBuilder:
                 pending.append(job)
         self._tree_jobs = pending
 
+    def remove(self, path: str) -> bool:
+        """Take back a node added earlier (a directory with everything below it); False when nothing is
+        there. For callers that learn late that a node must not be in the snapshot (a Box item listed at two
+        places while it moved). Blobs already saved stay in the repository, unreferenced until a prune."""
+        if self._done:
+            raise InvalidArgument("the snapshot was already committed or aborted")
+        parts = split_path(path)
+        with self._lock:
+            d = self._root
+            for name in parts[:-1]:
+                child = d.children.get(name)
+                if not isinstance(child, _Dir):
+                    return False
+                d = child
+            return d.children.pop(parts[-1], None) is not None
+
     # --- commit -------------------------------------------------------------------------------------------
 
     def _write_tree(self, d: _Dir) -> bytes:

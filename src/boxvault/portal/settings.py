@@ -66,6 +66,9 @@ for _proxy in BOXVAULT_TRUSTED_PROXIES:
         ) from _exc
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No script reads either cookie: htmx, the browsable API and Swagger UI get the CSRF token from the page.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
 
 INSTALLED_APPS = [
@@ -101,12 +104,14 @@ INSTALLED_APPS = [
     "boxvault.backups",
     "boxvault.recovery",
     "boxvault.search",
+    "boxvault.notifications",
 ]
 
 MIDDLEWARE = [
     "boxvault.portal.middleware.HealthCheckMiddleware",
     "boxvault.security.middleware.ClientAddressMiddleware",  # before anything reads REMOTE_ADDR
     "django.middleware.security.SecurityMiddleware",
+    "boxvault.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -197,6 +202,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = True  # the activation e-mail's link activates th
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "boxvault.accounts.forms.SignupExtraForm"
+ACCOUNT_FORMS = {"signup": "boxvault.accounts.signup.AtomicSignupForm"}  # user + account in one transaction
 ACCOUNT_ADAPTER = "boxvault.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"change_password": "boxvault.security.forms.ChangePasswordForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
@@ -348,6 +354,13 @@ def _locations() -> dict[str, dict[str, str]]:
 # Data-center locations a new account chooses from at sign-up: id -> label and repository location.
 BOXVAULT_LOCATIONS = _locations()
 BOXVAULT_TRIAL_DAYS = env_int("BOXVAULT_TRIAL_DAYS", 14)
+# Egress (DESIGN.md "Egress", docs/operations.md): networks a tenant-supplied endpoint may resolve into
+# although they are not public (loopback, private, ...), as CIDRs. Empty: tenants reach public addresses only.
+BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
+try:
+    _egress_networks = [ipaddress.ip_network(n, strict=False) for n in BOXVAULT_EGRESS_ALLOW]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"BOXVAULT_EGRESS_ALLOW: {_exc} (CIDRs such as 10.0.0.0/8)") from _exc
 BOXVAULT_REMOVAL_GRACE_DAYS = env_int("BOXVAULT_REMOVAL_GRACE_DAYS", 7)
 # Support page channels; an empty one is not shown.
 BOXVAULT_SUPPORT = {
@@ -399,3 +412,8 @@ BOXVAULT_STRIPE_PUBLISHABLE_KEY = env_opt("BOXVAULT_STRIPE_PUBLISHABLE_KEY")
 BOXVAULT_STRIPE_WEBHOOK_SECRET = env_opt("BOXVAULT_STRIPE_WEBHOOK_SECRET")
 # Only for tests and staging (a local Stripe emulator); never set in production.
 BOXVAULT_STRIPE_API_BASE = env_opt("BOXVAULT_STRIPE_API_BASE")
+
+# Notifications: an exceptions e-mail waits until no failure came for QUIET seconds (and no backup runs),
+# or its oldest failure has waited MAX seconds (docs/notifications.md).
+BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS", 120)
+BOXVAULT_NOTIFY_BATCH_MAX_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_MAX_SECONDS", 3600)

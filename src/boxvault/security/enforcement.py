@@ -66,7 +66,7 @@ def policy_of(account: Any) -> SecurityPolicy | None:
 def _member(user: Any) -> Any:
     try:
         return user.member
-    except Exception:  # RelatedObjectDoesNotExist: a user without an account has no policies
+    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: a user without an account has no policies
         return None
 
 

@@ -30,6 +30,7 @@ class AuditEvent(models.Model):
         BACKUP_NOW = "backup_now", "Backup Now"
         RESTORE = "restore", "Restore"
         EXPORT = "export", "Export"
+        ERASURE = "erasure", "Delete backup items - GDPR Right to Erasure"
         SECURITY_CHANGED = "security_changed", "Security Settings Changed"
         ACCESS_DENIED = "access_denied", "Access Denied"
 

@@ -77,7 +77,7 @@ def parse_metadata(xml: str) -> dict[str, Any]:
     """The IdP's entity id, SSO URL (HTTP-Redirect) and signing certificate, or ServiceError."""
     try:
         parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
-    except Exception:  # the parser raises bare Exceptions and lxml errors for anything unexpected
+    except Exception:  # noqa: BLE001 - the parser raises bare Exceptions and lxml errors for anything
         raise ServiceError("This is not SAML 2.0 IdP metadata (the XML could not be read).") from None
     idp = parsed.get("idp") or {}
     entity_id = idp.get("entityId")

@@ -157,6 +157,16 @@ def on_mfa_removed(sender: Any, request: HttpRequest, user: Any, authenticator: 
     )
 
 
+@receiver(account_signals.password_reset)
+def clear_lock_out_on_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # Whoever followed the e-mailed reset link proved they own the address: the lock-out that guarded the
+    # old password has done its job (the sign-in page even points locked-out users to a reset). axes keys
+    # failures on the lower-cased address (accounts.adapter.axes_username).
+    from axes.utils import reset
+
+    reset(username=str(user.email or "").strip().lower())
+
+
 @receiver(post_delete, sender=SamlConfig)
 def on_saml_config_deleted(sender: Any, instance: SamlConfig, **kwargs: Any) -> None:
     # the allauth app lives outside the account's rows: it must not outlive the account (purge) and keep
