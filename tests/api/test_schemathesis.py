@@ -38,6 +38,9 @@ SEMANTIC = {
     "POST /api/v1/notifications/recipients/": "an address already a recipient; Django's e-mail rules",
     "PUT /api/v1/notifications/recipients/{id}/": "an address already a recipient; Django's e-mail rules",
     "PATCH /api/v1/notifications/recipients/{id}/": "an address already a recipient; Django's e-mail rules",
+    "POST /api/v1/security/ip-rules/": "one of addresses/range/cidr; the list must keep the caller's IP",
+    "PUT /api/v1/security/policy/": "IP restrictions turn on only with entries that keep the caller's IP",
+    "PUT /api/v1/security/saml/": "SAML turns on only with IdP metadata that is SAML and reachable",
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -10,11 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.forms import SignupForm
+from allauth.socialaccount.forms import SignupForm as SocialSignupForm
 from django.db import transaction
 from django.http import HttpRequest
 
 
 class AtomicSignupForm(SignupForm):  # type: ignore[misc]
+    def save(self, request: HttpRequest) -> Any:
+        with transaction.atomic():
+            return super().save(request)
+
+
+class AtomicSocialSignupForm(SocialSignupForm):  # type: ignore[misc]
+    """The same for a sign-up through Google, Microsoft or OpenID Connect (SOCIALACCOUNT_FORMS)."""
+
     def save(self, request: HttpRequest) -> Any:
         with transaction.atomic():
             return super().save(request)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,6 +35,7 @@ class PolicyView(AccountScopedMixin, generics.GenericAPIView[Any]):
 
     serializer_class = PolicySerializer
     operations = _READ_WRITE
+    parser_classes = [JSONParser]  # JSON only: a form cannot say null ("never expires")
 
     def _current(self) -> dict[str, Any]:
         policy = services.policy_of_account(self.access.account)
@@ -98,6 +100,7 @@ class IpRuleViewSet(
     serializer_class = IpRuleSerializer
     queryset = IpRule.objects.none()
     operations = _READ_WRITE
+    parser_classes = [JSONParser]
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[IpRule]:
@@ -139,6 +142,23 @@ class SamlSerializer(serializers.Serializer[Any]):
     )
 
 
+class SamlStateSerializer(serializers.Serializer[Any]):
+    """What GET and PUT answer; the SP values appear once a sign-in slug exists."""
+
+    enabled = serializers.BooleanField()
+    slug = serializers.CharField(allow_null=True)
+    idp_entity_id = serializers.CharField(allow_blank=True)
+    metadata_url = serializers.CharField(required=False, allow_blank=True)
+    domains = serializers.ListField(child=serializers.CharField())
+    create_members = serializers.BooleanField()
+    default_role = serializers.CharField(required=False)
+    default_operations = serializers.ListField(child=serializers.CharField(), required=False)
+    sp_entity_id = serializers.CharField(required=False)
+    acs_url = serializers.CharField(required=False)
+    sp_metadata_url = serializers.CharField(required=False)
+    login_url = serializers.CharField(required=False)
+
+
 class SamlView(AccountScopedMixin, generics.GenericAPIView[Any]):
     """SAML single sign-on: PUT `{enabled, metadata_url | metadata_xml, slug, domains, create_members,
     default_role, default_operations}`; the answer adds the SP entity id, ACS URL and SP metadata URL to give
@@ -146,6 +166,7 @@ class SamlView(AccountScopedMixin, generics.GenericAPIView[Any]):
 
     serializer_class = SamlSerializer
     operations = _READ_WRITE
+    parser_classes = [JSONParser]
 
     def _current(self, request: Request) -> dict[str, Any]:
         config = saml.config_of(self.access.account)
@@ -169,9 +190,11 @@ class SamlView(AccountScopedMixin, generics.GenericAPIView[Any]):
             **saml.sp_urls(config.slug, request._request),
         }
 
+    @extend_schema(responses=SamlStateSerializer)
     def get(self, request: Request) -> Response:
         return Response(self._current(request))
 
+    @extend_schema(request=SamlSerializer, responses=SamlStateSerializer)
     def put(self, request: Request) -> Response:
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
