@@ -315,3 +315,21 @@ def test_log_page_refreshes_only_while_the_job_runs(
     assert 'hx-trigger="every 3s"' in running and "half way" in running
     finished = client.get(f"/jobs/{jobs_set['done'].pk}/log/").content.decode()
     assert "hx-trigger" not in finished and "finished: succeeded" in finished
+
+
+def test_api_list_pages_through_every_result_by_following_next(
+    admin: Any, make_job: Callable[..., Any]
+) -> None:
+    made = {make_job(box_user_login=f"u{i}@box.example").pk for i in range(7)}
+    api = _api(admin)
+    url: str | None = "/api/v1/jobs/?page_size=3&days=30"
+    seen: list[int] = []
+    pages = 0
+    while url:
+        body = api.get(url).json()
+        assert body["count"] == 7
+        seen += [j["id"] for j in body["results"]]
+        url, pages = body["next"], pages + 1
+    assert pages == 3 and len(seen) == 7 and set(seen) == made
+    assert api.get("/api/v1/jobs/?page_size=3&days=30&page=3").json()["next"] is None
+    assert api.get("/api/v1/jobs/?page=99").status_code == 404
