@@ -39,3 +39,20 @@ def test_bad_retention_is_a_readable_message(
     assert response.status_code == 200 and message in text
     assert "9223372036854775807" not in text and "archived_retention_days" not in text.split("<form")[0]
     assert Task.objects.get(pk=task.pk).archived_retention_days == 90
+
+
+def test_tenant_pages_show_the_location_label_not_the_server_path(
+    client: Any, admin: Any, make_task: Any
+) -> None:
+    from boxvault.accounts.access import for_user
+    from boxvault.backups.services import user_action
+
+    task = make_task(users=1)
+    assert task.repository  # a filesystem path on this server
+    user_action(for_user(admin.user), task, "activate", ["100"])
+    user_action(for_user(admin.user), task, "backup_now", ["100"])
+    login(client, admin.user)
+    for path in (f"/tasks/{task.pk}/", "/jobs/"):
+        html = client.get(path).content.decode()
+        assert task.repository not in html, path
+        assert task.location_label in html, path

@@ -407,7 +407,7 @@ def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
         box_user_id=user.box_user_id,
         box_user_login=user.login,
         params={"task_user": user.pk, "previous_status": previous},
-        destination=task.repository,
+        destination=task.location_label,  # the job card shows it: a label, not the server's filesystem path
     )
 
 
