@@ -47,6 +47,7 @@ def task_users(request: HttpRequest, task_id: int) -> HttpResponse:
     if q:
         users = users.filter(Q(name__icontains=q) | Q(login__icontains=q))
     context = {"task": task, "users": users, "statuses": TaskUser.Status.choices, "status": status, "q": q}
+    context["can_undo_delete"] = request.access.can(Operation.DELETE_TASKS)  # type: ignore[attr-defined]
     return render(request, "recovery/users.html", context)
 
 
