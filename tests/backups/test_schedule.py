@@ -135,7 +135,7 @@ def test_concurrent_scheduler_threads_never_double_claim(make_task: Any) -> None
                 ids = schedule.tick(T0, lambda user: None)
                 with lock:
                     claimed.extend(ids)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
             connection.close()

@@ -13,7 +13,7 @@ from support.browser import axe_violations, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.django_db(transaction=True)]
 
-SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/sso/"]
 PAGES = [
     "/",
     "/tasks/new/",
@@ -32,8 +32,11 @@ PAGES = [
     "/recovery/snapshots/{ref}/?path={proj}",
     "/recovery/snapshots/{ref}/act/?action=restore",
     "/recovery/snapshots/{ref}/act/?action=zip",
+    "/recovery/snapshots/{ref}/erase/?paths={proj}/a.txt",
+    "/recovery/erasures/",
     "/settings/",
     "/settings/tokens/",
+    "/settings/security/",
     "/users/",
     "/users/add/",
     "/support/",

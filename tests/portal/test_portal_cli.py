@@ -271,6 +271,6 @@ def test_serve_links_point_where_it_listens(tmp_path: Path) -> None:
 def test_listen_url() -> None:
     from boxvault.portal.cli import listen_url
 
-    assert listen_url("0.0.0.0", 8100) == "http://127.0.0.1:8100"  # noqa: S104
+    assert listen_url("0.0.0.0", 8100) == "http://127.0.0.1:8100"
     assert listen_url("::1", 9000) == "http://[::1]:9000"
     assert listen_url("backup.lan", 80) == "http://backup.lan:80"

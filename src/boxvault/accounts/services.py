@@ -370,14 +370,65 @@ def _purge(account: Account) -> None:
         model.objects.filter(username__in=emails).delete()
 
 
+_SIGN_IN_TYPES = {"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect"}
+
+
+def sign_in_type(provider: str) -> str:
+    return "SAML" if provider.startswith("saml") else _SIGN_IN_TYPES.get(provider, provider)
+
+
 def member_with_flags(members: Iterable[Member]) -> list[dict[str, Any]]:
-    """Rows for the user list: member, type and whether 2FA is on (one query for all)."""
+    """Rows for the user list: member, how they sign in (e-mail, Google, Microsoft, SAML...) and whether 2FA
+    is on (one query each for all)."""
     from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
 
     members = list(members)
+    ids = [m.user_id for m in members]
     with_mfa = set(
-        Authenticator.objects.filter(
-            user_id__in=[m.user_id for m in members], type=Authenticator.Type.TOTP
-        ).values_list("user_id", flat=True)
+        Authenticator.objects.filter(user_id__in=ids, type=Authenticator.Type.TOTP).values_list(
+            "user_id", flat=True
+        )
     )
-    return [{"member": m, "mfa": m.user_id in with_mfa} for m in members]
+    kinds: dict[int, list[str]] = {}
+    for user_id, provider in SocialAccount.objects.filter(user_id__in=ids).values_list("user_id", "provider"):
+        kinds.setdefault(user_id, []).append(sign_in_type(provider))
+    rows = []
+    for m in members:
+        types = (["E-mail"] if m.user.has_usable_password() else []) + sorted(set(kinds.get(m.user_id, [])))
+        rows.append({"member": m, "mfa": m.user_id in with_mfa, "sign_in": ", ".join(types) or "Invitation"})
+    return rows
+
+
+def add_sso_member(
+    account: Account,
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    role: str = Member.Role.CUSTOM,
+    operations: Iterable[str] = (),
+    via: str = "SAML",
+    request: HttpRequest | None = None,
+) -> Member:
+    """A member created on their first single sign-on (the account's "create members" setting): no
+    password (they sign in through the IdP), e-mail vouched for by the IdP."""
+    email = _clean_email(email)
+    ops, svc = _check_grants(role, operations, sorted(SERVICES))
+    with transaction.atomic():
+        _ensure_new_email(email)
+        user = User(email=email, first_name=first_name.strip()[:150], last_name=last_name.strip()[:150])
+        user.set_unusable_password()
+        user.save()
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        member = Member.objects.create(
+            user=user, account=account, role=role, operations=ops, services=svc, created_at=clock.now()
+        )
+        record(
+            account,
+            Activity.USER_ADDED,
+            f"Added user {email} as {_describe_grants(member)} on first {via} sign-in",
+            actor=user,
+            request=request,
+        )
+    return member

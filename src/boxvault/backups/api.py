@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -99,6 +100,14 @@ class TaskViewSet(
                 if u.box_user_id not in begun
             ]
         return Response(body)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], url_path="usage")
+    def usage(self, request: Request, pk: str) -> Response:
+        """Stored bytes of the task's repository and each Box user's share (backups/usage.py)."""
+        from boxvault.backups.usage import usage_json
+
+        return Response(usage_json(self.get_object()))
 
     @extend_schema(request=s.RetentionSerializer, responses=s.TaskSerializer)
     @action(detail=True, methods=["put"], url_path="retention")

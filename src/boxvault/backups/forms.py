@@ -20,6 +20,7 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "index_for_search",
             "auto_activate",
             "archived_retention_days",
+            "full_walk_days",
             "frequency",
             "hour_utc",
         ]
@@ -27,6 +28,7 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "index_for_search": "Index all data for Search",
             "auto_activate": "Automatically activate new users",
             "archived_retention_days": "Retain auto-archived backups for (days)",
+            "full_walk_days": "Full walk of every user's Box every (days)",
             "frequency": "Backup frequency",
             "hour_utc": "Backup hour (UTC)",
         }
@@ -41,3 +43,14 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["archived_retention_days"] = forms.IntegerField(
             label="Retain auto-archived backups for (days)", min_value=1, max_value=3650
         )
+        self.fields["full_walk_days"] = forms.IntegerField(
+            label="Full walk of every user's Box every (days)",
+            min_value=1,
+            max_value=90,
+            required=False,  # a form posted without it (older pages, scripts) keeps the task's value
+            help_text="Incremental runs follow Box's events; a full walk lists everything and proves them.",
+        )
+
+    def clean_full_walk_days(self) -> int:
+        value = self.cleaned_data.get("full_walk_days")
+        return int(value) if value is not None else int(self.instance.full_walk_days)

@@ -11,8 +11,8 @@ from boxvault.backups.services import ACTIONS
 class TaskSerializer(serializers.ModelSerializer[Task]):
     users_total = serializers.IntegerField(read_only=True, default=0)
     users_active = serializers.IntegerField(read_only=True, default=0)
-    last_backup_at = serializers.DateTimeField(read_only=True, default=None)
-    storage_used = serializers.IntegerField(read_only=True, default=0)
+    last_backup_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
+    storage_used = serializers.IntegerField(read_only=True, default=0, allow_null=True)
     location_label = serializers.SerializerMethodField()
 
     class Meta:
@@ -36,6 +36,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "index_for_search",
             "auto_activate",
             "archived_retention_days",
+            "full_walk_days",
             "retention",
             "retention_value",
             "created_at",
@@ -61,6 +62,12 @@ class TaskSettingsSerializer(serializers.Serializer[Any]):
     index_for_search = serializers.BooleanField(required=False)
     auto_activate = serializers.BooleanField(required=False)
     archived_retention_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    full_walk_days = serializers.IntegerField(
+        min_value=1,
+        max_value=90,
+        required=False,
+        help_text="List every user's Box in full at least every this many days (and compare).",
+    )
 
 
 class ConnectionSerializer(serializers.Serializer[Any]):

@@ -57,7 +57,37 @@ class SubscribeSerializer(serializers.Serializer[Any]):
 
 
 class CardSerializer(serializers.Serializer[Any]):
-    payment_method = serializers.CharField(max_length=130)
+    payment_method = serializers.RegexField(
+        r"^pm_[A-Za-z0-9_]{1,120}$", help_text="the PaymentMethod id Stripe.js returned (pm_...)"
+    )
+
+
+class DetailsSerializer(serializers.Serializer[Any]):
+    """Every field optional: a PUT changes the fields it names."""
+
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, help_text="one of the offered currencies"
+    )
+    title = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    address1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False, allow_blank=True, help_text="ISO 3166")
+    state_region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    invoices_by = serializers.ChoiceField(["attachment", "link"], required=False)
+    purchase_order = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class InvoiceListSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    results = InvoiceSerializer(many=True)
 
 
 def _bad(exc: Exception) -> ValidationError:
@@ -80,7 +110,7 @@ class StatusView(_Billing):
 
 
 class SubscribeView(_Billing):
-    @extend_schema(request=SubscribeSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=SubscribeSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         incoming = SubscribeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -96,17 +126,17 @@ class SubscribeView(_Billing):
 
 
 class DetailsView(_Billing):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=DetailsSerializer)
     def get(self, request: Request) -> Response:
         profile = services.profile_for(self.access.account)
         return Response({f: getattr(profile, f) for f in services.DETAIL_FIELDS})
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=DetailsSerializer, responses=DetailsSerializer)
     def put(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise _bad(ValueError("send a JSON object"))
+        incoming = DetailsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
         try:
-            profile = services.update_details(self.access, **dict(request.data))
+            profile = services.update_details(self.access, **incoming.validated_data)
         except ServiceError as exc:
             raise _bad(exc) from exc
         return Response({f: getattr(profile, f) for f in services.DETAIL_FIELDS})
@@ -150,7 +180,7 @@ class CardView(_Billing):
 
 
 class InvoicesView(_Billing):
-    @extend_schema(responses=InvoiceSerializer(many=True))
+    @extend_schema(responses=InvoiceListSerializer)
     def get(self, request: Request) -> Response:
         rows = self.access.restrict(Invoice.objects.all())
         return Response({"count": rows.count(), "results": InvoiceSerializer(rows, many=True).data})

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 
 from boxvault.accounts.access import Access
 from boxvault.accounts.models import Account
@@ -205,7 +206,7 @@ def _own_card(profile: Profile, card_id: str) -> gateway.Card:
     for card in gateway.cards(profile.stripe_customer) if profile.stripe_customer else []:
         if card.id == card_id:
             return card
-    raise ServiceError("No such card on this account.")
+    raise Http404("no such card on this account")
 
 
 def choose_card(access: Access, card_id: str) -> None:

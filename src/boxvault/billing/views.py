@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -63,6 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "invoices": access.restrict(Invoice.objects.all())[:100],
         "cards": services.list_cards(access) if gateway.enabled() else [],
         "stripe": gateway.enabled(),
+        "publishable_key": settings.BOXVAULT_STRIPE_PUBLISHABLE_KEY or "",
         "details": [
             (f, f.replace("_", " ").replace("address", "address line ").capitalize(), getattr(profile, f))
             for f in services.DETAIL_FIELDS
@@ -70,6 +72,17 @@ def home(request: HttpRequest) -> HttpResponse:
         "error": error,
     }
     return render(request, "billing/home.html", context, status=400 if error else 200)
+
+
+@require_POST
+@requires(Operation.BILLING)
+def card_setup(request: HttpRequest) -> HttpResponse:
+    """The SetupIntent's client secret for the page's Stripe Elements form (JSON)."""
+    _enabled()
+    try:
+        return JsonResponse(services.card_setup(request.access))  # type: ignore[attr-defined]
+    except ServiceError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
 
 
 @requires(Operation.BILLING)

@@ -23,17 +23,20 @@ from boxvault.box.blobcache import BlobCache, CachedContent
 from boxvault.box.catalog import Catalog, CatalogEntry, SnapshotRef
 from boxvault.box.connect import BoxConnection
 from boxvault.box.content import ContentStore
+from boxvault.box.converge import Proof, make_proof
 from boxvault.box.download import ChecksumMismatch, DownloadError, download
 from boxvault.box.errors import describe
 from boxvault.box.events import position_now
 from boxvault.box.extras import apply_listed_metadata, capture, fingerprint, metadata_fields
 from boxvault.box.incremental import NeedFullWalk, OldEntries, Plan, make_plan, read_changes
 from boxvault.box.model import EPOCH, BoxItem
+from boxvault.box.placement import Placements, gone, lookup_item
 from boxvault.box.progress import Progress, ProgressCallback
+from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
-from boxvault.box.users import BoxUser, diff_users, list_users, me
+from boxvault.box.users import BoxUser, UserChanges, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
 from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, walk
 from boxvault.engine.gojson import format_datetime
@@ -183,6 +186,9 @@ class _UserBackup:
         # `metadata.<scope>.<template>` fields asked for in listings (None: metadata asked per item)
         self.metadata_fields: list[str] | None = None
         self.template_fields: _TemplateFields | None = None
+        self.placements = Placements()  # one Box item, one place (placement.py)
+        self._due_events: list[dict[str, Any]] | None = None  # a scheduled full walk's events (converge.py)
+        self._proof: Proof | None = None
 
     def _stopping(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()
@@ -206,6 +212,8 @@ class _UserBackup:
             self.report.listing_pages += changes.pages
         due = time.time() - saved[2] >= self.options.full_walk_days * 86400
         if due or self.options.refresh_extras:
+            if due and not self.options.refresh_extras:
+                self._due_events = changes.events  # what the incremental path would have used
             return False, changes.position, time.time(), None
         if changes.events:
             return False, changes.position, saved[2], changes.events
@@ -304,12 +312,21 @@ class _UserBackup:
             planned = self._plan(events) if events is not None else None
             if planned is None:
                 full_walk_at = time.time()
+                report.full_walk = True
+                if self._due_events is not None and self.parent is not None and not self.options.versions:
+                    rows = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+                    self._proof = make_proof(self._due_events, rows)
                 self._walk_into(builder)
             else:
                 plan, old, old_tree = planned
                 self._walk_into(
                     builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
                 )
+            if not self._stopping():
+                self._rewalk_raced(builder, position)
+            for path in self.placements.settle(lookup_item(self.client), self._entries.count):
+                builder.remove(f"{self.root}/{path}")
+                report.relocated += 1
             if self._stopping():
                 raise InterruptedError("stopped")
             snapshot_id = str(builder.commit())
@@ -329,7 +346,9 @@ class _UserBackup:
         # the tree is written: free the builder's nodes before the catalog pass
         del builder
         try:
-            entries = (CatalogEntry(*row) for row in self._entries)
+            entries = self.placements.keep((CatalogEntry(*row) for row in self._entries), self._dropped)
+            if self._proof is not None:
+                entries = self._proof.collect(entries)
             self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
         finally:
             self._entries.close()
@@ -338,10 +357,71 @@ class _UserBackup:
         if position is not None and not report.failed:
             # only a complete snapshot may stand for "the tree as of this position"
             self.state.save_event_position(self.scope, self.user.id, position, snapshot_id, full_walk_at)
+        if self._proof is not None and position is not None and not report.failed:
+            self._prove(self._proof, position)
         report.duration = time.monotonic() - started
         return report
 
+    def _prove(self, proof: Proof, position: str) -> None:
+        """Count what the incremental path would have stored differently (converge.py)."""
+        try:
+            during = read_changes(self.client, position)  # changes made while this run went on
+            with self._lock:
+                self.report.listing_pages += during.pages
+            events = during.events
+        except Exception:  # noqa: BLE001 - without them, a change during the run may count as divergent
+            events = []
+        items = proof.divergent(events)
+        self.report.divergent = len(items)
+        self.report.divergent_items = items[:50]
+
+    def _rewalk_raced(self, builder: Any, position: str | None) -> None:
+        """Folders renamed or moved while the walk ran: listed again where they are now (recheck.py)."""
+        if position is None:
+            return
+        try:
+            raced, pages = raced_folders(self.client, position)
+            with self._lock:
+                self.report.listing_pages += pages
+            rewalk = plan_rewalk(
+                self.client, self.user.id, self.placements, raced, self.metadata_fields or ()
+            )
+        except Exception:  # noqa: BLE001 - no events now: the next run's events replay the changes
+            return
+        rows = self._entries.count
+        for path in rewalk.take_out:
+            builder.remove(f"{self.root}/{path}")
+            self.placements.take_out(path, rows)
+        for folder in rewalk.walk:
+
+            def again(
+                stats: WalkStats, on_error: Callable[[WalkError], None], folder: BoxItem = folder
+            ) -> Iterator[BoxItem]:
+                yield folder
+                yield from walk(
+                    self.client,
+                    workers=self.options.list_workers,
+                    on_error=on_error,
+                    stats=stats,
+                    root_id=folder.id,
+                    root_path=folder.path,
+                    extra_fields=self.metadata_fields or (),
+                )
+
+            self._walk_into(builder, again)
+
+    def _dropped(self, e: CatalogEntry) -> None:
+        """A row of a place taken back (placement.py): it no longer counts."""
+        with self._lock:
+            if e.item_type == "folder":
+                self.report.folders -= 1
+            elif e.item_type != "file_version":
+                self.report.files -= 1
+                self.report.bytes -= e.size
+                self.report.web_links -= e.item_type == "web_link"
+
     def _reused_entry(self, e: CatalogEntry) -> None:
+        self.placements.add(e.item_id, e.item_type, e.path, e.name)
         with self._lock:
             self._entries.append(e.values())
             if e.item_type == "folder":
@@ -468,6 +548,7 @@ class _UserBackup:
                 if self._stopping():
                     break
                 self.progress.found(1, item.size if item.type == "file" else 0)
+                self.placements.add(item.id, item.type, item.path, item.name)
                 try:
                     job = self._inline(builder, item)
                 except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
@@ -590,7 +671,10 @@ class _UserBackup:
             self._done(item, reused=reused, downloaded=downloaded)
         except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
             with self._lock:
-                self.report.fail_item(item.id, item.path, describe(exc))
+                if gone(exc):
+                    self.report.vanished += 1  # trashed or deleted since it was listed: not stored
+                else:
+                    self.report.fail_item(item.id, item.path, describe(exc))
             return
         if self.options.versions and item.version_number > 1:
             self._old_versions(builder, item)
@@ -709,6 +793,16 @@ class _UserBackup:
         raise last if last is not None else DownloadError("no attempt made")
 
 
+def _parents(repo: Any, options: BackupOptions) -> dict[str, str | None]:
+    """Each user's newest snapshot, read from the repository (the CLI has no database to ask)."""
+    found: dict[str, tuple[int, str]] = {}
+    for snap in repo.list_snapshots(host=options.hostname):
+        for tag in snap.tags or []:
+            if tag.startswith("user:") and (tag[5:] not in found or found[tag[5:]][0] <= snap.time_ns):
+                found[tag[5:]] = (snap.time_ns, snap.id)
+    return {uid: snap_id for uid, (_, snap_id) in found.items()}
+
+
 def run_backup(
     conn: BoxConnection,
     repo: Any,
@@ -719,13 +813,22 @@ def run_backup(
     cache: BlobCache,
     user_ids: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    users: list[BoxUser] | None = None,
+    parents: dict[str, str | None] | None = None,
 ) -> RunReport:
+    """Back up the users; `users` and `parents` (box user id -> previous snapshot id), when the caller
+    knows them (the portal's database does), spare the run listing the enterprise's users and every
+    snapshot of the repository: then a user's run costs the same whatever the size of the task."""
     started = time.monotonic()
     scope = options.enterprise_id
     user_pages: list[int] = []
-    everyone = list_users(conn.client, pages=user_pages) if conn.impersonate else [me(conn.client)]
-    changes = diff_users(state.users(scope), everyone)
-    state.save_users(scope, everyone)
+    if users is None:
+        everyone = list_users(conn.client, pages=user_pages) if conn.impersonate else [me(conn.client)]
+        changes = diff_users(state.users(scope), everyone)
+        state.save_users(scope, everyone)
+    else:
+        everyone = list(users)
+        changes = UserChanges()  # users are discovered by the caller, not by this run
     by_id = {u.id: u for u in everyone}
     reports: list[UserReport] = []
     chosen: list[BoxUser] = []
@@ -747,11 +850,7 @@ def run_backup(
         chosen = [u for u in everyone if u.active]
     fields = _TemplateFields(conn.client) if options.metadata else None
     tracker = Progress(progress)
-    parents: dict[str, tuple[int, str]] = {}
-    for snap in repo.list_snapshots(host=options.hostname):
-        for tag in snap.tags or []:
-            if tag.startswith("user:") and (tag[5:] not in parents or parents[tag[5:]][0] <= snap.time_ns):
-                parents[tag[5:]] = (snap.time_ns, snap.id)
+    latest: dict[str, str | None] = dict(parents) if parents is not None else _parents(repo, options)
     with repo.writer() as writer:
         content = ContentStore(cache, lambda blob: bool(repo.has_blob(blob)))
         checkpointer = _Checkpointer(writer, content, options.checkpoint_seconds)
@@ -761,7 +860,7 @@ def run_backup(
             def one(user: BoxUser) -> UserReport:
                 tracker.set_user(user.login)
                 job = _UserBackup(conn, repo, writer, user, options, content, catalog, state, tracker)
-                job.parent = parents[user.id][1] if user.id in parents else None
+                job.parent = latest.get(user.id)
                 job.template_fields = fields
                 return job.run()
 

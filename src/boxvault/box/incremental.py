@@ -68,8 +68,14 @@ class Changes:
 
 
 def read_changes(client: BoxClient, position: str) -> Changes:
-    """Every `changes` event after `position` (a lost window raises, as Box answers an error)."""
+    """Every `changes` event after `position` (a lost window raises, as Box answers an error), each once.
+
+    Box delivers a user's events at least once and not always in order (duplicates carry the same
+    `event_id`): duplicates are dropped here, and nothing downstream depends on the order, since an
+    event only names folders to list again and the listing shows the item's current state.
+    """
     events: list[dict[str, Any]] = []
+    seen: set[str] = set()
     pages = 0
     while True:
         data = get_json(
@@ -77,7 +83,12 @@ def read_changes(client: BoxClient, position: str) -> Changes:
         )
         pages += 1
         entries = data.get("entries") or []
-        events.extend(entries)
+        for ev in entries:
+            key = str(ev.get("event_id") or "") if isinstance(ev, dict) else ""
+            if key and key in seen:
+                continue
+            seen.add(key)
+            events.append(ev)
         nxt = str(data.get("next_stream_position") or position)
         if len(entries) < PAGE or nxt == position:
             return Changes(events, nxt, pages)

@@ -35,6 +35,12 @@ class UserReport:
     duration: float = 0.0
     listing_pages: int = 0
     unchanged: bool = False  # the events stream showed no change: the previous tree was reused as is
+    vanished: int = 0  # files trashed or deleted between their listing and their download: not stored
+    relocated: int = 0  # items listed at two places during the run (moved meanwhile): one place kept
+    full_walk: bool = False  # every folder was listed in this run
+    # a scheduled full walk compared with what the incremental path would have stored (None: not compared)
+    divergent: int | None = None
+    divergent_items: list[dict[str, Any]] = field(default_factory=list)  # the first few, for the log
     failures: list[ItemFailure] = field(default_factory=list)
     error: str | None = None  # the whole user failed (no snapshot)
 

@@ -301,7 +301,7 @@ def run(job_id: int, worker_id: str | None = None) -> str | None:
             message = next((r for r in ctx.partial_reasons if r), "Some items failed")
     except JobCancelled:
         status, message = Status.CANCELED, "Canceled"
-    except Exception as exc:  # noqa: BLE001 - any handler error fails the job
+    except Exception as exc:
         # Tenants read the card, the activity row and the job log: the card gets one sentence, the log the
         # error's own text; the traceback (source paths, internals) goes to the server log only.
         status, message = Status.FAILED, failure_sentence(exc)

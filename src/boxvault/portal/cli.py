@@ -146,6 +146,30 @@ def account_create(
     )
 
 
+@account_app.command("ip-restrictions")
+def account_ip_restrictions(
+    email: Annotated[str, typer.Option(help="a member of the account (e.g. a locked-out administrator)")],
+    disable: Annotated[
+        bool, typer.Option("--disable", help="turn the account's IP restrictions off")
+    ] = False,
+    data: DataOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Break-glass: lift the IP restrictions of the account of a member who locked themselves out."""
+    if not disable:
+        _fail("nothing to do: pass --disable to turn the account's IP restrictions off")
+    _ready(data)
+    from boxvault.core.errors import ServiceError
+    from boxvault.security.policy import lift_ip_restrictions
+
+    try:
+        account = lift_ip_restrictions(email)
+    except ServiceError as exc:
+        _fail(str(exc))
+    result = {"account": account.pk, "name": account.name, "ip_restrictions": False}
+    typer.echo(json.dumps(result) if as_json else f"IP restrictions of account {account.name!r} are off.")
+
+
 @token_app.command("create")
 def token_create(
     email: Annotated[str, typer.Option(help="the user the token acts as")],

@@ -19,6 +19,7 @@ NAVIGATION: list[tuple[str, str, Operation | None]] = [
     ("Security audit", "security:audit", Operation.VIEW_ACTIVITY),
     ("Settings", "accounts:settings", Operation.VIEW_SETTINGS),
     ("Users", "accounts:members", Operation.MANAGE_USERS),
+    ("Notifications", "notifications:settings", Operation.MANAGE_NOTIFICATIONS),
     ("Billing", "billing:home", Operation.BILLING),
     ("Support", "portal:support", Operation.VIEW_SUPPORT),
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("boxvault.activity.urls")),
     path("", include("boxvault.recovery.urls")),
     path("", include("boxvault.search.urls")),
+    path("", include("boxvault.notifications.urls")),
     path("", include("boxvault.billing.urls")),
     path("settings/tokens/", api_pages.tokens, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", api_pages.revoke, name="api_token_revoke"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ERROR_STATUSES = (429, 500, 502, 503)
 
@@ -31,6 +33,11 @@ class FaultConfig:
     reset_next: int = 0
     # only requests whose path starts with one of these prefixes are affected (all when empty)
     paths: list[str] = field(default_factory=list)
+    # user event streams: probability that an event is delivered again (in the same page, or in a later
+    # page after its position was passed), and whether each page comes in a shuffled order. Box documents
+    # its user stream as at-least-once and not always in order (docs/sandbox.md, "Events").
+    event_redelivery: float = 0.0
+    event_shuffle: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,6 +90,11 @@ class Faults:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValueError("paths must be a list of path prefixes")
         cfg.paths = list(paths)
+        cfg.event_redelivery = _prob(raw.get("event_redelivery", 0.0), "event_redelivery")
+        shuffle = raw.get("event_shuffle", False)
+        if not isinstance(shuffle, bool):
+            raise ValueError("event_shuffle must be true or false")
+        cfg.event_shuffle = shuffle
         with self._lock:
             self.config = cfg
             self._rng = random.Random(cfg.seed)
@@ -112,6 +124,22 @@ class Faults:
             decision.reset = is_download and self._rng.random() < cfg.reset_rate
             decision.expire_token = self._rng.random() < cfg.token_expiry_rate
             return decision
+
+    def events_page(self, page: list[T], earlier: list[T]) -> list[T]:
+        """A page of a user's event stream as an at-least-once, unordered stream delivers it: each event of
+        `page` (and of `earlier`, events before the requested position) comes again with probability
+        `event_redelivery`; with `event_shuffle` the page's order is random. Draws from the fault seed."""
+        cfg = self.config
+        if not cfg.event_redelivery and not cfg.event_shuffle:
+            return page
+        with self._lock:
+            out = list(page)
+            for row in [*earlier, *page]:
+                if self._rng.random() < cfg.event_redelivery:
+                    out.append(row)
+            if cfg.event_shuffle:
+                self._rng.shuffle(out)
+            return out
 
 
 def _num(value: Any, name: str) -> float:

@@ -1,7 +1,7 @@
 """Operations on folders, files and web links shared by the API routes and by seed/mutate.
 
 Each operation keeps Box's invariants (unique names per folder, sequence ids, versions) and records the
-event Box would put in the owner's event stream.
+event Box would put in the event streams of the users who see the item (before and after the change).
 """
 
 from __future__ import annotations
@@ -174,23 +174,43 @@ def target_folder(store: Store, user_id: int, raw_id: Any) -> tuple[int, int]:
     return int(folder["id"]), int(folder["owner_id"])
 
 
-def record(store: Store, event_type: str, row_id: int, actor_id: int) -> None:
+def audience(store: Store, row_id: int) -> set[int]:
+    """Whose `changes` stream an event on the item goes to: its owner and every collaborator on the item
+    or on a folder above it (the users who see it where it is now)."""
+    row = store.one("SELECT owner_id FROM items WHERE id = ?", row_id)
+    if row is None:
+        return set()
+    users = {int(row["owner_id"])}
+    for (uid,) in store.db.execute(
+        """WITH RECURSIVE up(id, parent_id) AS (
+               SELECT id, parent_id FROM items WHERE id = ?
+               UNION SELECT i.id, i.parent_id FROM items i JOIN up ON i.id = up.parent_id)
+           SELECT DISTINCT user_id FROM collaborations WHERE item_id IN (SELECT id FROM up)""",
+        (row_id,),
+    ).fetchall():
+        users.add(int(uid))
+    return users
+
+
+def record(
+    store: Store, event_type: str, row_id: int, actor_id: int, before: set[int] | frozenset[int] = frozenset()
+) -> None:
+    """One event in the stream of every user who sees the item now and of every user in `before` (the
+    audience of the item's previous place, for moves, renames and trash).
+
+    Box's user stream is the one Box Drive keeps itself up to date with: a collaborator whose Box Drive
+    shows the item at its old place must learn that it left, so a move out of a folder shared with them
+    is in their stream too (docs/sandbox.md, "Events").
+    """
     row = store.one("SELECT * FROM items WHERE id = ?", row_id)
     if row is None:
         return
     owner = int(row["owner_id"])
     source = Renderer(store, owner, "").item(row)
+    users = audience(store, row_id) | set(before)
     store.add_event(event_type, owner, actor_id, source)
-    # collaborators of an enclosing folder see the change in their own stream too, as on Box
-    for (uid,) in store.db.execute(
-        """WITH RECURSIVE up(id, parent_id) AS (
-               SELECT id, parent_id FROM items WHERE id = ?
-               UNION SELECT i.id, i.parent_id FROM items i JOIN up ON i.id = up.parent_id)
-           SELECT DISTINCT user_id FROM collaborations WHERE item_id IN (SELECT id FROM up) AND user_id
-               != ?""",
-        (row_id, owner),
-    ).fetchall():
-        store.add_event(event_type, int(uid), actor_id, source)
+    for uid in sorted(users - {owner}):
+        store.add_event(event_type, uid, actor_id, source)
 
 
 def create_folder(
@@ -340,6 +360,7 @@ def update(
             existing = conflict(store, parent_id, owner_id, new_name, exclude=row["id"])
             if existing is not None:
                 raise conflict_error(store, existing, as_list=row["type"] == "folder")
+        before = audience(store, int(row["id"])) if renamed or moved else set()
         ts = now_iso()
         store.db.execute(
             """UPDATE items SET name = ?, name_key = ?, parent_id = ?, description = ?, modified_at = ?,
@@ -357,9 +378,9 @@ def update(
         if moved and parent is not None and owner_id != row["owner_id"]:
             _change_owner(store, int(row["id"]), owner_id)
         if renamed:
-            record(store, "ITEM_RENAME", int(row["id"]), actor_id)
+            record(store, "ITEM_RENAME", int(row["id"]), actor_id, before)
         if moved:
-            record(store, "ITEM_MOVE", int(row["id"]), actor_id)
+            record(store, "ITEM_MOVE", int(row["id"]), actor_id, before)
 
 
 def _change_owner(store: Store, item_id: int, owner_id: int) -> None:
@@ -383,6 +404,7 @@ def trash(store: Store, row: Row, actor_id: int) -> None:
 
 def restore(store: Store, row: Row, actor_id: int, name: str | None, parent: tuple[int, int] | None) -> None:
     with store.tx():
+        before = audience(store, int(row["id"]))  # Box may restore it elsewhere (its folder is gone)
         new_name = row["name"] if name is None else check_name(name)
         if parent is None:
             parent_row = store.item(int(row["parent_id"])) if row["parent_id"] else None
@@ -399,7 +421,7 @@ def restore(store: Store, row: Row, actor_id: int, name: str | None, parent: tup
                sequence_id = sequence_id + 1 WHERE id = ?""",
             (new_name, name_key(new_name), parent[0], row["id"]),
         )
-        record(store, "ITEM_UNDELETE_VIA_TRASH", int(row["id"]), actor_id)
+        record(store, "ITEM_UNDELETE_VIA_TRASH", int(row["id"]), actor_id, before)
 
 
 def purge(store: Store, row: Row, actor_id: int) -> None:

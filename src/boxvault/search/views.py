@@ -41,6 +41,7 @@ def items(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
         "select_url": reverse("search:select"),
         "can_restore": access.can(Operation.RESTORE),
         "can_export": access.can(Operation.EXPORT),
+        "can_erase": access.can(Operation.DELETE_ITEMS),
     }
     status = 200
     if not context["searched"] and any(k in request.GET for k in FIELDS):
@@ -81,6 +82,8 @@ def select(request: HttpRequest) -> HttpResponse:
     The recovery dialog works on one snapshot; a selection spanning several lists one dialog per snapshot.
     """
     action = request.GET.get("action", "restore")
+    if action == "erase":
+        return _erase(request)
     if action not in ("restore", "zip", "export"):
         return render(request, "search/select.html", {"error": "choose restore, zip or export"}, status=400)
     groups: dict[str, list[str]] = defaultdict(list)
@@ -107,3 +110,16 @@ def select(request: HttpRequest) -> HttpResponse:
     if len(links) == 1:
         return redirect(links[0]["url"])
     return render(request, "search/select.html", {"links": links, "action": action})
+
+
+def _erase(request: HttpRequest) -> HttpResponse:
+    """Erasure covers every snapshot of the user: all selected items go to one erasure page (the search tab
+    shows one user), named by the first result's snapshot; its paths are checked against every snapshot."""
+    items = [v.partition("|") for v in request.GET.getlist("item")]
+    items = [(ref, path) for ref, sep, path in items if sep and ref and path]
+    if not items:
+        return render(request, "search/select.html", {"error": "select at least one item"}, status=400)
+    refs = {ref for ref, _ in items}
+    ref = sorted(refs)[-1]
+    query = urlencode({"paths": [path for _, path in items], "across": "1"}, True)
+    return redirect(reverse("recovery:erase", args=[ref]) + "?" + query)

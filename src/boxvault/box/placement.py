@@ -1,0 +1,177 @@
+"""One Box item, one place: a snapshot never holds the same Box file, folder or web link id twice.
+
+Box has no snapshot: a folder listed before an item moved out of it and the folder it moved into listed
+after both show the item (a whole subtree, for a folder), and a reused subtree of the previous snapshot
+can still hold an item that a relisted folder now shows elsewhere. Every placement of a run is recorded
+(id, path, name, type); after the walk, each id placed more than once is settled by asking Box for the
+item as the user: the placement under the item's current parent (and with its current name, when two
+share the parent) wins, the others are taken out of the snapshot with everything below them. An item
+Box no longer shows the user keeps its latest placement (a path it had during the run; the next run's
+events remove it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from box_sdk_gen.client import BoxClient
+
+from boxvault.box.api import get_json
+from boxvault.box.catalog import CatalogEntry
+from boxvault.box.walker import ROOT_ID
+
+ITEM_TYPES = ("file", "folder", "web_link")
+_ENDPOINT = {"file": "files", "folder": "folders", "web_link": "web_links"}
+
+
+@dataclass(frozen=True)
+class Place:
+    path: str  # relative to the user's root, as in the catalog
+    name: str  # Box's name (the node name may differ: `walker._unique_name`)
+    type: str
+    order: int  # when it was placed during the run
+
+
+@dataclass(frozen=True)
+class Current:
+    """Where Box shows the item now (None: not at all, for this user)."""
+
+    parent_id: str
+    name: str
+
+
+def _parent_path(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _below(path: str, prefixes: dict[str, int], mark: int) -> bool:
+    """Is `path` at or below a path taken out after `mark` (a place's order or a catalog row's index)
+    was given? What a later listing put back at the same path stays."""
+    while path:
+        cutoff = prefixes.get(path)
+        if cutoff is not None and mark < cutoff:
+            return True
+        path = _parent_path(path)
+    return False
+
+
+class Placements:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first: dict[str, Place] = {}
+        self._more: dict[str, list[Place]] = {}  # ids placed more than once
+        self._folder_at: dict[str, str] = {"": ROOT_ID}
+        self._order = 0
+        # paths taken out of the snapshot (with everything below): the place order and the catalog row
+        # count at that time (what was placed there later stays)
+        self.removed: dict[str, int] = {}
+        self.removed_rows: dict[str, int] = {}
+
+    def add(self, item_id: str, item_type: str, path: str, name: str) -> None:
+        if item_type not in ITEM_TYPES:
+            return  # file versions share their file's id, under .box-versions/
+        with self._lock:
+            self._order += 1
+            place = Place(path, name, item_type, self._order)
+            if item_type == "folder":
+                self._folder_at[path] = item_id
+            first = self._first.get(item_id)
+            if first is None:
+                self._first[item_id] = place
+            elif first.path != path:
+                self._more.setdefault(item_id, [first]).append(place)
+
+    def duplicates(self) -> dict[str, list[Place]]:
+        with self._lock:
+            return {k: list(v) for k, v in self._more.items()}
+
+    def take_out(self, path: str, rows: int) -> None:
+        """`path` leaves the snapshot, with everything below it placed so far (`rows`: the catalog rows
+        spooled so far)."""
+        with self._lock:
+            self.removed[path] = self._order + 1
+            self.removed_rows[path] = rows
+
+    def live(self, item_id: str) -> list[Place]:
+        """The places of an item still in the snapshot."""
+        with self._lock:
+            places = self._more.get(item_id) or ([self._first[item_id]] if item_id in self._first else [])
+        return [p for p in places if not _below(p.path, self.removed, p.order)]
+
+    def placed_path(self, item_id: str) -> str | None:
+        places = self.live(item_id)
+        return places[-1].path if len(places) == 1 else None
+
+    def parent_id(self, place: Place) -> str | None:
+        return self._folder_at.get(_parent_path(place.path))
+
+    def settle(self, lookup: Callable[[str, str], Current | None], rows: int) -> list[str]:
+        """Decide every duplicate (outermost first: taking out a folder settles its subtree's copies);
+        returns the paths to take out of the snapshot."""
+        dups = self.duplicates()
+        order = sorted(dups, key=lambda i: min(p.path.count("/") for p in dups[i]))
+        out: list[str] = []
+        for item_id in order:
+            places = self.live(item_id)
+            if len(places) < 2:
+                continue
+            winner = self.choose(places, lookup(item_id, places[0].type))
+            for p in places:
+                if p is not winner:
+                    self.take_out(p.path, rows)
+                    out.append(p.path)
+        return out
+
+    def choose(self, places: list[Place], current: Current | None) -> Place:
+        latest = max(places, key=lambda p: p.order)
+        if current is None:
+            return latest
+        seen = set(self._folder_at.values())
+        # a parent the user does not see (the owner's folder above a folder shared with the user): the
+        # item shows in the user's root
+        want = current.parent_id if current.parent_id in seen else ROOT_ID
+        under = [p for p in places if self.parent_id(p) == want]
+        named = [p for p in under if p.name == current.name]
+        for group in (named, under):
+            if group:
+                return max(group, key=lambda p: p.order)
+        return latest
+
+    def keep(
+        self, entries: Iterable[CatalogEntry], dropped: Callable[[CatalogEntry], None]
+    ) -> Iterator[CatalogEntry]:
+        """The catalog rows of what stays in the snapshot (`dropped` is told of the others)."""
+        removed = self.removed_rows
+        for index, e in enumerate(entries):
+            if not removed or not _below(e.path, removed, index):
+                yield e
+            else:
+                dropped(e)
+
+
+def lookup_item(client: BoxClient) -> Callable[[str, str], Current | None]:
+    """Asks Box where the item is now, as the user; None when the user cannot see it (gone, trashed)."""
+
+    def ask(item_id: str, item_type: str) -> Current | None:
+        try:
+            data: dict[str, Any] = get_json(
+                client, f"/2.0/{_ENDPOINT[item_type]}/{item_id}", {"fields": "id,name,parent,item_status"}
+            )
+        except Exception:  # noqa: BLE001 - 404 (gone), 403 (out of reach): not anywhere for this user
+            return None
+        if data.get("item_status") not in (None, "active"):
+            return None
+        parent = data.get("parent") or {}
+        return Current(str(parent.get("id") or ROOT_ID), str(data.get("name") or ""))
+
+    return ask
+
+
+def gone(exc: BaseException) -> bool:
+    """Box answered that the item is not there (any more) for this user: 404 or 410."""
+    from box_sdk_gen.box.errors import BoxAPIError
+
+    return isinstance(exc, BoxAPIError) and exc.response_info.status_code in (404, 410)
