@@ -66,7 +66,9 @@ def test_jobs_page_counts_cards_and_week(client: Any, admin: Any, jobs_set: dict
     assert "old@box.example" not in html  # older than 7 days
     assert "globex@box.example" not in html
     assert 'hx-trigger="every 2s"' in html  # the running card polls
-    assert html.count("hx-trigger") == 1
+    assert 'hx-trigger="every 3s" hx-select="#job-counts"' in html  # and so do the counters meanwhile
+    assert html.count("hx-trigger") == 2
+    assert "<strong>0</strong> Pending" in html  # the pending one is older than 7 days
     assert "dave@box.example" in client.get("/jobs/?status=in_progress").content.decode()
     assert "dave@box.example" not in client.get("/jobs/?status=failed").content.decode()
     assert "old@box.example" in client.get("/jobs/?days=30").content.decode()
@@ -148,6 +150,21 @@ def test_api_detail_has_progress_counts_and_log(admin: Any, jobs_set: dict[str, 
     assert failed["status"] == "failed"
     assert any("the Box API said no" in line["message"] for line in failed["log"])
     assert not any("Traceback" in line["message"] for line in failed["log"])
+
+
+def test_counters_count_pending_and_stop_polling_when_all_is_done(
+    client: Any, admin: Any, make_job: Callable[..., Any]
+) -> None:
+    from boxvault.jobs import services
+
+    login(client, admin.user)
+    job = make_job()
+    html = client.get("/jobs/").content.decode()
+    assert "<strong>1</strong> Pending" in html and 'hx-select="#job-counts"' in html
+    services.run(job.pk, "w1")
+    html = client.get("/jobs/").content.decode()
+    assert "<strong>0</strong> Pending" in html and "<strong>1</strong> Succeeded" in html
+    assert 'hx-select="#job-counts"' not in html
 
 
 def test_card_partial_and_log_page(client: Any, admin: Any, jobs_set: dict[str, Any]) -> None:
@@ -298,3 +315,21 @@ def test_log_page_refreshes_only_while_the_job_runs(
     assert 'hx-trigger="every 3s"' in running and "half way" in running
     finished = client.get(f"/jobs/{jobs_set['done'].pk}/log/").content.decode()
     assert "hx-trigger" not in finished and "finished: succeeded" in finished
+
+
+def test_api_list_pages_through_every_result_by_following_next(
+    admin: Any, make_job: Callable[..., Any]
+) -> None:
+    made = {make_job(box_user_login=f"u{i}@box.example").pk for i in range(7)}
+    api = _api(admin)
+    url: str | None = "/api/v1/jobs/?page_size=3&days=30"
+    seen: list[int] = []
+    pages = 0
+    while url:
+        body = api.get(url).json()
+        assert body["count"] == 7
+        seen += [j["id"] for j in body["results"]]
+        url, pages = body["next"], pages + 1
+    assert pages == 3 and len(seen) == 7 and set(seen) == made
+    assert api.get("/api/v1/jobs/?page_size=3&days=30&page=3").json()["next"] is None
+    assert api.get("/api/v1/jobs/?page=99").status_code == 404

@@ -38,6 +38,9 @@ def test_zip_download_byte_identical_with_signed_link(
     mails = [m for m in mailoutbox if "Export" in m.subject]
     assert len(mails) == 1 and mails[0].to == [admin.user.email]
     assert url in mails[0].body and f"Items: {job.result['items']}" in mails[0].body
+    # a finished export no longer says it is exporting, on the card or in the e-mail
+    assert "exporting" not in job.message and "exporting" not in mails[0].body
+    assert job.message == f"Exported {job.result['items']} item(s) into a zip file"
 
     # the job card offers Download Results; the API shows the same URL
     assert url.encode() in client.get("/jobs/").content
@@ -72,6 +75,19 @@ def test_zip_download_byte_identical_with_signed_link(
     # signed out: the link alone is not enough
     client.logout()
     assert client.get(url).status_code == 302
+    # a script with an API token fetches it, through the same permission checks
+    from boxvault.accounts.access import for_user
+    from boxvault.accounts.services import add_member
+    from boxvault.api.tokens import create_token
+    from portal.fixtures import PASSWORD
+
+    _, key = create_token(admin.user, "script")
+    by_token = client.get(url, HTTP_AUTHORIZATION=f"Token {key}")
+    assert by_token.status_code == 200 and b"".join(by_token.streaming_content) == data
+    assert client.get(url, HTTP_AUTHORIZATION="Token bvt_not-a-key").status_code == 401
+    viewer = add_member(for_user(admin.user), email="viewer@a.example", password=PASSWORD, services=["box"])
+    _, viewer_key = create_token(viewer.user, "script")
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {viewer_key}").status_code == 403  # no EXPORT
 
 
 @pytest.mark.django_db(transaction=True)

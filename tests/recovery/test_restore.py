@@ -22,6 +22,7 @@ def _restore(client: Any, body: dict[str, Any]) -> dict[str, Any]:
     status = jobs.run(job_id)
     job = Job.objects.get(pk=job_id)
     assert status == "succeeded", list(job.log.values_list("message", flat=True))
+    assert job.message.startswith("Restored ")  # not "restoring" once it has finished
     return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}
 
 

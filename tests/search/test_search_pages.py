@@ -79,3 +79,13 @@ def test_a_hand_made_ref_is_a_clear_400(client: Any, admin: Any, item: str) -> N
     response = client.get(reverse("search:select"), {"item": item, "action": "zip"})
     assert response.status_code == 400
     assert "&lt;task id&gt;:&lt;snapshot id&gt;|&lt;path&gt;" in response.content.decode()
+
+
+def test_an_empty_search_says_what_to_type(client: Any, admin: Any, catalog_task: Any) -> None:
+    login(client, admin.user)
+    empty = {"q": "", "author": "", "name": "", "from": "", "to": ""}
+    response = client.get(page_url(catalog_task), empty, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Type something to search for" in response.content.decode()
+    # the tab opening (no form sent yet) stays quiet
+    first = client.get(page_url(catalog_task), HTTP_HX_REQUEST="true").content.decode()
+    assert "Type something to search for" not in first

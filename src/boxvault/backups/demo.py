@@ -32,16 +32,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port(directory: Path) -> int:
+def _can_listen(port: int) -> bool:
+    # SO_REUSEADDR as the sandbox's server (uvicorn) binds: connections of the previous run left in TIME_WAIT
+    # made a plain bind fail for a minute after every restart, and the demo moved to a new port.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _port(directory: Path, wait: float = 10.0) -> int:
     path = directory / "port"
     if path.exists():
         port = int(path.read_text().strip())
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
+        deadline = time.monotonic() + wait
+        while True:
+            if _can_listen(port):
                 return port
-            except OSError:
-                pass  # taken by something else now: tasks made earlier must be re-authorized
+            if time.monotonic() >= deadline:
+                break  # taken by something else now: tasks made earlier must be re-authorized
+            time.sleep(0.25)  # the previous sandbox may still be exiting (it dies with its parent)
     port = _free_port()
     path.write_text(f"{port}\n")
     return port

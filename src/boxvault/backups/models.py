@@ -95,6 +95,12 @@ class Task(models.Model):
             return "Unlimited"
         return f"{self.retention_value} {self.get_retention_display().lower()}"
 
+    @property
+    def location_label(self) -> str:
+        """What tenants see of where their backups are kept: the operator's label, never the server's path."""
+        location = settings.BOXVAULT_LOCATIONS.get(self.location)
+        return str(location["label"]) if location else self.location
+
 
 class TaskUser(models.Model):
     """A Box user of a task and where its backups stand."""

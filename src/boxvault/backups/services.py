@@ -54,12 +54,18 @@ SETTINGS_FIELDS = (
     "archived_retention_days",
     "full_walk_days",
 )
-ACTION_WORDS = {"activate": "Activated", "pause": "Paused", "delete": "Deletion requested for"}
+ACTION_WORDS = {
+    "activate": "Activated",
+    "pause": "Paused",
+    "delete": "Deletion requested for",
+    "undo_delete": "Deletion canceled for",
+}
 ACTIONS: dict[str, Operation] = {
     "activate": Operation.ACTIVATE_TASKS,
     "backup_now": Operation.EXECUTE_TASKS,
     "pause": Operation.PAUSE_TASKS,
     "delete": Operation.DELETE_TASKS,
+    "undo_delete": Operation.DELETE_TASKS,  # within the grace period, the same right takes it back
 }
 
 
@@ -346,11 +352,13 @@ def _first_slot(task: Task, now: Any) -> Any:
     return schedule.next_slot(task.frequency, task.hour_utc, now)
 
 
-def _select(task: Task, box_user_ids: Iterable[str]) -> list[TaskUser]:
+def _select(task: Task, box_user_ids: Iterable[str], *, pending_deletion: bool = False) -> list[TaskUser]:
     ids = [str(i) for i in box_user_ids]
     if not ids:
         raise ServiceError("Select at least one user.")
-    rows = list(TaskUser.objects.filter(task=task, box_user_id__in=ids, deletion_due_at__isnull=True))
+    rows = list(
+        TaskUser.objects.filter(task=task, box_user_id__in=ids, deletion_due_at__isnull=not pending_deletion)
+    )
     missing = sorted(set(ids) - {r.box_user_id for r in rows})
     if missing:
         raise ServiceError(f"Unknown Box user(s) for this task: {', '.join(missing[:10])}.")
@@ -365,7 +373,7 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
     _require(access, operation)
     if task.pending_deletion:
         raise ServiceError("This task is being deleted.")
-    users = _select(task, box_user_ids)
+    users = _select(task, box_user_ids, pending_deletion=action == "undo_delete")
     now = clock.now()
     started: list[Any] = []
     with transaction.atomic():
@@ -385,6 +393,12 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
             TaskUser.objects.filter(pk__in=[u.pk for u in users]).exclude(
                 status=TaskUser.Status.ARCHIVED
             ).update(status=TaskUser.Status.PAUSED, next_run_at=None)
+        elif action == "undo_delete":
+            for u in users:
+                u.deletion_due_at = None
+                scheduled = u.status in (TaskUser.Status.ACTIVE, TaskUser.Status.SCHEDULED)
+                u.next_run_at = _first_slot(task, now) if scheduled else None
+                u.save(update_fields=["deletion_due_at", "next_run_at"])
         elif action == "delete":
             TaskUser.objects.filter(pk__in=[u.pk for u in users]).update(
                 deletion_due_at=now + timedelta(days=GRACE_DAYS), next_run_at=None
@@ -463,7 +477,7 @@ def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
         box_user_id=user.box_user_id,
         box_user_login=user.login,
         params={"task_user": user.pk, "previous_status": previous},
-        destination=task.repository,
+        destination=task.location_label,  # the job card shows it: a label, not the server's filesystem path
     )
 
 

@@ -21,6 +21,7 @@ def job_for(access: Access, pk: object) -> Job:
 
 
 STATUS_COUNTS = [
+    ("pending", "Pending"),  # queued jobs count too: they were nowhere on the page
     ("in_progress", "In progress"),
     ("succeeded", "Succeeded"),
     ("partially_succeeded", "Partially succeeded"),

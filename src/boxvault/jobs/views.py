@@ -54,6 +54,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
                 (key, label, counts[key], request.GET.get("status") == key) for key, label in STATUS_COUNTS
             ],
             "without_status": without_status.urlencode(),
+            # while jobs are pending or running the counters refresh like the cards do
+            "counts_live": bool(counts["pending"] or counts["in_progress"]),
             "can_cancel": request.access.can(Operation.CANCEL_TASKS),  # type: ignore[attr-defined]
         },
     )

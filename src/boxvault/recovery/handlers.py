@@ -80,6 +80,9 @@ def run_restore_job(ctx: Any) -> None:
     )
     if report.failed:
         ctx.partial(f"{report.failed} of {report.items} items could not be restored")
+    else:
+        # the card and the e-mail show the job's message: "restoring" would stay after the end
+        ctx.progress(message=f"Restored {report.items} item(s) into Box")
 
 
 def exports_dir() -> Path:
@@ -153,6 +156,9 @@ def run_export_job(ctx: Any) -> None:
     ctx.set_result(**result)
     if report.failed:
         ctx.partial(f"{report.failed} of {report.items} items could not be exported")
+    elif not report.cancelled:
+        where = "into a zip file" if kind == "zip" else "to the storage location"
+        ctx.progress(message=f"Exported {report.items} item(s) {where}")
 
 
 def _now() -> Any:

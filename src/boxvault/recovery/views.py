@@ -47,6 +47,7 @@ def task_users(request: HttpRequest, task_id: int) -> HttpResponse:
     if q:
         users = users.filter(Q(name__icontains=q) | Q(login__icontains=q))
     context = {"task": task, "users": users, "statuses": TaskUser.Status.choices, "status": status, "q": q}
+    context["can_undo_delete"] = request.access.can(Operation.DELETE_TASKS)  # type: ignore[attr-defined]
     return render(request, "recovery/users.html", context)
 
 
@@ -236,14 +237,27 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         link = links.read_token(token)
     except links.LinkError as exc:
         return render(request, "recovery/error.html", {"message": str(exc)}, status=410)
-    if not request.user.is_authenticated:
+    user: Any = request.user if request.user.is_authenticated else None
+    header = request.headers.get("Authorization", "")
+    if user is None and header:
+        # A script fetches its export with its API token (`Authorization: Token <key>`), through the same
+        # checks as a signed-in member: the token's user needs EXPORT in the job's account.
+        from boxvault.api.tokens import user_for_key
+
+        scheme, _, key = header.partition(" ")
+        user = user_for_key(key.strip()) if scheme.lower() == "token" and key.strip() else None
+        if user is None:
+            refused = HttpResponse("Invalid or revoked token.\n", status=401, content_type="text/plain")
+            refused["WWW-Authenticate"] = "Token"
+            return refused
+    if user is None:
         from django.contrib.auth.views import redirect_to_login
 
         return redirect_to_login(request.get_full_path())
     from boxvault.accounts.access import for_user
 
     try:
-        access = for_user(request.user, Operation.EXPORT)
+        access = for_user(user, Operation.EXPORT)
     except PermissionDenied as exc:
         return render(request, "recovery/error.html", {"message": str(exc)}, status=403)
     if access.account.pk != link.account_id:

@@ -44,6 +44,9 @@ def items(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
         "can_erase": access.can(Operation.DELETE_ITEMS),
     }
     status = 200
+    if not context["searched"] and any(k in request.GET for k in FIELDS):
+        # the form was sent with every field empty: say so instead of answering with nothing
+        context["error"] = "Type something to search for: words, a name, an author or a date range."
     if context["searched"]:
         try:
             context["page"] = services.search_items(
