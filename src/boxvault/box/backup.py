@@ -325,7 +325,7 @@ class _UserBackup:
             if not self._stopping():
                 self._rewalk_raced(builder, position)
             for path in self.placements.settle(lookup_item(self.client), self._entries.count):
-                builder.remove(f"{self.root}/{path}")
+                builder.remove(f"{self.root}/{path}", self.repo.load_tree)
                 report.relocated += 1
             if self._stopping():
                 raise InterruptedError("stopped")
@@ -384,13 +384,17 @@ class _UserBackup:
             with self._lock:
                 self.report.listing_pages += pages
             rewalk = plan_rewalk(
-                self.client, self.user.id, self.placements, raced, self.metadata_fields or ()
+                self.client,
+                self.user.id,
+                self.placements,
+                raced,
+                self.metadata_fields or (),
             )
         except Exception:  # noqa: BLE001 - no events now: the next run's events replay the changes
             return
         rows = self._entries.count
         for path in rewalk.take_out:
-            builder.remove(f"{self.root}/{path}")
+            builder.remove(f"{self.root}/{path}", self.repo.load_tree)
             self.placements.take_out(path, rows)
         for folder in rewalk.walk:
 
