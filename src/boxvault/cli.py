@@ -24,6 +24,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "task": ("boxvault.backups.cli:app", "backup tasks of the portal"),
     "jobs": ("boxvault.jobs.cli:jobs_app", "jobs of the portal"),
     "recovery": ("boxvault.recovery.cli:app", "browse, search, restore and export backed-up data"),
+    "notifications": ("boxvault.notifications.cli:app", "e-mail reports and alerts: send-due, preview"),
+    "billing": ("boxvault.billing.cli:app", "billing: mark invoices paid, run the daily billing pass"),
 }
 # single commands -> "module:function"
 COMMANDS: dict[str, tuple[str, str]] = {

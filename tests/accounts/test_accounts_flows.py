@@ -213,3 +213,49 @@ def test_sign_up_can_be_closed(client: Any, db: Any, settings: Any) -> None:
     response = client.post("/accounts/signup/", SIGNUP)
     assert response.status_code == 200 and "Sign Up Closed" in response.content.decode()
     assert not Account.objects.exists()
+
+
+def test_sign_up_with_a_too_long_derived_name_is_refused_and_strands_nothing(client: Any, db: Any) -> None:
+    # Each name within its field's limit, but "first last" is longer than an account name may be:
+    # the form says so and nothing is created, so the same address can sign up again right away.
+    from boxvault.accounts.models import Account, User
+
+    long = {**SIGNUP, "first_name": "F" * 100, "last_name": "L" * 30}
+    response = client.post("/accounts/signup/", long)
+    assert response.status_code == 200
+    assert "First and last name together" in response.content.decode()
+    assert not User.objects.exists() and not Account.objects.exists()
+    response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 302
+    assert User.objects.get().email == "grace@example.com" and Account.objects.get().name == "Grace Hopper"
+
+
+def test_sign_up_failing_after_the_user_row_rolls_the_user_back(
+    client: Any, db: Any, monkeypatch: Any
+) -> None:
+    # Whatever fails while the account is created, the user row must not stay behind on its own.
+    from boxvault.accounts import services
+    from boxvault.accounts.models import User
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("account creation failed")
+
+    monkeypatch.setattr(services, "create_account", broken)
+    client.raise_request_exception = False
+    response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 500
+    assert not User.objects.exists()
+
+
+def test_password_reset_clears_the_lock_out(client: Any, admin: Any) -> None:
+    for _ in range(5):
+        client.post("/accounts/login/", {"login": "admin@a.example", "password": "wrong-password-1"})
+    assert (
+        client.post("/accounts/login/", {"login": "admin@a.example", "password": PASSWORD}).status_code == 429
+    )
+    client.post("/accounts/password/reset/", {"email": "admin@a.example"})
+    response = client.get(_link(mail.outbox[-1]), follow=True)
+    form_url = response.redirect_chain[-1][0] if response.redirect_chain else _link(mail.outbox[-1])
+    new = "Another-Strong-Pass-77"
+    assert client.post(form_url, {"password1": new, "password2": new}).status_code == 302
+    assert client.post("/accounts/login/", {"login": "admin@a.example", "password": new}).status_code == 302

@@ -77,13 +77,28 @@ def test_add_by_invitation(admin_client: Any, admin: Any, django_capture_on_comm
         ({"role": "emperor"}, "Select a valid choice"),
         ({"operations": ["launch_missiles"]}, "Select a valid choice"),
         ({"services": ["dropbox"]}, "Select a valid choice"),
-        ({"email": "ADMIN@a.example"}, "already exists"),
+        ({"email": "ADMIN@a.example"}, "is already a user of this account"),
     ],
 )
 def test_add_bad_input(admin_client: Any, change: dict[str, Any], message: str) -> None:
     response = admin_client.post("/users/add/", _new(**change))
     assert response.status_code == 200
     assert message in response.content.decode()
+
+
+def test_an_error_is_shown_once(admin_client: Any) -> None:
+    page = admin_client.post("/users/add/", _new(email="admin@a.example")).content.decode()
+    assert page.count("already a user of this account") == 1
+
+
+def test_another_tenants_address_is_not_revealed(admin_client: Any, outsider: Any) -> None:
+    from boxvault.accounts.models import Member
+
+    page = admin_client.post("/users/add/", _new(email="otto@b.example", password1="", password2=""))
+    text = page.content.decode()
+    assert page.status_code == 200 and "cannot be added to this account" in text
+    assert "already" not in text and "Globex" not in text
+    assert Member.objects.get(user__email="otto@b.example").account == outsider.account
 
 
 def test_edit_permissions_is_audited(admin_client: Any, admin: Any, restricted: Any) -> None:
@@ -104,6 +119,23 @@ def test_last_administrator_cannot_be_demoted(admin_client: Any, admin: Any) -> 
     response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
     assert response.status_code == 200
     assert "at least one administrator" in response.content.decode()
+
+
+def test_only_active_administrator_cannot_demote_themselves(admin_client: Any, admin: Any) -> None:
+    # The other administrator is an invitation nobody accepted yet: demoting oneself would leave
+    # an account nobody can administer (the demoted admin landed on a 403).
+    from boxvault.accounts.models import Member
+
+    invited = _new(email="ivy@a.example", role="admin", password1="", password2="")
+    assert admin_client.post("/users/add/", invited).status_code == 302
+    response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
+    assert response.status_code == 200
+    assert "at least one administrator who can sign in" in response.content.decode()
+    assert Member.objects.get(pk=admin.pk).role == "admin"
+    # once another administrator can sign in, stepping down is allowed
+    assert admin_client.post("/users/add/", _new(email="ada@a.example", role="admin")).status_code == 302
+    response = admin_client.post(f"/users/{admin.pk}/", {"role": "custom", "operations": []})
+    assert response.status_code == 302 and Member.objects.get(pk=admin.pk).role == "custom"
 
 
 def test_remove_user(admin_client: Any, admin: Any, restricted: Any) -> None:

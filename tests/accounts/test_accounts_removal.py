@@ -85,3 +85,12 @@ def test_purge_after_grace_deletes_that_tenant_only(
         Member.objects.filter(account=outsider.account).count(),
     ) == other_before
     assert User.objects.filter(email="otto@b.example").exists()
+
+
+def test_settings_page_names_the_grace_period(client: Any, admin: Any, settings: Any) -> None:
+    from portal.fixtures import login
+
+    settings.BOXVAULT_REMOVAL_GRACE_DAYS = 21
+    login(client, admin.user)
+    page = client.get("/settings/").content.decode()
+    assert "after a 21-day grace period" in page and "a -day" not in page

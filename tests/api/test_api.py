@@ -94,7 +94,7 @@ def test_members_crud(api: APIClient, admin: Any) -> None:
     [
         ({}, "email"),
         ({"email": ""}, "email"),
-        ({"email": "admin@a.example"}, "already exists"),
+        ({"email": "admin@a.example"}, "already a user of this account"),
         ({"email": "x@a.example", "operations": "restore"}, "operations"),
         ({"email": "x@a.example", "operations": ["fly"]}, "operations"),
         ({"email": "x@a.example", "services": ["dropbox"]}, "services"),

@@ -68,7 +68,13 @@ def test_discovery_auto_activates_archives_and_purges_users(admin: Any, tmp_path
         # kept for the archived retention, then forgotten and pruned
         services.purge_due(clock.now() + timedelta(days=9))
         assert TaskUser.objects.filter(pk=gone.pk).exists()
+        assert not Job.objects.filter(task_id=task.pk, kind="purge").exists()
         services.purge_due(clock.now() + timedelta(days=11))
+        services.purge_due(clock.now() + timedelta(days=11))  # the hourly pass again: still one job
+        purge = Job.objects.get(task_id=task.pk, kind="purge")
+        assert jobs.run(purge.pk) == "succeeded"
+        purge.refresh_from_db()
+        assert purge.result["snapshots_removed"] == 1 and purge.result["bytes_removed"] > 0
         assert not TaskUser.objects.filter(pk=gone.pk).exists()
         left = _restic_snapshots(task.repository, password)
         assert [t for s in left for t in s["tags"] if t.startswith("user:")] == [f"user:{stayer}"]
@@ -82,6 +88,8 @@ def test_discovery_auto_activates_archives_and_purges_users(admin: Any, tmp_path
         services.user_action(access, task, "delete", [stayer])
         assert TaskUser.objects.get(task=task, box_user_id=stayer).deletion_due_at is not None
         services.purge_due(clock.now() + timedelta(days=8))
+        for job in Job.objects.filter(task_id=task.pk, kind="purge", status="pending"):
+            assert jobs.run(job.pk) == "succeeded"
         assert not TaskUser.objects.filter(task=task, box_user_id=stayer).exists()
         assert _restic_snapshots(task.repository, password) == []
 

@@ -135,7 +135,7 @@ def test_concurrent_scheduler_threads_never_double_claim(make_task: Any) -> None
                 ids = schedule.tick(T0, lambda user: None)
                 with lock:
                     claimed.extend(ids)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
             connection.close()
@@ -192,3 +192,35 @@ def test_a_user_whose_job_died_pending_is_released(make_task: Any, admin: Any) -
     assert release_stuck(row.running_since + timedelta(minutes=5)) == 1
     row.refresh_from_db()
     assert row.status == "active" and row.running_since is None
+
+
+@pytest.mark.django_db
+def test_backup_now_after_the_job_ended_starts_one_and_says_why_otherwise(
+    make_task: Any, admin: Any, client: Any
+) -> None:
+    # The user stayed "In Process" ~2.5 min after its job failed, and Backup Now answered `jobs: []`.
+    from rest_framework.test import APIClient
+
+    from boxvault.accounts.access import for_user
+    from boxvault.backups.models import TaskUser
+    from boxvault.backups.services import user_action
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    task = make_task(users=1)
+    access = for_user(admin.user)
+    user_action(access, task, "activate", ["100"])
+    api = APIClient()
+    api.force_authenticate(admin.user)
+    url = f"/api/v1/tasks/{task.pk}/users/actions/"
+    first = api.post(url, {"action": "backup_now", "box_user_ids": ["100"]}, format="json").json()
+    assert len(first["jobs"]) == 1 and first["not_started"] == []
+    # pressed again while that job waits: nothing new, and the answer says why
+    again = api.post(url, {"action": "backup_now", "box_user_ids": ["100"]}, format="json").json()
+    assert again["jobs"] == [] and "already has a backup running" in again["not_started"][0]["reason"]
+    # the job ends (canceled here; failed is the same) while the user still shows In Process
+    jobs.cancel(access, Job.objects.get(task_id=task.pk))
+    assert TaskUser.objects.get(task=task).status == "in_process"
+    third = api.post(url, {"action": "backup_now", "box_user_ids": ["100"]}, format="json").json()
+    assert len(third["jobs"]) == 1 and third["not_started"] == []
+    assert Job.objects.get(pk=third["jobs"][0]["id"]).params["previous_status"] == "active"

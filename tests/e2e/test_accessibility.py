@@ -13,7 +13,7 @@ from support.browser import axe_violations, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.django_db(transaction=True)]
 
-SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+SIGNED_OUT = ["/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/sso/"]
 PAGES = [
     "/",
     "/tasks/new/",
@@ -32,11 +32,15 @@ PAGES = [
     "/recovery/snapshots/{ref}/?path={proj}",
     "/recovery/snapshots/{ref}/act/?action=restore",
     "/recovery/snapshots/{ref}/act/?action=zip",
+    "/recovery/snapshots/{ref}/erase/?paths={proj}/a.txt",
+    "/recovery/erasures/",
     "/settings/",
     "/settings/tokens/",
+    "/settings/security/",
     "/users/",
     "/users/add/",
     "/support/",
+    "/billing/",
 ]
 
 
@@ -47,6 +51,7 @@ def _kek(settings: Any, tmp_path: Any) -> None:
     settings.BOXVAULT_KEK = TEST_KEK
     settings.DATA_DIR = tmp_path / "data"
     settings.BOXVAULT_LOCATIONS = {"local": {"label": "Local", "url": str(tmp_path / "repos")}}
+    settings.BOXVAULT_BILLING = True  # the Billing page and the trial banner are checked too
 
 
 @pytest.fixture(autouse=True)

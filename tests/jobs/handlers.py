@@ -50,3 +50,17 @@ def partial_handler(ctx: JobContext) -> None:
 def failing_handler(ctx: JobContext) -> None:
     ctx.log("about to fail")
     raise RuntimeError("the Box API said no")
+
+
+@handler("test_fail_box")
+def box_failing_handler(ctx: JobContext) -> None:
+    """Fails as a restore into a missing Box folder does: the SDK's multi-line BoxAPIError."""
+    from box_sdk_gen.box.errors import BoxAPIError, RequestInfo, ResponseInfo
+
+    raise BoxAPIError(
+        request_info=RequestInfo("POST", "http://127.0.0.1:9/2.0/folders", {}, {"Authorization": "Bearer x"}),
+        response_info=ResponseInfo(
+            404, {}, {"code": "not_found", "message": "Not Found"}, code="not_found", request_id="abc"
+        ),
+        message="Not Found",
+    )

@@ -124,9 +124,26 @@ def test_failure_is_logged(make_job: Callable[..., Any]) -> None:
     job = _job(job.pk)
     assert job.message == "RuntimeError: the Box API said no"
     errors = list(job.log.filter(level="error"))
-    assert errors and "Traceback" in errors[0].message and "the Box API said no" in errors[0].message
+    assert errors and "the Box API said no" in errors[0].message
+    # tenants read the job log: no traceback, no source path (those go to the server log)
+    assert not any("Traceback" in e.message or ".py" in e.message for e in errors)
     event = ActivityEvent.objects.get(job=job)
     assert event.status == "failed" and "the Box API said no" in event.summary
+
+
+def test_box_sdk_failure_is_one_sentence_with_the_detail_in_the_log(make_job: Callable[..., Any]) -> None:
+    from boxvault.activity.models import ActivityEvent
+    from boxvault.jobs import services
+
+    job = make_job("test_fail_box")
+    assert services.run(job.pk, "w1") == "failed"
+    job = _job(job.pk)
+    assert "\n" not in job.message and "Headers" not in job.message
+    assert job.message.startswith("Box answered 404 not_found: Not Found")
+    event = ActivityEvent.objects.get(job=job)
+    assert "\n" not in event.summary and "Headers" not in event.summary
+    detail = "\n".join(line.message for line in job.log.filter(level="error"))
+    assert "Request Id: abc" in detail and "Traceback" not in detail
 
 
 def test_unknown_kind_fails_cleanly(make_job: Callable[..., Any]) -> None:

@@ -124,6 +124,8 @@ def test_sort_oldest_first(client: Any, admin: Any, jobs_set: dict[str, Any]) ->
         "sort=sideways",
         "initiator=nobody",
         "q=" + "x" * 201,
+        "days=0",
+        "since=2026-03-05&until=2026-03-01",
     ],
 )
 def test_bad_filters_are_messages_not_500(
@@ -143,7 +145,9 @@ def test_api_detail_has_progress_counts_and_log(admin: Any, jobs_set: dict[str, 
     assert data["items_done"] == 5 and data["items_total"] == 10
     assert [line["message"] for line in data["log"]] == ["half way"]
     failed = _api(admin).get(f"/api/v1/jobs/{jobs_set['failed'].pk}/").json()
-    assert failed["status"] == "failed" and any("Traceback" in line["message"] for line in failed["log"])
+    assert failed["status"] == "failed"
+    assert any("the Box API said no" in line["message"] for line in failed["log"])
+    assert not any("Traceback" in line["message"] for line in failed["log"])
 
 
 def test_card_partial_and_log_page(client: Any, admin: Any, jobs_set: dict[str, Any]) -> None:

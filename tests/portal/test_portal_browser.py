@@ -119,6 +119,9 @@ def test_sign_up_to_audit_csv(server: str, smtp: tuple[Inbox, int], browser: Any
     admin = browser.new_context(accept_downloads=True)
     page = admin.new_page()
     page.set_default_timeout(20_000)
+    # The Content-Security-Policy refuses inline script and style: Chromium reports refusals on the console.
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
 
     # sign up
     page.goto(server + "/accounts/signup/")
@@ -137,6 +140,7 @@ def test_sign_up_to_audit_csv(server: str, smtp: tuple[Inbox, int], browser: Any
     _sign_in(page, server, "erin@e2e.example", ADMIN_PASSWORD)
     page.wait_for_url(server + "/")
     assert "Erin Endtoend" in page.inner_text("main")
+    assert page.evaluate("typeof htmx") == "object"  # loaded from our origin under the policy
 
     # rename the account
     page.click("nav >> text=Settings")
@@ -217,6 +221,7 @@ def test_sign_up_to_audit_csv(server: str, smtp: tuple[Inbox, int], browser: Any
         page.click("#export-csv")
     filtered = download_info.value.path().read_text()
     assert [r["Activity"] for r in csv.DictReader(filtered.splitlines())] == ["User Added"]
+    assert not refused, refused
     admin.close()
 
 

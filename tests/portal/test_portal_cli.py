@@ -6,6 +6,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -239,10 +240,37 @@ def test_worker_runs_queued_tasks(data: Path, tmp_path: Path) -> None:
 def test_demo_without_the_demo_module_is_a_notice(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import sys
 
     from boxvault.portal.cli import _start_demo
 
     monkeypatch.setitem(sys.modules, "boxvault.backups.demo", None)  # makes the import fail
     _start_demo(tmp_path)
     assert "demo Box enterprise is not available yet" in capsys.readouterr().err
+
+
+def test_serve_links_point_where_it_listens(tmp_path: Path) -> None:
+    # Job e-mails (sent by serve's own queue workers) linked to port 8000 whatever --port said.
+
+    code = (
+        "import sys, boxvault.portal.server as server\n"
+        "from django.conf import settings\n"
+        "server.run = lambda *a, **k: print('BASE', settings.BOXVAULT_BASE_URL)\n"
+        "from boxvault.cli import main\n"
+        "sys.argv = ['boxvault', 'serve', '--port', '8100']\n"
+        "main()\n"
+    )
+    env = cli_env({"BOXVAULT_DATA": str(tmp_path / "data"), "DATABASE_URL": "", "BOXVAULT_REDIS_URL": ""})
+    env.pop("BOXVAULT_BASE_URL", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert "BASE http://127.0.0.1:8100" in out.stdout, out.stdout + out.stderr
+    env["BOXVAULT_BASE_URL"] = "https://backup.example.com"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert "BASE https://backup.example.com" in out.stdout, out.stdout + out.stderr
+
+
+def test_listen_url() -> None:
+    from boxvault.portal.cli import listen_url
+
+    assert listen_url("0.0.0.0", 8100) == "http://127.0.0.1:8100"
+    assert listen_url("::1", 9000) == "http://[::1]:9000"
+    assert listen_url("backup.lan", 80) == "http://backup.lan:80"

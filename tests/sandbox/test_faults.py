@@ -88,7 +88,7 @@ def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -
     ).headers["location"]
     sandbox.set_faults(reset_next=1)
     with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
-        requests.get(location, timeout=10).content  # noqa: B018
+        requests.get(location, timeout=10).content
     whole = requests.get(location, timeout=10).content
     assert hashlib.sha1(whole).hexdigest() == entry.sha_1
 

@@ -70,3 +70,12 @@ def test_selection_goes_to_the_recovery_dialog_of_its_snapshot(
     assert reverse("recovery:act", args=[ref(catalog_task, "s1")]) in several.content.decode()
     assert client.get(reverse("search:select"), {"action": "restore"}).status_code == 400
     assert client.get(reverse("search:select"), {"item": items, "action": "rm"}).status_code == 400
+
+
+@pytest.mark.parametrize("item", ["a/b|x", "1:abc/def0123|x", "../1|x", "1:zz|x"])
+def test_a_hand_made_ref_is_a_clear_400(client: Any, admin: Any, item: str) -> None:
+    # "/recovery/search/select/?action=zip&item=a/b|x" answered 500 (NoReverseMatch).
+    login(client, admin.user)
+    response = client.get(reverse("search:select"), {"item": item, "action": "zip"})
+    assert response.status_code == 400
+    assert "&lt;task id&gt;:&lt;snapshot id&gt;|&lt;path&gt;" in response.content.decode()

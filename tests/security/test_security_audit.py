@@ -128,7 +128,15 @@ def test_csv_neutralises_formulas(client: Any, history: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["since=yesterday", "activity=nope", "status=maybe", "since=2026-13-45", "q=" + "x" * 201]
+    "query",
+    [
+        "since=yesterday",
+        "activity=nope",
+        "status=maybe",
+        "since=2026-13-45",
+        "q=" + "x" * 201,
+        "since=2026-03-05&until=2026-03-01",
+    ],
 )
 def test_bad_filters_are_messages_not_500(client: Any, history: Any, query: str) -> None:
     login(client, history.user)

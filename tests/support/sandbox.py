@@ -9,6 +9,7 @@ seeded enterprise and wraps the control API (stats, faults, mutate, users, token
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -69,6 +70,14 @@ class SandboxServer:
 
     def mutate(self, fraction: float = 0.1, seed: int = 1) -> dict[str, Any]:
         result: dict[str, Any] = self.control("POST", "mutate", {"fraction": fraction, "seed": seed})
+        return result
+
+    def attack(
+        self, mode: str, user: str, fraction: float = 0.5, seed: int = 1, **extra: Any
+    ) -> dict[str, Any]:
+        """`mutate` in an attack mode: "encrypt" (ransomware-like) or "delete" one user's files."""
+        body = {"mode": mode, "user": user, "fraction": fraction, "seed": seed, **extra}
+        result: dict[str, Any] = self.control("POST", "mutate", body)
         return result
 
     def set_rate_limit(self, requests_per_minute: int = 0, uploads_per_minute: int = 0) -> None:
@@ -219,7 +228,17 @@ def running_sandbox(
         extra_args=list(extra_args or []),
     )
     server.start()
+    allow_box_api_url(server.url)
     try:
         yield server
     finally:
         server.stop()
+
+
+def allow_box_api_url(url: str) -> None:
+    """The operator's allow-list of Box API URLs (`BOXVAULT_BOX_API_URLS`), as `serve --demo` fills it: a task
+    may use this sandbox. Read when used, so setting it here reaches the portal of this process (and the CLI
+    processes started after it)."""
+    current = [u for u in os.environ.get("BOXVAULT_BOX_API_URLS", "").split(",") if u]
+    if url not in current:
+        os.environ["BOXVAULT_BOX_API_URLS"] = ",".join([*current, url])

@@ -14,12 +14,28 @@ def _location_choices() -> list[tuple[str, str]]:
     return [(key, value["label"]) for key, value in settings.BOXVAULT_LOCATIONS.items()]
 
 
+ACCOUNT_NAME_MAX = 120  # Account.name's max_length
+
+
 class SignupExtraForm(forms.Form):
     """Fields allauth's sign-up form gains; `signup` runs once allauth has saved the user."""
 
     first_name = forms.CharField(max_length=150, label="First name")
     last_name = forms.CharField(max_length=150, label="Last name")
     location = forms.ChoiceField(label="Data-center location", choices=_location_choices)
+
+    def clean(self) -> dict[str, Any]:
+        # The account's name is derived from both names: check it here, before allauth saves any user row,
+        # so a refusal never strands the address (a 500 after the user was saved did).
+        data = super().clean() or {}
+        name = f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()
+        if len(name) > ACCOUNT_NAME_MAX:
+            self.add_error(
+                "last_name",
+                f"First and last name together must be at most {ACCOUNT_NAME_MAX - 1} characters "
+                f"(the account's name is made of them); you can rename the account later.",
+            )
+        return data
 
     def signup(self, request: HttpRequest, user: Any) -> None:
         from boxvault.accounts.services import create_account

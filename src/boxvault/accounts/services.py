@@ -9,6 +9,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -20,7 +21,6 @@ from django.http import HttpRequest
 from boxvault.accounts.access import Access
 from boxvault.accounts.invitations import invitation_link
 from boxvault.accounts.models import Account, Member, User
-from boxvault.billing.services import start_trial
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import GRANTABLE, LABELS, SERVICES, Operation
@@ -31,6 +31,8 @@ Activity = AuditEvent.Activity
 # Sent inside the purge transaction, before the rows go: receivers remove what lives outside the database
 # (repositories, exports) for that account only.
 account_purging = Signal()
+# Sent inside the creation transaction: the billing app starts the trial (accounts does not import billing).
+account_created = Signal()
 
 
 def _clean_email(email: str) -> str:
@@ -77,6 +79,20 @@ def _ensure_new_email(email: str) -> None:
         raise ServiceError("A user with this e-mail address already exists.")
 
 
+def _ensure_addable(access: Access, email: str) -> None:
+    """An address already in use: say so plainly only when it is in the caller's own account.
+
+    "already exists" for an address of another tenant told any administrator who else uses the service;
+    an address is one user in one account, so all we say then is that it cannot be added here.
+    """
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        return
+    if Member.objects.filter(user=existing, account=access.account).exists():
+        raise ServiceError(f"{email} is already a user of this account.")
+    raise ServiceError("This e-mail address cannot be added to this account; ask the person for another one.")
+
+
 def create_account(*, user: User, name: str, location: str, request: HttpRequest | None = None) -> Member:
     """A new tenant with `user` as its administrator and a trial."""
     name = (name or "").strip()
@@ -89,11 +105,13 @@ def create_account(*, user: User, name: str, location: str, request: HttpRequest
         member = Member.objects.create(
             user=user, account=account, role=Member.Role.ADMIN, services=sorted(SERVICES), created_at=now
         )
-        trial = start_trial(account, now)
+        account_created.send(sender=Account, account=account, now=now)
+        trial = getattr(account, "trial", None)
+        until = f"; trial until {trial.ends_at:%Y-%m-%d}" if trial is not None else ""
         record(
             account,
             Activity.ACCOUNT_CREATED,
-            f"Account {name!r} created in {account.location_label}; trial until {trial.ends_at:%Y-%m-%d}",
+            f"Account {name!r} created in {account.location_label}{until}",
             actor=user,
             request=request,
         )
@@ -174,7 +192,7 @@ def add_member(
         raise ServiceError("Names are limited to 150 characters.")
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
-        _ensure_new_email(email)
+        _ensure_addable(access, email)
         user = User(email=email, first_name=first_name.strip(), last_name=last_name.strip())
         if password:
             _check_password(password, user)
@@ -229,8 +247,11 @@ def update_member(
     ops, svc = _check_grants(role, operations, services)
     with transaction.atomic():
         member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
-        if member.is_admin and role != Member.Role.ADMIN and _admin_count(access.account) == 1:
-            raise ServiceError("The account needs at least one administrator.")
+        if member.is_admin and role != Member.Role.ADMIN and not _other_active_admins(access.account, member):
+            raise ServiceError(
+                "The account needs at least one administrator who can sign in: make another user an "
+                "administrator first (an invited user counts once they have chosen their password)."
+            )
         before = _describe_grants(member)
         member.user.first_name, member.user.last_name = first_name.strip(), last_name.strip()
         member.user.save(update_fields=["first_name", "last_name"])
@@ -248,8 +269,13 @@ def update_member(
     return member
 
 
-def _admin_count(account: Account) -> int:
-    return Member.objects.filter(account=account, role=Member.Role.ADMIN).count()
+def _other_active_admins(account: Account, member: Member) -> bool:
+    """Whether an administrator other than `member` can sign in: active, and not an unaccepted invitation
+    (an invited user's password stays unusable, "!"-prefixed, until they choose one)."""
+    others = Member.objects.filter(account=account, role=Member.Role.ADMIN, user__is_active=True).exclude(
+        pk=member.pk
+    )
+    return others.exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX).exists()
 
 
 def remove_member(access: Access, member: Member, *, request: HttpRequest | None = None) -> None:
@@ -344,14 +370,65 @@ def _purge(account: Account) -> None:
         model.objects.filter(username__in=emails).delete()
 
 
+_SIGN_IN_TYPES = {"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect"}
+
+
+def sign_in_type(provider: str) -> str:
+    return "SAML" if provider.startswith("saml") else _SIGN_IN_TYPES.get(provider, provider)
+
+
 def member_with_flags(members: Iterable[Member]) -> list[dict[str, Any]]:
-    """Rows for the user list: member, type and whether 2FA is on (one query for all)."""
+    """Rows for the user list: member, how they sign in (e-mail, Google, Microsoft, SAML...) and whether 2FA
+    is on (one query each for all)."""
     from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
 
     members = list(members)
+    ids = [m.user_id for m in members]
     with_mfa = set(
-        Authenticator.objects.filter(
-            user_id__in=[m.user_id for m in members], type=Authenticator.Type.TOTP
-        ).values_list("user_id", flat=True)
+        Authenticator.objects.filter(user_id__in=ids, type=Authenticator.Type.TOTP).values_list(
+            "user_id", flat=True
+        )
     )
-    return [{"member": m, "mfa": m.user_id in with_mfa} for m in members]
+    kinds: dict[int, list[str]] = {}
+    for user_id, provider in SocialAccount.objects.filter(user_id__in=ids).values_list("user_id", "provider"):
+        kinds.setdefault(user_id, []).append(sign_in_type(provider))
+    rows = []
+    for m in members:
+        types = (["E-mail"] if m.user.has_usable_password() else []) + sorted(set(kinds.get(m.user_id, [])))
+        rows.append({"member": m, "mfa": m.user_id in with_mfa, "sign_in": ", ".join(types) or "Invitation"})
+    return rows
+
+
+def add_sso_member(
+    account: Account,
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    role: str = Member.Role.CUSTOM,
+    operations: Iterable[str] = (),
+    via: str = "SAML",
+    request: HttpRequest | None = None,
+) -> Member:
+    """A member created on their first single sign-on (the account's "create members" setting): no
+    password (they sign in through the IdP), e-mail vouched for by the IdP."""
+    email = _clean_email(email)
+    ops, svc = _check_grants(role, operations, sorted(SERVICES))
+    with transaction.atomic():
+        _ensure_new_email(email)
+        user = User(email=email, first_name=first_name.strip()[:150], last_name=last_name.strip()[:150])
+        user.set_unusable_password()
+        user.save()
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        member = Member.objects.create(
+            user=user, account=account, role=role, operations=ops, services=svc, created_at=clock.now()
+        )
+        record(
+            account,
+            Activity.USER_ADDED,
+            f"Added user {email} as {_describe_grants(member)} on first {via} sign-in",
+            actor=user,
+            request=request,
+        )
+    return member

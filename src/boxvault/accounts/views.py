@@ -45,6 +45,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             "can_manage": access.can(Operation.MANAGE_ACCOUNT),
             "trial": trial,
             "trial_days_left": trial.days_left(clock.now()) if trial else None,
+            "grace_days": settings.BOXVAULT_REMOVAL_GRACE_DAYS,  # "after a -day grace period" without it
         },
     )
 

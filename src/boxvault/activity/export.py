@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
-from itertools import chain
 
 from boxvault.activity.models import ActivityEvent
+from boxvault.core import csvexport
 
 HEADER = [
     "Date (UTC)",
@@ -24,16 +22,10 @@ HEADER = [
 ]
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula (CSV injection); a quote keeps it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def row(event: ActivityEvent) -> list[str]:
     seconds = None if event.execution_seconds is None else f"{event.execution_seconds:.1f}"
     return [
-        _cell(v)
+        csvexport.cell(v)
         for v in (
             event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             event.activity,
@@ -53,10 +45,4 @@ def row(event: ActivityEvent) -> list[str]:
 
 
 def csv_lines(events: Iterable[ActivityEvent]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for values in chain([HEADER], (row(e) for e in events)):
-        writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    return csvexport.csv_lines(HEADER, (row(x) for x in events))

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.activity.models import ActivityEvent
-from boxvault.core.filters import set_choices
+from boxvault.core.filters import DateRangeForm, set_choices
 
 
 class ActivityFilter(django_filters.FilterSet):
@@ -22,6 +22,7 @@ class ActivityFilter(django_filters.FilterSet):
 
     class Meta:
         model = ActivityEvent
+        form = DateRangeForm
         fields = ["since", "until", "activity", "service", "status", "task", "q"]
 
     def __init__(

@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from boxvault.api.tokens import user_for_key
+from boxvault.security.enforcement import PolicyRefusal, check_token_user
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -28,6 +29,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         user = user_for_key(key)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        try:
+            # the account's IP allow-list, enforced 2FA and password expiry apply to tokens too
+            check_token_user(user, request._request)
+        except PolicyRefusal as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
         return user, None
 
     def authenticate_header(self, request: Request) -> str:

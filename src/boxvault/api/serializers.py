@@ -47,6 +47,7 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
     services = serializers.ListField(child=serializers.ChoiceField(choices=list(SERVICES)), required=False)
     role = serializers.ChoiceField(choices=Member.Role.choices, required=False)
     two_factor = serializers.SerializerMethodField()
+    sign_in = serializers.SerializerMethodField(help_text="how the member signs in: E-mail, Google, SAML...")
 
     class Meta:
         model = Member
@@ -59,6 +60,7 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
             "operations",
             "services",
             "two_factor",
+            "sign_in",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -67,6 +69,11 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
         from allauth.mfa.models import Authenticator
 
         return Authenticator.objects.filter(user_id=member.user_id, type=Authenticator.Type.TOTP).exists()
+
+    def get_sign_in(self, member: Member) -> list[str]:
+        from boxvault.accounts.services import member_with_flags
+
+        return [t for t in member_with_flags([member])[0]["sign_in"].split(", ") if t]
 
 
 class NewMemberSerializer(serializers.Serializer[Any]):

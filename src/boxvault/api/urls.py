@@ -19,5 +19,8 @@ urlpatterns = [
     path("", include("boxvault.search.api_urls")),
     path("", include("boxvault.backups.api_urls")),
     path("", include("boxvault.jobs.api_urls")),
+    path("", include("boxvault.notifications.api_urls")),
+    path("", include("boxvault.billing.api_urls")),
+    path("", include("boxvault.security.api_urls")),
     path("", include(router.urls)),
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -92,7 +93,21 @@ class TaskViewSet(
         body: dict[str, Any] = {"users": s.TaskUserSerializer(users, many=True).data}
         if incoming.validated_data["action"] == "backup_now":
             body["jobs"] = [{"id": j.pk, "status": j.status, "box_user_id": j.box_user_id} for j in jobs]
+            begun = {j.box_user_id for j in jobs}
+            body["not_started"] = [
+                {"box_user_id": u.box_user_id, "reason": services.not_started_reason(u)}
+                for u in users
+                if u.box_user_id not in begun
+            ]
         return Response(body)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], url_path="usage")
+    def usage(self, request: Request, pk: str) -> Response:
+        """Stored bytes of the task's repository and each Box user's share (backups/usage.py)."""
+        from boxvault.backups.usage import usage_json
+
+        return Response(usage_json(self.get_object()))
 
     @extend_schema(request=s.RetentionSerializer, responses=s.TaskSerializer)
     @action(detail=True, methods=["put"], url_path="retention")

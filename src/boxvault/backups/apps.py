@@ -8,4 +8,4 @@ class BackupsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the "backup" job handler, the periodic tasks and the account-purge receiver.
-        from boxvault.backups import checks, handler, signals, tasks  # noqa: F401
+        from boxvault.backups import checks, handler, maintenance, signals, tasks  # noqa: F401

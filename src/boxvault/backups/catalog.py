@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task
 from boxvault.box.catalog import CatalogDiff, CatalogEntry, CatalogRange, SnapshotRef
+from boxvault.core import clock
 
 _COLUMNS = [f.name for f in fields(CatalogEntry)]
 _BATCH = 1000
@@ -78,6 +79,20 @@ class DjangoCatalog:
                 )
             diff.closed = len(closing)
         return diff
+
+    def snapshot_states(self, scope: str) -> dict[str, bool]:
+        """Every snapshot recorded for the task -> whether it is gone from the repository (box/verify.py)."""
+        rows = CatalogSnapshot.objects.filter(task=self.task, scope=scope).values_list(
+            "snapshot_id", "forgotten_at"
+        )
+        return {sid: gone is not None for sid, gone in rows.iterator()}
+
+    def set_forgotten(self, snapshot_ids: list[str], forgotten: bool) -> None:
+        when = clock.now() if forgotten else None
+        for start in range(0, len(snapshot_ids), _BATCH):
+            CatalogSnapshot.objects.filter(
+                task=self.task, snapshot_id__in=snapshot_ids[start : start + _BATCH]
+            ).update(forgotten_at=when)
 
     def entries_at(self, scope: str, box_user_id: str, snapshot_id: str) -> Iterator[CatalogEntry]:
         snap = CatalogSnapshot.objects.filter(

@@ -179,6 +179,44 @@ def backup_now(
         typer.echo(f"{s['box_user_id']}: " + (f"job {s['job']} queued" if s["job"] else "already running"))
 
 
+@app.command("verify-catalog")
+def verify_catalog(
+    task: Annotated[str, typer.Argument(help="task id or uuid")],
+    repair: Annotated[bool, typer.Option("--repair", help="repair the catalog from the repository")] = False,
+    as_json: JsonOption = False,
+    data: DataOption = None,
+) -> None:
+    """Compare the task's catalog (what listings show) with its repository; --repair fixes the catalog.
+
+    Exits 1 when they differ and --repair was not given."""
+    _setup(data)
+    from boxvault.backups import repository
+    from boxvault.backups.catalog import DjangoCatalog
+    from boxvault.box.verify import verify_catalog as verify
+
+    found = _task(task)
+    if not found.repository_id:
+        raise _fail("this task has no backup yet: there is nothing to compare")
+    try:
+        repo = repository.open_repository(found)
+    except Exception as exc:  # noqa: BLE001 - storage or key trouble, said in words
+        raise _fail(f"cannot open the task's repository: {exc}") from None
+    with repo:
+        report = verify(repo, DjangoCatalog(found), found.enterprise_id, repair=repair)
+    if as_json:
+        _echo(report.to_json())
+    else:
+        typer.echo(
+            f"repository: {report.repository} snapshots; catalog: {report.catalog} snapshots\n"
+            f"missing in the catalog: {len(report.missing_in_catalog)}; "
+            f"gone from the repository: {len(report.missing_in_repository)}; "
+            f"wrongly marked gone: {len(report.wrongly_forgotten)}\n"
+            + ("consistent" if report.consistent else "repaired" if report.repaired else "inconsistent")
+        )
+    if not report.consistent and not report.repaired:
+        raise typer.Exit(1)
+
+
 @app.command("repo-password")
 def repo_password(
     task: Annotated[str, typer.Argument(help="task id or uuid")], data: DataOption = None

@@ -4,6 +4,7 @@ fill it from the sandbox it starts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -34,6 +35,58 @@ def box_app() -> BoxApp:
         api_url=api_url,
         authorize_url=env_str("BOXVAULT_BOX_AUTHORIZE_URL", default_authorize),
     )
+
+
+def normalize_api_url(url: str) -> str:
+    """`scheme://host[:port][/path]` in one spelling (lower-case scheme and host, no trailing slash), or a
+    `ServiceError`-ready ValueError for anything with a query, fragment, user name or path trickery: the
+    tenant must not be able to choose the endpoint's path (an api_url ending in `?` would have let it)."""
+    text = (url or "").strip()
+    if not text:
+        return ""
+    if any(c.isspace() or ord(c) < 32 for c in text) or any(c in text for c in "?#@\\%;"):
+        raise ValueError("The Box API URL must be a plain https://host[:port] address.")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("The Box API URL must be a plain https://host[:port] address.") from None
+    path = parts.path.rstrip("/")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or ".." in path or "//" in path:
+        raise ValueError("The Box API URL must be a plain https://host[:port] address.")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def allowed_api_urls() -> list[str]:
+    """The Box API base URLs a task may use: the operator's own (`BOXVAULT_BOX_API_URL`, Box's by default) and
+    those of `BOXVAULT_BOX_API_URLS` (comma-separated; `serve --demo` and the tests add their sandbox). Read
+    when used, so `serve --demo` can fill it after start-up."""
+    urls = [box_app().api_url, *env_str("BOXVAULT_BOX_API_URLS").split(",")]
+    allowed: list[str] = []
+    for url in urls:
+        try:
+            normalized = normalize_api_url(url)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"BOXVAULT_BOX_API_URLS: {url!r} is not a plain base URL") from exc
+        if normalized and normalized not in allowed:
+            allowed.append(normalized)
+    return allowed
+
+
+def checked_api_url(url: str | None) -> str:
+    """The task's api_url if the operator allows it ("" = the operator's own); ValueError otherwise."""
+    normalized = normalize_api_url(url or "")
+    if not normalized:
+        return ""
+    if normalized not in allowed_api_urls():
+        raise ValueError(
+            "This Box API URL is not allowed on this server (the operator sets BOXVAULT_BOX_API_URLS)."
+        )
+    return normalized
 
 
 def run_limits() -> Limits:

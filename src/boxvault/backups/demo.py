@@ -75,7 +75,7 @@ def _control(url: str, method: str, path: str, body: dict[str, Any]) -> None:
         f"{url}/_sandbox/{path}", data=json.dumps(body).encode(), method=method,
         headers={"Content-Type": "application/json"},
     )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own sandbox on loopback
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own sandbox on loopback  # nosec B310
         pass
 
 
@@ -85,7 +85,7 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"the Box sandbox exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/_sandbox/health", timeout=2) as response:  # noqa: S310  # nosec B310
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -122,6 +122,9 @@ def start(data_dir: Path) -> subprocess.Popen[bytes]:
     os.environ["BOXVAULT_BOX_CLIENT_ID"] = str(info["client_id"])
     os.environ["BOXVAULT_BOX_CLIENT_SECRET"] = str(info["client_secret"])
     os.environ["BOXVAULT_BOX_API_URL"] = url
+    # the operator's allow-list of Box API URLs (docs/operations.md, Egress): tasks may use this sandbox
+    allowed = [u for u in os.environ.get("BOXVAULT_BOX_API_URLS", "").split(",") if u.strip()]
+    os.environ["BOXVAULT_BOX_API_URLS"] = ",".join([*allowed, url])
     os.environ.setdefault("BOXVAULT_BOX_RATE_PER_USER", "0")  # a local sandbox, not Box's API quotas
     print(
         f"Demo Box enterprise: sandbox on {url} ({USERS} users, {USERS * FILES_PER_USER} files, "

@@ -38,8 +38,11 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["hour_utc"] = forms.TypedChoiceField(
             label="Backup hour (UTC)", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)]
         )
-        self.fields["archived_retention_days"].min_value = 1
-        self.fields["archived_retention_days"].max_value = 3650
+        # A new field, not min_value set on the model's: only the constructor adds the validators and the
+        # browser's min/max (0 passed both; a huge value got the database's "<= 9223372036854775807").
+        self.fields["archived_retention_days"] = forms.IntegerField(
+            label="Retain auto-archived backups for (days)", min_value=1, max_value=3650
+        )
         self.fields["full_walk_days"] = forms.IntegerField(
             label="Full walk of every user's Box every (days)",
             min_value=1,

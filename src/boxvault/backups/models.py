@@ -144,6 +144,12 @@ class CatalogSnapshot(models.Model):
     box_user_id = models.CharField(max_length=64)
     snapshot_id = models.CharField(max_length=64, unique=True)
     time = models.DateTimeField()
+    # What listings show without opening the repository (issue 10): the run's figures, and when retention
+    # (or a purge) removed the snapshot from the repository. A forgotten row stays: the catalog's ranges
+    # of the snapshots kept still point at it.
+    files = models.BigIntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["task", "box_user_id", "time"])]
@@ -187,3 +193,20 @@ class CatalogVersion(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class StorageUsage(models.Model):
+    """What a task's repository stores, refreshed after backups and prunes (usage.py); rebuildable."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="usage")
+    computed_at = models.DateTimeField()
+    stale = models.BooleanField(default=False)  # something changed since; the periodic refresh recomputes
+    stored_bytes = models.BigIntegerField(default=0)  # every pack file's size (a listing)
+    packs = models.IntegerField(default=0)
+    referenced_bytes = models.BigIntegerField(default=0)  # stored size of the blobs some snapshot needs
+    snapshots = models.IntegerField(default=0)
+    # box user id -> {login, snapshots, latest_logical_bytes, share_bytes, exclusive_bytes}
+    users = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"usage of task {self.task_id}"

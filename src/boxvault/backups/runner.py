@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Protocol
 
 from django.db import close_old_connections
 
-from boxvault.backups import fullwalk, services
+from boxvault.backups import fullwalk, repository, services
 from boxvault.backups.catalog import DjangoCatalog
 from boxvault.backups.conf import run_limits
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
-from boxvault.backups.models import Task, TaskUser
-from boxvault.backups.repository import open_repository
+from boxvault.backups.models import CatalogSnapshot, Task, TaskUser
 from boxvault.box.report import FAILED, PARTIAL, SUCCEEDED
 from boxvault.core import clock
 
 log = logging.getLogger(__name__)
-DISCOVERY_INTERVAL = timedelta(minutes=10)
 
 
 class Reporter(Protocol):
@@ -47,6 +44,8 @@ class Outcome:
     failed: int = 0
     duration: float = 0.0
     canceled: bool = False
+    box_requests: int = 0  # Box API requests this job made
+    storage_requests: int = 0  # repository storage requests (after the local index/snapshot cache)
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -79,9 +78,28 @@ def _settle(user_id: int, previous: str, outcome: Outcome | None) -> None:
     # Only a user still In Process is settled: a Pause or Delete meanwhile wins.
     TaskUser.objects.filter(pk=user_id, status=TaskUser.Status.IN_PROCESS).update(**updates)
     if outcome is not None and outcome.snapshot_id:
+        # the listings' figures (recovery reads them from the catalog, not from the repository)
+        CatalogSnapshot.objects.filter(snapshot_id=outcome.snapshot_id).update(
+            files=outcome.files, bytes=outcome.bytes
+        )
         TaskUser.objects.filter(pk=user_id).exclude(status=TaskUser.Status.IN_PROCESS).update(
             **{k: v for k, v in updates.items() if k not in ("status", "running_since", "next_run_at")}
         )
+
+
+def parent_snapshot(task: Task, box_user_id: str, repo: Any) -> str | None:
+    """The user's newest snapshot the catalog knows and retention kept, if the repository still has it.
+
+    One indexed query and one existence check, instead of reading every snapshot of the repository."""
+    latest = (
+        CatalogSnapshot.objects.filter(task=task, box_user_id=box_user_id, forgotten_at__isnull=True)
+        .order_by("-time", "-id")
+        .values_list("snapshot_id", flat=True)
+        .first()
+    )
+    if latest and repo.backend.exists(f"snapshots/{latest}"):
+        return str(latest)
+    return None
 
 
 def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUser.Status.ACTIVE) -> Outcome:
@@ -90,6 +108,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
     from boxvault.box.blobcache import BlobCache
     from boxvault.box.progress import ProgressInfo
     from boxvault.box.state import StateStore
+    from boxvault.box.users import BoxUser
 
     user = TaskUser.objects.select_related("task", "task__account").get(pk=user_id)
     task: Task = user.task
@@ -97,15 +116,13 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
     try:
         reporter.log(f"Backing up {user.login} (Box user {user.box_user_id}) of task {task.name!r}")
         try:
-            # Discovery once per scheduled batch, not once per user's job: a slot starts every active user
-            # of the task at the same minute.
-            fresh = task.users_refreshed_at and clock.now() - task.users_refreshed_at < DISCOVERY_INTERVAL
-            if not fresh:
-                counts = services.discover_users(task, limits=None)
-                if counts["new"] or counts["archived"]:
-                    reporter.log(f"Users: {counts['new']} new, {counts['archived']} archived")
+            # No discovery here: the scheduler lists the enterprise's users once per run
+            # (services.discover_due), and the job knows its user and its parent snapshot from the
+            # database, so a user's job costs the same whatever the size of the task (issue 10).
             conn = open_connection(task, run_limits())
-            repo = open_repository(task)
+            held = repository.take(task)
+            repo = held.repo
+            parent = parent_snapshot(task, user.box_user_id, repo)
         except Exception as exc:
             if is_auth_failure(exc):
                 services.mark_disconnected(task, describe(exc))
@@ -141,8 +158,11 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
                 cache=cache,
                 user_ids=[user.box_user_id],
                 progress=on_progress,
+                users=[BoxUser(user.box_user_id, user.login, user.name, user.box_status or "active")],
+                parents={user.box_user_id: parent},
             )
         except Exception as exc:
+            repository.discard(held)
             if is_auth_failure(exc):
                 services.mark_disconnected(task, describe(exc))
             raise BackupFailed(describe(exc)) from exc
@@ -151,6 +171,11 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             state.close()
             close_old_connections()
         ur = report.users[0]
+        storage_requests = held.requests()
+        if ur.status in (SUCCEEDED, PARTIAL) and not reporter.cancelled():
+            repository.give_back(held)  # the next job of this task starts from this index
+        else:
+            repository.discard(held)
         outcome = Outcome(
             status=ur.status,
             snapshot_id=ur.snapshot_id,
@@ -163,6 +188,8 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             duration=ur.duration,
             canceled=reporter.cancelled(),
             failures=[{"item_id": f.item_id, "path": f.path, "error": f.error} for f in ur.failures[:200]],
+            box_requests=int(report.requests.get("requests", 0) or 0),
+            storage_requests=storage_requests,
         )
         for failure in ur.failures[:200]:
             reporter.log(f"{failure.path or failure.item_id}: {failure.error}", level="warning")

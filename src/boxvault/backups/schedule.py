@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -40,7 +41,7 @@ def next_slot(frequency: str, hour_utc: int, after: datetime) -> datetime:
 
 
 def due(now: datetime) -> QuerySet[TaskUser]:
-    return TaskUser.objects.filter(
+    users = TaskUser.objects.filter(
         next_run_at__lte=now,
         status__in=SCHEDULABLE,
         deletion_due_at__isnull=True,
@@ -48,6 +49,9 @@ def due(now: datetime) -> QuerySet[TaskUser]:
         task__status=Task.Status.CONNECTED,
         task__account__removal_due_at__isnull=True,
     ).select_related("task")
+    if settings.BOXVAULT_BILLING:  # an account billing made read-only takes no new backups
+        users = users.exclude(task__account__billing__read_only_since__isnull=False)
+    return users
 
 
 def claim(user: TaskUser, now: datetime) -> bool:

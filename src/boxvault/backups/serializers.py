@@ -11,8 +11,8 @@ from boxvault.backups.services import ACTIONS
 class TaskSerializer(serializers.ModelSerializer[Task]):
     users_total = serializers.IntegerField(read_only=True, default=0)
     users_active = serializers.IntegerField(read_only=True, default=0)
-    last_backup_at = serializers.DateTimeField(read_only=True, default=None)
-    storage_used = serializers.IntegerField(read_only=True, default=0)
+    last_backup_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
+    storage_used = serializers.IntegerField(read_only=True, default=0, allow_null=True)
     location_label = serializers.SerializerMethodField()
 
     class Meta:

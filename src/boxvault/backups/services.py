@@ -13,14 +13,18 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.dispatch import Signal
 
 from boxvault.accounts.access import Access
 from boxvault.backups import schedule, vault
-from boxvault.backups.conf import box_app
+from boxvault.backups.conf import box_app, checked_api_url
+from boxvault.backups.connection import api_url as task_api_url
 from boxvault.backups.connection import describe, is_auth_failure, open_connection
 from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskUser
 from boxvault.backups.repository import LocationError, location_for
-from boxvault.box.connect import BOX_API_URL, Limits, base_urls
+from boxvault.billing import services as billing
+from boxvault.box.connect import BOX_API_URL, Limits, base_urls, verify
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
@@ -30,9 +34,17 @@ from boxvault.security.services import record
 Activity = AuditEvent.Activity
 
 log = logging.getLogger(__name__)
+# Sent after the commit (for notifications): task_disconnected(task, reason) when a connected task loses
+# its Box connection; users_discovered(task, new, deactivated, deleted) when a discovery found any of those
+# (lists of {"login", "name", "outcome"}).
+task_disconnected = Signal()
+users_discovered = Signal()
 GRACE_DAYS = 7
 # A person is waiting (a page, an API call): fail within seconds rather than back off for minutes.
-INTERACTIVE = Limits(max_attempts=2, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=30.0)
+# A Box that does not answer fails the request in about half a minute, not after minutes of retries.
+INTERACTIVE = Limits(
+    max_attempts=2, exception_retries=1, retry_base_interval=0.2, connect_timeout_s=5.0, read_timeout_s=15.0
+)
 SETTINGS_FIELDS = (
     "name",
     "frequency",
@@ -80,11 +92,10 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_api_url(url: str | None) -> str:
-    url = (url or "").strip().rstrip("/")
-    if not url:
-        return ""
+    """The operator decides where Box is (`BOXVAULT_BOX_API_URL`, and `BOXVAULT_BOX_API_URLS` for others):
+    a tenant may only pick one of those. "" means Box's own API."""
     try:
-        base_urls(url)
+        url = checked_api_url(url)
     except ValueError as exc:
         raise ServiceError(str(exc)) from exc
     return "" if url == BOX_API_URL else url
@@ -115,7 +126,11 @@ def _new_task(access: Access, name: str, kind: str, api_url: str) -> Task:
 def create_ccg_task(
     access: Access, *, name: str, client_id: str, client_secret: str, enterprise_id: str, api_url: str = ""
 ) -> Task:
-    """An enterprise connected with Client Credentials: checked against Box before it is saved."""
+    """An enterprise connected with Client Credentials: checked against Box before anything is saved.
+
+    Every network call happens before the transaction: a Box (or anything posing as one) that is slow or
+    never answers must hold no database lock while it is waited for (on SQLite that lock is the whole
+    database's: other tenants' requests would fail)."""
     _require(access, Operation.ACTIVATE_TASKS)
     if not (client_id and client_secret and enterprise_id):
         raise ServiceError("client_id, client_secret and enterprise_id are required.")
@@ -127,14 +142,16 @@ def create_ccg_task(
         {"client_id": client_id, "client_secret": client_secret, "enterprise_id": str(enterprise_id)},
     )
     task.status = Task.Status.CONNECTED
+    try:
+        conn = open_connection(task, INTERACTIVE)
+        verify(conn)
+        found = _fetch_users(conn, task)
+    except Exception as exc:  # any failure is the user's to see (one sentence), never a 500
+        raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
     with transaction.atomic():
         task.save()
         _audit(access, task, Activity.TASK_CREATED, f"Backup task {task.name} created (Client Credentials)")
-        try:
-            discover_users(task)
-        except Exception as exc:
-            transaction.set_rollback(True)
-            raise ServiceError(f"Box refused the connection: {describe(exc)}") from exc
+        _apply_users(task, found)
     return task
 
 
@@ -175,6 +192,7 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     from box_sdk_gen.box.oauth import BoxOAuth, OAuthConfig
     from box_sdk_gen.client import BoxClient
     from box_sdk_gen.networking.network import NetworkSession
+    from box_sdk_gen.networking.timeout_config import TimeoutConfig
 
     from boxvault.backups.tokens import TaskTokenStorage
 
@@ -187,13 +205,19 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
     app = box_app()
     storage = TaskTokenStorage(task.pk)
     auth = BoxOAuth(OAuthConfig(app.client_id, app.client_secret, token_storage=storage))
-    session = NetworkSession(base_urls=base_urls(task.api_url or None))
     try:
+        session = NetworkSession(
+            base_urls=base_urls(task_api_url(task)),
+            timeout_config=TimeoutConfig(
+                connection_timeout_ms=int(INTERACTIVE.connect_timeout_s * 1000),
+                read_timeout_ms=int(INTERACTIVE.read_timeout_s * 1000),
+            ),
+        )
         auth.get_tokens_authorization_code_grant(code, network_session=session)
         me = BoxClient(auth=auth, network_session=session).users.get_user_me(
             fields=["login", "enterprise", "role"]
         )
-    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see, never a 500
+    except Exception as exc:  # any failure is the user's to see, never a 500
         Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=describe(exc))
         raise ServiceError(f"Box did not complete the authorization: {describe(exc)}") from exc
     enterprise = getattr(me, "enterprise", None)
@@ -219,7 +243,10 @@ def finish_oauth(access: Access, task: Task, code: str) -> Task:
 
 
 def mark_disconnected(task: Task, reason: str) -> None:
+    lost = Task.objects.filter(pk=task.pk).exclude(status=Task.Status.DISCONNECTED).exists()
     Task.objects.filter(pk=task.pk).update(status=Task.Status.DISCONNECTED, status_detail=reason[:500])
+    if lost:  # told once per loss, not once per user job that finds it lost
+        transaction.on_commit(lambda: task_disconnected.send_robust(sender=Task, task=task, reason=reason))
 
 
 # --- users ------------------------------------------------------------------------------------------------
@@ -227,17 +254,30 @@ def mark_disconnected(task: Task, reason: str) -> None:
 
 def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str, int]:
     """Match the task's users with Box's: new ones (activated when the task says so), gone ones Archived."""
-    from boxvault.box.users import list_users, me
-
     try:
         conn = open_connection(task, limits)
-        found = list_users(conn.client) if task.acts_as_users else [me(conn.client)]
+        found = _fetch_users(conn, task)
     except Exception as exc:
         if is_auth_failure(exc):
             mark_disconnected(task, describe(exc))
         raise
+    return _apply_users(task, found)
+
+
+def _fetch_users(conn: Any, task: Task) -> list[Any]:
+    """Box's side of discovery: network only, no database (see create_ccg_task)."""
+    from boxvault.box.users import list_users, me
+
+    return list_users(conn.client) if task.acts_as_users else [me(conn.client)]
+
+
+def _apply_users(task: Task, found: list[Any]) -> dict[str, int]:
+    """The database's side of discovery, in one short transaction."""
     now = clock.now()
     counts = {"new": 0, "archived": 0, "updated": 0}
+    found_new: list[dict[str, str]] = []
+    found_deactivated: list[dict[str, str]] = []
+    found_deleted: list[dict[str, str]] = []
     with transaction.atomic():
         known = {u.box_user_id: u for u in TaskUser.objects.select_for_update().filter(task=task)}
         others = set(
@@ -264,12 +304,17 @@ def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str,
                     next_run_at=_first_slot(task, now) if status == TaskUser.Status.SCHEDULED else None,
                 )
                 counts["new"] += 1
+                found_new.append({"login": box_user.login, "name": box_user.name, "status": status})
                 continue
             changed = (row.login, row.name, row.box_status) != (
                 box_user.login,
                 box_user.name,
                 box_user.status,
             )
+            if row.box_status != "inactive" and box_user.status == "inactive":
+                found_deactivated.append(
+                    {"login": box_user.login, "name": box_user.name, "status": row.status}
+                )
             row.login, row.name, row.box_status = box_user.login, box_user.name, box_user.status
             if row.status == TaskUser.Status.ARCHIVED:  # back in Box
                 row.status, row.archived_at = TaskUser.Status.NOT_ACTIVE, None
@@ -282,7 +327,18 @@ def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str,
                 row.status, row.archived_at, row.next_run_at = TaskUser.Status.ARCHIVED, now, None
                 row.save(update_fields=["status", "archived_at", "next_run_at"])
                 counts["archived"] += 1
+                found_deleted.append({"login": row.login, "name": row.name, "status": row.status})
         Task.objects.filter(pk=task.pk).update(users_refreshed_at=now)
+        if found_new or found_deactivated or found_deleted:
+            transaction.on_commit(
+                lambda: users_discovered.send_robust(
+                    sender=Task,
+                    task=task,
+                    new=found_new,
+                    deactivated=found_deactivated,
+                    deleted=found_deleted,
+                )
+            )
     return counts
 
 
@@ -336,6 +392,11 @@ def user_action(access: Access, task: Task, action: str, box_user_ids: Iterable[
         else:
             if task.status != Task.Status.CONNECTED:
                 raise ServiceError("Connect the task to Box first.")
+            if billing.read_only(task.account):
+                raise ServiceError(
+                    "This account is read-only until its subscription is paid: no new backups "
+                    "(restores and exports still work). See Billing."
+                )
             for u in users:
                 job = start_backup(u, initiator=access.user, now=now)
                 if job is not None:
@@ -358,9 +419,36 @@ def start_backup(user: TaskUser, *, initiator: Any, now: Any) -> Any:
     claimed = TaskUser.objects.filter(pk=user.pk, status__in=runnable).update(
         status=TaskUser.Status.IN_PROCESS, running_since=now
     )
+    previous = user.status
+    if not claimed and user.status == TaskUser.Status.IN_PROCESS and not _live_backup(user):
+        # Its job already ended (failed, say) and the scheduler has not released the user yet: nothing
+        # runs, so Backup Now starts one now instead of silently starting nothing.
+        claimed = TaskUser.objects.filter(pk=user.pk, status=TaskUser.Status.IN_PROCESS).update(
+            running_since=now
+        )
+        previous = (
+            TaskUser.Status.ACTIVE if user.next_run_at or user.last_backup_at else TaskUser.Status.NOT_ACTIVE
+        )
     if not claimed:
         return None
-    return enqueue_backup(user, initiator, previous=user.status)
+    return enqueue_backup(user, initiator, previous=previous)
+
+
+def _live_backup(user: TaskUser) -> bool:
+    from boxvault.jobs.models import Job
+
+    return Job.objects.filter(
+        kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
+    ).exists()
+
+
+def not_started_reason(user: TaskUser) -> str:
+    """Why Backup Now started no job for `user` (shown instead of an empty answer)."""
+    if user.status == TaskUser.Status.ARCHIVED:
+        return f"{user.login} no longer exists in Box."
+    if user.status == TaskUser.Status.IN_PROCESS:
+        return f"{user.login} already has a backup running or waiting to run."
+    return f"{user.login} could not be started."
 
 
 def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
@@ -383,7 +471,26 @@ def run_scheduler(now: Any = None) -> list[int]:
     """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
     now = now or clock.now()
     release_stuck(now)
+    discover_due(now)
     return schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status))
+
+
+DISCOVERY_INTERVAL = timedelta(minutes=10)
+
+
+def discover_due(now: Any) -> int:
+    """List the users of every task with users due, once per run (not in each user's job): a slot starts
+    every active user of a task at the same minute. Returns the number of tasks listed."""
+    stale = Q(users_refreshed_at__isnull=True) | Q(users_refreshed_at__lt=now - DISCOVERY_INTERVAL)
+    task_ids = set(schedule.due(now).values_list("task_id", flat=True).distinct())
+    listed = 0
+    for task in Task.objects.filter(stale, pk__in=task_ids):
+        try:
+            discover_users(task, limits=None)
+            listed += 1
+        except Exception:
+            log.warning("user discovery of task %s failed", task.pk, exc_info=True)
+    return listed
 
 
 def release_stuck(now: Any, grace: timedelta = timedelta(minutes=2)) -> int:
@@ -519,8 +626,9 @@ def delete_repository(task: Task) -> None:
 
 
 def purge_due(now: Any = None) -> list[int]:
-    """The periodic purge: tasks and users whose grace period ended, archived users past their retention."""
-    from boxvault.backups.retention import forget_users
+    """The periodic purge: tasks and users whose grace period ended, archived users past their retention
+    (those as a "purge" job per task: backups/retention.py)."""
+    from boxvault.backups.retention import start_purge
 
     now = now or clock.now()
     purged: list[int] = []
@@ -529,7 +637,7 @@ def purge_due(now: Any = None) -> list[int]:
         try:
             purge_task(task)
             purged.append(pk)
-        except Exception:  # noqa: BLE001 - one task's storage trouble must not stop the others
+        except Exception:  # one task's storage trouble must not stop the others
             log.exception("purging task %s failed; retrying next time", task.pk)
     for task in Task.objects.filter(deletion_due_at__isnull=True):
         cutoff = now - timedelta(days=task.archived_retention_days)
@@ -537,14 +645,8 @@ def purge_due(now: Any = None) -> list[int]:
             TaskUser.objects.filter(task=task, deletion_due_at__lte=now)
             | TaskUser.objects.filter(task=task, status=TaskUser.Status.ARCHIVED, archived_at__lte=cutoff)
         )
-        if not gone:
-            continue
-        try:
-            forget_users(task, [u.box_user_id for u in gone])
-        except Exception:  # noqa: BLE001
-            log.exception("forgetting users of task %s failed; retrying next time", task.pk)
-            continue
-        TaskUser.objects.filter(pk__in=[u.pk for u in gone]).delete()
+        if gone:
+            start_purge(task, gone)
     return purged
 
 

@@ -1,4 +1,5 @@
-"""Removing an account removes its tasks' repositories and local state (the rows go with the account)."""
+"""Removing an account removes its tasks' repositories and local state (the rows go with the account); a
+finished backup or prune refreshes the task's storage usage."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.dispatch import receiver
 
 from boxvault.accounts.services import account_purging
 from boxvault.backups.models import Task
+from boxvault.jobs.services import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,22 @@ def remove_repositories(sender: Any, account: Any, **kwargs: Any) -> None:
     for task in Task.objects.filter(account=account):
         try:
             delete_repository(task)
-        except Exception:  # noqa: BLE001 - storage trouble must not keep the account's rows alive
+        except Exception:  # storage trouble must not keep the account's rows alive
             log.exception("could not delete the repository of task %s (%s)", task.pk, task.repository)
         shutil.rmtree(state_dir(task), ignore_errors=True)
+
+
+@receiver(job_finished)
+def refresh_usage(sender: Any, job: Any, **kwargs: Any) -> None:
+    """After a backup, erasure, retention or purge: the task's storage usage (usage.py) is out of date."""
+    from boxvault.backups.usage import REFRESH_AFTER, after_job
+
+    if job.kind not in REFRESH_AFTER or job.task_id is None:
+        return
+    try:
+        after_job(int(job.task_id), force=job.kind != "backup")
+    except Exception:
+        log.exception("usage of task %s could not be refreshed", job.task_id)
+        from boxvault.backups.models import StorageUsage
+
+        StorageUsage.objects.filter(task_id=job.task_id).update(stale=True)

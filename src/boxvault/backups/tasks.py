@@ -25,3 +25,10 @@ def apply_retention() -> None:
     from boxvault.backups.retention import apply_all
 
     apply_all()
+
+
+@db_periodic_task(crontab(minute="*"))
+def refresh_storage_usage() -> None:
+    from boxvault.backups.usage import refresh_stale
+
+    refresh_stale()

@@ -1,8 +1,11 @@
 """OAuth token storage and the refresh lock of a task, both in the database (box/tokens.py says why).
 
-The lock is the task's row: `SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the portal's transactions are
-IMMEDIATE, so the transaction itself holds the database's write lock. Either way two workers refreshing the
-same task run one after the other, and the second finds the first one's token already stored.
+The lock is held *outside* any database transaction, because the refresh it guards is a call to Box: a slow or
+silent Box must not hold a row lock (on SQLite, whose transactions are IMMEDIATE, the write lock of the whole
+database: every other tenant would wait). On PostgreSQL it is a session-level advisory lock keyed on the task
+(workers on many machines); on SQLite, a single-machine database, an `flock` on a file in the data directory.
+Either way two workers refreshing the same task run one after the other, and the second finds the first
+one's token already stored.
 """
 
 from __future__ import annotations
@@ -10,25 +13,46 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from box_sdk_gen.schemas.access_token import AccessToken
-from django.db import transaction
+from django.conf import settings
+from django.db import connection
 
 from boxvault.backups import vault
 from boxvault.backups.models import Task
-from boxvault.box.tokens import ReloadableTokenStorage
+from boxvault.box.tokens import FileRefreshLock, ReloadableTokenStorage
+
+# advisory-lock namespaces (PostgreSQL's two-key form: namespace, task id)
+_ADVISORY = {"refresh": 0x42584C4B, "repository": 0x42585250}  # "BXLK", "BXRP"
 
 
 class TaskRefreshLock:
-    def __init__(self, task_id: int) -> None:
+    """A lock per task (and purpose) held outside any transaction; also serialises a task's repository
+    creation (`purpose="repository"`), which writes to storage."""
+
+    def __init__(self, task_id: int, purpose: str = "refresh") -> None:
         self.task_id = task_id
+        self.purpose = purpose
         self._thread = threading.Lock()  # one refresh at a time within this process too
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        with self._thread, transaction.atomic():
-            Task.objects.select_for_update().filter(pk=self.task_id).values_list("pk", flat=True).first()
-            yield
+        with self._thread:
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY[self.purpose], self.task_id])
+                try:
+                    yield
+                finally:
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY[self.purpose], self.task_id]
+                        )
+            else:
+                path = Path(settings.DATA_DIR) / "locks" / f"task-{self.task_id}.{self.purpose}.lock"
+                with FileRefreshLock(path).hold():
+                    yield
 
 
 class TaskTokenStorage(ReloadableTokenStorage):

@@ -16,7 +16,7 @@ from boxvault.accounts.access import Access, get_for, scoped
 from boxvault.backups import queries, services
 from boxvault.backups.conf import box_app
 from boxvault.backups.forms import NewTaskForm, TaskSettingsForm
-from boxvault.backups.models import Task, TaskUser
+from boxvault.backups.models import StorageUsage, Task, TaskUser
 from boxvault.core.access import requires
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
@@ -122,7 +122,12 @@ def task_settings(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "backups/settings.html",
-        {"task": task, "form": form, "can_modify": access.can(Operation.MODIFY_TASKS)},
+        {
+            "task": task,
+            "form": form,
+            "can_modify": access.can(Operation.MODIFY_TASKS),
+            "usage": StorageUsage.objects.filter(task=task).first(),
+        },
     )
 
 
@@ -166,6 +171,9 @@ def task_users(request: HttpRequest, pk: int) -> HttpResponse:
     page = Paginator(queries.task_users(task, status=status, search=search), 100).get_page(
         request.GET.get("page")
     )
+    shares = StorageUsage.objects.filter(task=task).values_list("users", flat=True).first() or {}
+    for row in page:  # each user's share of the stored bytes (usage.py), when computed
+        row.stored_share = (shares.get(row.box_user_id) or {}).get("share_bytes")
     return render(
         request,
         "backups/users.html",
@@ -199,7 +207,13 @@ def _user_action(request: HttpRequest, task: Task) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if action == "backup_now":
-            messages.success(request, f"{len(jobs)} backup job(s) started.")
+            if jobs:
+                messages.success(request, f"{len(jobs)} backup job(s) started.")
+            begun = {j.box_user_id for j in jobs}
+            for user in TaskUser.objects.filter(task=task, box_user_id__in=ids).exclude(
+                box_user_id__in=begun
+            ):
+                messages.warning(request, f"No backup started: {services.not_started_reason(user)}")
         else:
             messages.success(request, f"{len(ids)} user(s): {action.replace('_', ' ')} done.")
     return redirect("backups:users", pk=task.pk)

@@ -36,7 +36,7 @@ from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.report import FAILED, PARTIAL, RunReport, UserReport, overall
 from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
-from boxvault.box.users import BoxUser, diff_users, list_users, me
+from boxvault.box.users import BoxUser, UserChanges, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
 from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, walk
 from boxvault.engine.gojson import format_datetime
@@ -797,6 +797,16 @@ class _UserBackup:
         raise last if last is not None else DownloadError("no attempt made")
 
 
+def _parents(repo: Any, options: BackupOptions) -> dict[str, str | None]:
+    """Each user's newest snapshot, read from the repository (the CLI has no database to ask)."""
+    found: dict[str, tuple[int, str]] = {}
+    for snap in repo.list_snapshots(host=options.hostname):
+        for tag in snap.tags or []:
+            if tag.startswith("user:") and (tag[5:] not in found or found[tag[5:]][0] <= snap.time_ns):
+                found[tag[5:]] = (snap.time_ns, snap.id)
+    return {uid: snap_id for uid, (_, snap_id) in found.items()}
+
+
 def run_backup(
     conn: BoxConnection,
     repo: Any,
@@ -807,13 +817,22 @@ def run_backup(
     cache: BlobCache,
     user_ids: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    users: list[BoxUser] | None = None,
+    parents: dict[str, str | None] | None = None,
 ) -> RunReport:
+    """Back up the users; `users` and `parents` (box user id -> previous snapshot id), when the caller
+    knows them (the portal's database does), spare the run listing the enterprise's users and every
+    snapshot of the repository: then a user's run costs the same whatever the size of the task."""
     started = time.monotonic()
     scope = options.enterprise_id
     user_pages: list[int] = []
-    everyone = list_users(conn.client, pages=user_pages) if conn.impersonate else [me(conn.client)]
-    changes = diff_users(state.users(scope), everyone)
-    state.save_users(scope, everyone)
+    if users is None:
+        everyone = list_users(conn.client, pages=user_pages) if conn.impersonate else [me(conn.client)]
+        changes = diff_users(state.users(scope), everyone)
+        state.save_users(scope, everyone)
+    else:
+        everyone = list(users)
+        changes = UserChanges()  # users are discovered by the caller, not by this run
     by_id = {u.id: u for u in everyone}
     reports: list[UserReport] = []
     chosen: list[BoxUser] = []
@@ -835,11 +854,7 @@ def run_backup(
         chosen = [u for u in everyone if u.active]
     fields = _TemplateFields(conn.client) if options.metadata else None
     tracker = Progress(progress)
-    parents: dict[str, tuple[int, str]] = {}
-    for snap in repo.list_snapshots(host=options.hostname):
-        for tag in snap.tags or []:
-            if tag.startswith("user:") and (tag[5:] not in parents or parents[tag[5:]][0] <= snap.time_ns):
-                parents[tag[5:]] = (snap.time_ns, snap.id)
+    latest: dict[str, str | None] = dict(parents) if parents is not None else _parents(repo, options)
     with repo.writer() as writer:
         content = ContentStore(cache, lambda blob: bool(repo.has_blob(blob)))
         checkpointer = _Checkpointer(writer, content, options.checkpoint_seconds)
@@ -849,7 +864,7 @@ def run_backup(
             def one(user: BoxUser) -> UserReport:
                 tracker.set_user(user.login)
                 job = _UserBackup(conn, repo, writer, user, options, content, catalog, state, tracker)
-                job.parent = parents[user.id][1] if user.id in parents else None
+                job.parent = latest.get(user.id)
                 job.template_fields = fields
                 return job.run()
 

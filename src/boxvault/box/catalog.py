@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS versions (
     {", ".join(f"{c} {'INTEGER' if c == 'size' else 'TEXT'}" for c in _COLUMNS)},
     from_seq INTEGER NOT NULL, until_seq INTEGER
 );
+CREATE TABLE IF NOT EXISTS forgotten (snapshot_id TEXT PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS versions_open ON versions (scope, box_user_id, until_seq);
 CREATE INDEX IF NOT EXISTS versions_item ON versions (scope, item_id);
 CREATE INDEX IF NOT EXISTS versions_name ON versions (scope, name);
@@ -140,7 +141,7 @@ class SqliteCatalog:
                     )
                 }
                 insert = (
-                    f"INSERT INTO versions (scope, box_user_id, key, {', '.join(_COLUMNS)}, from_seq) "  # noqa: S608 - only constant column names are interpolated
+                    f"INSERT INTO versions (scope, box_user_id, key, {', '.join(_COLUMNS)}, from_seq) "  # noqa: S608 - only constant column names are interpolated  # nosec B608
                     f"VALUES (?, ?, ?, {', '.join('?' for _ in _COLUMNS)}, ?)"
                 )
                 batch: list[tuple[object, ...]] = []
@@ -166,6 +167,25 @@ class SqliteCatalog:
                 raise
         return diff
 
+    def snapshot_states(self, scope: str) -> dict[str, bool]:
+        """Every snapshot recorded for the scope -> whether it is gone from the repository (box/verify.py)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.snapshot_id, f.snapshot_id IS NOT NULL FROM snapshots s "
+                "LEFT JOIN forgotten f ON f.snapshot_id = s.snapshot_id WHERE s.scope=?",
+                (scope,),
+            ).fetchall()
+        return {sid: bool(gone) for sid, gone in rows}
+
+    def set_forgotten(self, snapshot_ids: list[str], forgotten: bool) -> None:
+        with self._lock:
+            sql = (
+                "INSERT OR IGNORE INTO forgotten (snapshot_id) VALUES (?)"
+                if forgotten
+                else "DELETE FROM forgotten WHERE snapshot_id=?"
+            )
+            self._db.executemany(sql, [(sid,) for sid in snapshot_ids])
+
     def entries_at(self, scope: str, box_user_id: str, snapshot_id: str) -> Iterator[CatalogEntry]:
         with self._lock:
             row = self._db.execute(
@@ -175,7 +195,7 @@ class SqliteCatalog:
             if row is None:
                 return iter(())
             rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM versions WHERE scope=? AND box_user_id=? AND from_seq<=? "  # noqa: S608 - only constant column names are interpolated
+                f"SELECT {', '.join(_COLUMNS)} FROM versions WHERE scope=? AND box_user_id=? AND from_seq<=? "  # noqa: S608 - only constant column names are interpolated  # nosec B608
                 "AND (until_seq IS NULL OR until_seq>?) ORDER BY path",
                 (scope, box_user_id, row[0], row[0]),
             ).fetchall()
@@ -183,7 +203,7 @@ class SqliteCatalog:
 
     def _ranges(self, where: str, params: tuple[object, ...], limit: int) -> list[CatalogRange]:
         sql = (
-            f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, v.box_user_id, a.snapshot_id, b.snapshot_id "  # noqa: S608 - only constant column names are interpolated
+            f"SELECT {', '.join('v.' + c for c in _COLUMNS)}, v.box_user_id, a.snapshot_id, b.snapshot_id "  # noqa: S608 - only constant column names are interpolated  # nosec B608
             "FROM versions v JOIN snapshots a ON a.seq=v.from_seq LEFT JOIN snapshots b ON b.seq=v.until_seq "
             f"WHERE {where} ORDER BY v.from_seq, v.path LIMIT ?"
         )

@@ -219,7 +219,7 @@ def backup(
             ),
             show=not json_out,
         )
-    except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
+    except Exception as exc:  # a clear message, never a traceback
         from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 
         if isinstance(exc, BoxAPIError | BoxSDKError):

@@ -8,7 +8,7 @@ acting as a given user through the `As-User` header.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from box_sdk_gen.box.ccg_auth import BoxCCGAuth, CCGConfig
 from box_sdk_gen.box.jwt_auth import BoxJWTAuth, JWTConfig
@@ -43,6 +43,8 @@ class Limits:
     per_user_rps: float = 16.0  # Box: about 1,000 API calls a minute per user
     per_enterprise_rps: float = 0.0  # 0 = unlimited
     max_attempts: int = 10
+    # connection errors and timeouts are retried apart from max_attempts (the SDK counts them separately)
+    exception_retries: int = 6
     retry_base_interval: float = 1.0
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
@@ -118,7 +120,10 @@ def connect(
     session = NetworkSession(
         network_client=network,
         retry_strategy=BackupRetryStrategy(
-            stats, max_attempts=limits.max_attempts, base_interval=limits.retry_base_interval
+            stats,
+            max_attempts=limits.max_attempts,
+            base_interval=limits.retry_base_interval,
+            max_retries_on_exception=limits.exception_retries,
         ),
         base_urls=base_urls(api_url),
         timeout_config=TimeoutConfig(
@@ -164,3 +169,24 @@ def connect(
         limiter=limiter,
         enterprise_id=enterprise_id,
     )
+
+
+class NotBox(Exception):
+    """The server answered, but not as Box does (plain text, no token, no user): not a Box API."""
+
+
+def verify(conn: BoxConnection) -> dict[str, Any]:
+    """Check a connection for real before anything is saved: the token endpoint must answer a Box-shaped token
+    (a JSON object with an access_token), and `/users/me` must answer a user. The SDK alone would take a
+    plain-text answer as a token of `None` and send `Bearer None` on; this refuses it."""
+    from boxvault.box.api import get_json
+
+    token = conn.auth.retrieve_token(network_session=conn.session)
+    access = getattr(token, "access_token", None)
+    if not isinstance(access, str) or not access.strip() or access == "None":
+        raise NotBox("the token endpoint did not answer a Box access token")
+    me = get_json(conn.client, "/2.0/users/me", {"fields": "id,type,login,role,enterprise"})
+    user_id = me.get("id")
+    if me.get("type") != "user" or not isinstance(user_id, str | int) or not str(user_id).strip():
+        raise NotBox("the server did not answer /users/me with a Box user")
+    return me

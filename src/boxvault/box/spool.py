@@ -15,7 +15,7 @@ from typing import Any
 
 class Spool:
     def __init__(self, batch: int = 2000) -> None:
-        self._file = tempfile.TemporaryFile(prefix="boxvault-spool-")  # closed in close()
+        self._file = tempfile.TemporaryFile(prefix="boxvault-spool-")  # noqa: SIM115 - closed in close()
         self._buffer: list[tuple[Any, ...]] = []
         self._batch = batch
         self._lock = threading.Lock()
@@ -38,7 +38,7 @@ class Spool:
             end = self._file.tell()
             self._file.seek(0)
             while self._file.tell() < end:
-                yield from marshal.load(self._file)  # noqa: S302 - our own anonymous temporary file
+                yield from marshal.load(self._file)  # noqa: S302 - our own anonymous temporary file  # nosec B302
             self._file.seek(end)
 
     def close(self) -> None:

@@ -27,10 +27,26 @@ def ensure_secret_key(directory: Path) -> None:
         handle.write(secrets.token_urlsafe(50) + "\n")
 
 
+def restrict_data_dir(directory: Path) -> None:
+    """The data directory holds the database, the queue, exports and repositories: its owner's only.
+
+    A umask of 077 makes everything this process creates from now on 0600/0700 (SQLite files, zips,
+    repository packs, whichever module writes them); the directory itself and what already lies at its top
+    level (from a release before this rule) are tightened too. A 0700 directory alone keeps other users out.
+    """
+    os.umask(0o077)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for entry in directory.iterdir():
+        if entry.is_symlink():
+            continue
+        entry.chmod(0o700 if entry.is_dir() else 0o600)
+
+
 def setup(data: Path | None = None, *, create: bool = True) -> Path:
     directory = data_dir(data)
     if create:
-        directory.mkdir(parents=True, exist_ok=True)
+        restrict_data_dir(directory)
         ensure_secret_key(directory)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
     import django

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from django import forms
 
 
 def set_choices(field_filter: django_filters.Filter, choices: list[tuple[str, str]]) -> None:
@@ -10,3 +13,15 @@ def set_choices(field_filter: django_filters.Filter, choices: list[tuple[str, st
     class's filters, so a field built once elsewhere (the schema, browsable API) keeps stale choices."""
     field_filter.extra["choices"] = choices
     field_filter.__dict__.pop("_field", None)
+
+
+class DateRangeForm(forms.Form):
+    """The form of a filter set with `since`/`until`: a range that cannot match anything is a message,
+    not an empty list that looks like "nothing happened"."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"“To” ({until}) is before “From” ({since}): nothing can match.")
+        return data

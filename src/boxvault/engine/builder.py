@@ -2,6 +2,11 @@
 
 Paths are absolute, ``/``-separated; parent directories are created implicitly. Trees are written bottom-up
 on ``commit()``, after which the writer is flushed (packs, then index) and only then the snapshot is saved.
+
+Memory: every node stays in memory until its directory's tree is written. A caller that walks directory by
+directory (post-order, as restic's archiver does) calls ``finish_dir()`` when a directory is complete: its
+tree blob is written at once and the builder keeps only that directory's node, so a snapshot costs the widest
+open directories, not the whole file count.
 """
 
 from __future__ import annotations
@@ -193,6 +198,8 @@ class SnapshotBuilder:
             if child is None:
                 child = d.children[name] = _Dir(None)
             elif isinstance(child, Node):
+                if child.type == "dir":
+                    raise InvalidArgument(f"/{'/'.join(parts)}: {name!r} was already finished")
                 raise InvalidArgument(f"{'/'.join(parts)}: {name!r} is a {child.type}, not a directory")
             d = child
         return d
@@ -261,6 +268,37 @@ class SnapshotBuilder:
         """A node built by the caller (other special files); its name is taken from the path."""
         node.name = split_path(path)[-1]
         self._put(path, node)
+
+    def finish_dir(self, path: str) -> bytes:
+        """The directory at ``path`` is complete: write its tree (and any unfinished subdirectory's) now and
+        keep only its node. Nothing may be added below it afterwards. Returns the tree id."""
+        if self._done:
+            raise InvalidArgument("the snapshot was already committed or aborted")
+        parts = split_path(path)
+        with self._lock:
+            parent = self._parent_dir(parts[:-1])
+            d = parent.children.get(parts[-1])
+            if d is None:
+                d = _Dir(None)  # an empty directory that was never added explicitly
+            if isinstance(d, Node):
+                raise InvalidArgument(f"{path} is not an open directory")
+            subtree = self._write_tree(d)
+            node = d.node or make_node(parts[-1], "dir", None, self.time, 0o755)
+            node.subtree = subtree
+            node.content = None
+            parent.children[parts[-1]] = node
+            self._reap_tree_jobs()
+        return subtree
+
+    def _reap_tree_jobs(self) -> None:
+        # Saved trees are done with; a failed save is raised here rather than at commit.
+        pending = []
+        for job in self._tree_jobs:
+            if job.done():
+                job.result()
+            else:
+                pending.append(job)
+        self._tree_jobs = pending
 
     def remove(self, path: str, load_tree: Callable[[bytes], list[Node]] | None = None) -> bool:
         """Take back a node added earlier (a directory with everything below it); False when nothing is

@@ -18,6 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .blobtable import BlobTable
 from .maint_io import (
     IndexRecord,
     ObjectDamaged,
@@ -25,10 +28,8 @@ from .maint_io import (
     SnapshotDoc,
     decode_blob,
     list_ids,
-    load_json,
     load_snapshots,
     pack_name,
-    parse_index,
     read_blob,
 )
 from .pack import TAIL_READ, PackError, read_header
@@ -99,7 +100,7 @@ class CheckReport:
 
 def select_subset(packs: dict[str, int], subset: str, rng: random.Random | None = None) -> dict[str, int]:
     """restic's --read-data-subset: `n/t` (first id byte mod t is n-1), `x%` or a size like `50M`."""
-    rng = rng or random.Random()  # noqa: S311 - sampling, not security
+    rng = rng or random.Random()  # sampling, not security
     text = subset.strip()
     m = re.fullmatch(r"(\d+)/(\d+)", text)
     if m:
@@ -139,14 +140,17 @@ class Checker:
         self.report = CheckReport()
         self.progress = progress or (lambda phase, done, total: None)
         self.snapshots: list[SnapshotDoc] = []
-        self.records: dict[BlobKey, list[IndexRecord]] = defaultdict(list)
-        self.by_pack: dict[str, list[IndexRecord]] = defaultdict(list)
+        # every index entry, 48 bytes a blob (see blobtable); per-blob state is a byte mask over its rows
+        self.table = BlobTable()
         self.stored_packs: dict[str, int] = {}
         # copies known to be bad: (blob, pack id)
         self._bad_copies: dict[BlobKey, set[str]] = defaultdict(set)
-        self._tree_seen: set[bytes] = set()
+        self._tree_seen: set[bytes] = set()  # trees in no index that were looked for
         self._tree_failed: set[bytes] = set()
-        self._checked: set[bytes] = set()  # trees whose structure was checked (once, whatever the snapshot)
+        # trees whose structure was checked (once, whatever the snapshot): indexed ones by row, others by id
+        self._checked = np.zeros(0, dtype=np.bool_)
+        self._checked_unindexed: set[bytes] = set()
+        self._by_pack: tuple[Any, Any] | None = None
         self.unindexed: dict[BlobKey, IndexRecord] = {}  # blobs found only in packs no index mentions
 
     # --- phases ------------------------------------------------------------------------------------------
@@ -157,44 +161,59 @@ class Checker:
         self.report.errors += errors
 
     def load_index(self) -> None:
-        files = sorted(list_ids(self.repo, "index"))
-        self.report.index_files = len(files)
-        packs_seen: dict[str, list[str]] = defaultdict(list)
-        for i, (index_id, _) in enumerate(files):
-            name = f"index/{index_id}"
-            try:
-                records, _ = parse_index(load_json(self.repo, name), name)
-            except ObjectDamaged as e:
+        def damaged(index_id: str, e: Exception) -> None:
+            if isinstance(e, ObjectDamaged):
                 self.report.errors.append(f"index {index_id} is damaged: {e}")
-                continue
-            except Exception as e:  # noqa: BLE001 - storage errors name the object
+            else:  # storage errors name the object
                 self.report.errors.append(f"index {index_id} cannot be read: {e}")
-                continue
-            for rec in records:
-                self.records[(rec.kind, rec.blob_id)].append(rec)
-                self.by_pack[rec.pack_id].append(rec)
-            for pack_id in {r.pack_id for r in records}:
-                packs_seen[pack_id].append(index_id)
-            self.progress("index", i + 1, len(files))
-        for pack_id, index_ids in sorted(packs_seen.items()):
-            if len(index_ids) > 1:
+
+        self.report.index_files = len(list(list_ids(self.repo, "index")))
+        self.table = table = BlobTable.load(
+            self.repo, damaged, lambda done, total: self.progress("index", done, total)
+        )
+        self._checked = np.zeros(len(table), dtype=np.bool_)
+        npk = len(table.pack_ids)
+        kinds = np.zeros((2, npk), dtype=np.bool_)
+        for s, e in table.chunks():
+            packs = table.packs_of(s, e)
+            is_tree = (table.rows["pk"][s:e] >> np.uint32(31)).astype(np.bool_)
+            kinds[0] |= np.bincount(packs, weights=~is_tree, minlength=npk) > 0
+            kinds[1] |= np.bincount(packs, weights=is_tree, minlength=npk) > 0
+        order = sorted(range(npk), key=lambda no: table.pack_ids[no])
+        for no in order:
+            if table.pack_files[no] > 1:
                 # normal after an interrupted prune or repair; the next prune writes a single index again
-                self.report.hints.append(f"pack {pack_id} is listed by {len(index_ids)} index files")
-        kinds: dict[str, set[str]] = defaultdict(set)
-        for pack_id, recs in self.by_pack.items():
-            for r in recs:
-                kinds[pack_id].add(r.kind)
-        for pack_id, ks in sorted(kinds.items()):
-            if len(ks) > 1:
-                self.report.hints.append(f"pack {pack_id} contains both data and tree blobs (mixed pack)")
+                self.report.hints.append(
+                    f"pack {table.pack_ids[no]} is listed by {table.pack_files[no]} index files"
+                )
+        for no in order:
+            if kinds[0, no] and kinds[1, no]:
+                self.report.hints.append(
+                    f"pack {table.pack_ids[no]} contains both data and tree blobs (mixed pack)"
+                )
+
+    def pack_records(self, no: int) -> list[IndexRecord]:
+        """The index entries of one pack (by pack number), in offset order."""
+        if self._by_pack is None:
+            self._by_pack = self.table.by_pack()
+        perm, starts = self._by_pack
+        recs = [self.table.record(int(p)) for p in perm[starts[no] : starts[no + 1]]]
+        return sorted(recs, key=lambda r: r.offset)
 
     def check_packs(self) -> None:
         self.stored_packs = dict(list_ids(self.repo, "data"))
         self.report.packs = len(self.stored_packs)
-        for pack_id, recs in sorted(self.by_pack.items()):
-            # the same blob listed by two index files is one stored copy
-            unique = list({(r.offset, r.length): r for r in recs}.values())
+        table = self.table
+        npk = len(table.pack_ids)
+        expected = np.full(npk, float(HEADER_OVERHEAD))
+        for s, e in table.chunks():
+            rows = table.rows[s:e]
+            entry = np.where(rows["ulen"] != 0, COMPRESSED_ENTRY_SIZE, PLAIN_ENTRY_SIZE)
+            expected += np.bincount(table.packs_of(s, e), weights=rows["len"] + entry, minlength=npk)
+        for no in sorted(range(npk), key=lambda no: table.pack_ids[no]):
+            pack_id = table.pack_ids[no]
             if pack_id not in self.stored_packs:
+                unique = self.pack_records(no)
                 self.report.errors.append(
                     f"pack {pack_id} is referenced by the index but missing from storage "
                     f"({len(unique)} blobs: {_blob_list(unique)})"
@@ -202,17 +221,13 @@ class Checker:
                 for r in unique:
                     self._mark_bad(r, f"its pack {pack_id} is missing")
                 continue
-            expected = HEADER_OVERHEAD + sum(
-                r.length + (COMPRESSED_ENTRY_SIZE if r.uncompressed_length else PLAIN_ENTRY_SIZE)
-                for r in unique
-            )
             actual = self.stored_packs[pack_id]
-            if actual != expected:
+            if actual != int(expected[no]):
                 self.report.errors.append(
-                    f"pack {pack_id}: size {actual} does not match the {expected} bytes "
+                    f"pack {pack_id}: size {actual} does not match the {int(expected[no])} bytes "
                     "its index entries describe"
                 )
-        for pack_id in sorted(set(self.stored_packs) - set(self.by_pack)):
+        for pack_id in sorted(set(self.stored_packs) - set(table.pack_ids)):
             self.report.hints.append(f"pack {pack_id} is not referenced in any index (prune removes it)")
             self._read_unindexed_header(pack_id)
 
@@ -245,11 +260,13 @@ class Checker:
                 continue
             self._check_tree(tree, f"snapshot {sn.short_id}")
             self.progress("snapshots", i + 1, total)
-        self.report.trees = len(self._checked)
+        self.report.trees = int(self._checked.sum()) + len(self._checked_unindexed)
 
     def read_data(self, packs: dict[str, int], workers: int = 2) -> None:
         # AES, Poly1305, zstd and SHA-256 release the GIL on large buffers: two threads keep both cores busy
         total = len(packs)
+        if self._by_pack is None:
+            self._by_pack = self.table.by_pack()  # before the threads, which share it
         with ThreadPoolExecutor(workers) as pool:
             verdicts = pool.map(lambda item: self._read_pack(*item), sorted(packs.items()))
             for i, v in enumerate(verdicts):
@@ -283,7 +300,7 @@ class Checker:
         self.report.damaged.setdefault(key, reason)
 
     def _all_copies_bad(self, key: BlobKey) -> bool:
-        copies = {r.pack_id for r in self.records.get(key, ())}
+        copies = {r.pack_id for r in self.table.records(*key)}
         return not copies or copies <= self._bad_copies.get(key, set())
 
     def _load_tree(self, tree_id: bytes) -> list[Node] | None:
@@ -291,10 +308,9 @@ class Checker:
         outgrow memory; each tree is read once by the structure check and again only to name damaged paths."""
         if tree_id in self._tree_failed:
             return None
-        first_time = tree_id not in self._tree_seen
-        self._tree_seen.add(tree_id)
         key: BlobKey = ("tree", tree_id)
-        for rec in self.records.get(key, ()):
+        records = self.table.records("tree", tree_id)
+        for rec in records:
             if rec.pack_id in self._bad_copies.get(key, set()):
                 continue
             try:
@@ -303,7 +319,9 @@ class Checker:
                 self._mark_bad(rec, str(e))
             except Exception as e:  # noqa: BLE001 - storage errors (missing or short pack)
                 self._mark_bad(rec, f"tree {tree_id.hex()} in {pack_name(rec.pack_id)}: {e}")
-        if key not in self.records:
+        if not records:
+            first_time = tree_id not in self._tree_seen
+            self._tree_seen.add(tree_id)
             orphan = self.unindexed.get(key)
             where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
             self.report.damaged.setdefault(key, "not in any index" + where)
@@ -316,14 +334,25 @@ class Checker:
         self._tree_failed.add(tree_id)
         return None
 
+    def _visit(self, tree_id: bytes) -> bool:
+        """Mark a tree as checked; False when it was already."""
+        pos = self.table.find_one("tree", tree_id)
+        if pos < 0:
+            if tree_id in self._checked_unindexed:
+                return False
+            self._checked_unindexed.add(tree_id)
+            return True
+        if self._checked[pos]:
+            return False
+        self._checked[pos] = True
+        return True
+
     def _check_tree(self, tree_id: bytes, referrer: str) -> None:
         pending = [(tree_id, referrer)]
-        visited = self._checked
         while pending:
             tid, ref = pending.pop()
-            if tid in visited:
+            if not self._visit(tid):
                 continue
-            visited.add(tid)
             nodes = self._load_tree(tid)
             if nodes is None:
                 reason = self.report.damaged.get(("tree", tid), "unreadable")
@@ -331,27 +360,31 @@ class Checker:
                     f"tree {tid.hex()} (referenced by {ref}) cannot be loaded: {reason}"
                 )
                 continue
+            # every file's blobs looked up at once (a vectorised search of the sorted index)
+            content = [b for node in nodes if node.type == "file" for b in node.content or ()]
+            found = self.table.find("data", content)
+            missing = {content[j] for j in np.flatnonzero(found < 0).tolist()}
             for node in nodes:
                 if node.type == "file":
                     if node.content is None:
                         self.report.errors.append(f"tree {tid.hex()}: file {node.name!r} has no content list")
                         continue
                     for blob_id in node.content:
+                        if blob_id not in missing:
+                            continue
                         key: BlobKey = ("data", blob_id)
-                        if key not in self.records:
-                            orphan = self.unindexed.get(key)
-                            where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
-                            self.report.damaged.setdefault(key, "not in any index" + where)
-                            self.report.errors.append(
-                                f"tree {tid.hex()}: file {node.name!r} blob {blob_id.hex()} "
-                                f"not found in index{where}"
-                            )
+                        orphan = self.unindexed.get(key)
+                        where = f" (its content is in unindexed pack {orphan.pack_id})" if orphan else ""
+                        self.report.damaged.setdefault(key, "not in any index" + where)
+                        self.report.errors.append(
+                            f"tree {tid.hex()}: file {node.name!r} blob {blob_id.hex()} "
+                            f"not found in index{where}"
+                        )
                 elif node.type == "dir":
                     if node.subtree is None:
                         self.report.errors.append(f"tree {tid.hex()}: dir {node.name!r} subtree is missing")
                         continue
-                    if node.subtree not in visited:
-                        pending.append((node.subtree, f"dir {node.name!r} of tree {tid.hex()[:8]}"))
+                    pending.append((node.subtree, f"dir {node.name!r} of tree {tid.hex()[:8]}"))
 
     def _affected_in(
         self, tree_id: bytes, lost: set[BlobKey], memo: dict[bytes, list[tuple[str, str, bytes]]]
@@ -380,7 +413,8 @@ class Checker:
         """Verify one pack; touches no shared state, so several packs are read in parallel."""
         v = _PackVerdict()
         name = pack_name(pack_id)
-        indexed = self.by_pack.get(pack_id, [])
+        no = self.table.pack_no(pack_id)
+        indexed = [] if no is None else self.pack_records(no)
         try:
             data = self.repo.backend.read(name)
         except Exception as e:  # noqa: BLE001

@@ -78,7 +78,7 @@ class Key:
             cache = _local.ecb = {}
         aes = cache.get(self.mac_k)
         if aes is None:
-            aes = cache[self.mac_k] = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305
+            aes = cache[self.mac_k] = Cipher(algorithms.AES(self.mac_k), modes.ECB()).encryptor()  # noqa: S305  # nosec B305
         s = aes.update(bytes(nonce))
         return Poly1305.generate_tag(self.mac_r + s, ciphertext)
 

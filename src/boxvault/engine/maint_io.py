@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -224,7 +224,7 @@ class PackBuilder:
 MAX_INDEX_ENTRIES = 50_000
 
 
-def write_index(repo: RepoLike, packs: list[PackRecord], supersedes: Sequence[str] = ()) -> list[str]:
+def write_index(repo: RepoLike, packs: Iterable[PackRecord], supersedes: Sequence[str] = ()) -> list[str]:
     """Write index files for ``packs`` (at most ~50,000 blobs each, like restic); returns their ids."""
     ids: list[str] = []
     batch: list[PackRecord] = []

@@ -9,29 +9,29 @@ and (4) two indexes describe the same blobs; after (4) the old packs are merely 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+import numpy as np
+
+from .blobtable import BlobTable, Mask
 from .errors import EngineError
-from .index import KINDS, PackRecord
+from .index import PackRecord
 from .maint_io import (
-    IndexRecord,
     ObjectDamaged,
     PackBuilder,
     RepoLike,
     SnapshotDoc,
     decode_blob,
     list_ids,
-    load_json,
     load_snapshots,
     pack_name,
-    parse_index,
     read_blob,
     write_index,
 )
-from .prune_plan import BlobKey, IndexedBlob, PrunePlan, PruneRefused, plan_prune
+from .prune_plan import BlobKey, PrunePlan, PruneRefused, plan_table, refuse_missing
 from .tree import decode_tree
 
 Progress = Callable[[str, int, int], None]
@@ -42,67 +42,59 @@ class PruneError(EngineError):
     """prune refused to start or could not finish; the repository is left consistent."""
 
 
-@dataclass
-class LoadedIndex:
-    files: list[str] = field(default_factory=list)
-    records: list[IndexRecord] = field(default_factory=list)
-    first: dict[BlobKey, IndexRecord] = field(default_factory=dict)
-    _seen: set[tuple[str, int]] = field(default_factory=set)
-
-    def add(self, rec: IndexRecord) -> None:
-        # The same stored copy listed by two index files (a prune killed between writing its new index and
-        # deleting the old ones) is one copy, not a duplicate: counting it twice would break the pack sizes.
-        where = (rec.pack_id, rec.offset)
-        if where in self._seen:
-            return
-        self._seen.add(where)
-        self.records.append(rec)
-        self.first.setdefault((rec.kind, rec.blob_id), rec)
+LoadedIndex = BlobTable  # every index file's entries (duplicates included), compactly
 
 
-def load_all_indexes(repo: RepoLike) -> LoadedIndex:
+def load_all_indexes(repo: RepoLike) -> BlobTable:
     """Every index file, every entry (duplicates included); a damaged index file is an error."""
-    loaded = LoadedIndex()
-    for index_id, _ in sorted(list_ids(repo, "index")):
-        name = f"index/{index_id}"
-        try:
-            records, _ = parse_index(load_json(repo, name), name)
-        except ObjectDamaged as e:
+
+    def refuse(index_id: str, e: Exception) -> None:
+        if isinstance(e, ObjectDamaged):
             raise PruneError(f"index {index_id} is damaged ({e}); run check, prune will not start") from e
-        loaded.files.append(index_id)
-        for rec in records:
-            loaded.add(rec)
-    return loaded
+        raise e
+
+    return BlobTable.load(repo, refuse)
 
 
 def find_used_blobs(
-    repo: RepoLike, index: LoadedIndex, trees: Iterable[bytes], progress: Progress | None = None
-) -> set[BlobKey]:
-    """Every tree and data blob reachable from the given root trees (restic's FindUsedBlobs)."""
-    used: set[BlobKey] = set()
+    repo: RepoLike, index: BlobTable, trees: Iterable[bytes], progress: Progress | None = None
+) -> Mask:
+    """Every tree and data blob reachable from the given root trees (restic's FindUsedBlobs), as a mask
+    over the index rows (the first copy of each used blob): one byte a blob, whatever the repository."""
+    used = np.zeros(len(index), dtype=np.bool_)
+    missing: set[BlobKey] = set()
     roots = list(trees)
     for i, root in enumerate(roots):
         pending = [root]
         while pending:
             tree_id = pending.pop()
-            key: BlobKey = ("tree", tree_id)
-            if key in used:
-                continue
-            used.add(key)
-            rec = index.first.get(key)
-            if rec is None:
+            pos = index.find_one("tree", tree_id)
+            if pos < 0:
                 raise PruneError(f"tree {tree_id.hex()} is in no index; run check, prune will not start")
+            if used[pos]:
+                continue
+            used[pos] = True
             try:
-                nodes = decode_tree(read_blob(repo, rec))
+                nodes = decode_tree(read_blob(repo, index.record(pos)))
             except (ObjectDamaged, ValueError) as e:
                 raise PruneError(f"tree {tree_id.hex()} cannot be loaded ({e}); prune will not start") from e
+            content: list[bytes] = []
             for node in nodes:
                 if node.type == "file":
-                    used.update(("data", b) for b in node.content or ())
+                    content += node.content or ()
                 elif node.type == "dir" and node.subtree is not None:
                     pending.append(node.subtree)
+            found = index.find("data", content)
+            used[found[found >= 0]] = True
+            if len(missing) < 1000:
+                missing.update(("data", content[j]) for j in np.flatnonzero(found < 0).tolist())
         if progress:
             progress("snapshots", i + 1, len(roots))
+    if missing:
+        try:
+            refuse_missing(sorted(missing))
+        except PruneRefused as e:
+            raise PruneError(str(e)) from e
     return used
 
 
@@ -143,15 +135,11 @@ def plan(
     index = load_all_indexes(repo)
     roots = _roots(snapshots, ignore_snapshots or set())
     used = find_used_blobs(repo, index, roots, progress)
-    entries = [
-        IndexedBlob(r.kind, r.blob_id, r.pack_id, r.length, bool(r.uncompressed_length))
-        for r in index.records
-    ]
     stored = dict(list_ids(repo, "data"))
     version = int(getattr(getattr(repo, "config", None), "version", 2))
     try:
-        p = plan_prune(
-            entries,
+        p = plan_table(
+            index,
             used,
             stored,
             pack_size=pack_size,
@@ -193,26 +181,29 @@ def execute(
         repo.backend.delete(pack_name(pack_id))
         result.deleted_packs.append(pack_id)
 
+    table = index
     gone = p.remove | p.repack | p.ignore | p.remove_first
-    # a used blob needs copying only when no kept pack holds a copy of it
-    kept_elsewhere = {(r.kind, r.blob_id) for r in index.records if r.pack_id not in gone}
-    to_copy = {k for k in p.keep_blobs if k not in kept_elsewhere}
+    gone_pack = np.array([pid in gone for pid in table.pack_ids], dtype=np.bool_)
+    repack_pack = np.array([pid in p.repack for pid in table.pack_ids], dtype=np.bool_)
+    # a used blob needs copying only when no kept pack holds a copy of it: marked on its key's first row
+    to_copy = _to_copy(table, p.keep, gone_pack)
 
-    # (2) repack
+    # (2) repack, pack by pack in id order, each pack's blobs in offset order
     builder = PackBuilder(repo, pack_size)
     compress_trees = int(getattr(getattr(repo, "config", None), "version", 2)) >= 2
-    by_pack: dict[str, list[IndexRecord]] = defaultdict(list)
-    for r in index.records:
-        if r.pack_id in p.repack:
-            by_pack[r.pack_id].append(r)
-    for i, pack_id in enumerate(sorted(by_pack)):
-        wanted = [r for r in by_pack[pack_id] if (r.kind, r.blob_id) in to_copy]
+    perm, starts = table.by_pack(repack_pack)
+    order = sorted(np.flatnonzero(repack_pack).tolist(), key=lambda no: table.pack_ids[no])
+    for i, no in enumerate(order):
+        pack_id = table.pack_ids[no]
+        rows = perm[starts[no] : starts[no + 1]].astype(np.intp)
+        firsts = table.first_of(rows)
+        wanted = [(int(r), int(f)) for r, f in zip(rows.tolist(), firsts.tolist(), strict=True) if to_copy[f]]
         if wanted:
             data = repo.backend.read(pack_name(pack_id))
-            for r in sorted(wanted, key=lambda r: r.offset):
-                key = (r.kind, r.blob_id)
-                if key not in to_copy:
+            for r_pos, first in sorted(wanted, key=lambda w: int(table.rows[w[0]]["off"])):
+                if not to_copy[first]:
                     continue  # a duplicate within the repacked packs, already copied
+                r = table.record(r_pos)
                 raw = data[r.offset : r.offset + r.length]
                 try:
                     # verify before copying: a damaged blob must not be laundered into a fresh pack
@@ -225,35 +216,46 @@ def execute(
                     builder.add_plain("tree", plain, always=True)
                 else:
                     builder.add_encrypted(r.kind, r.blob_id, raw, r.uncompressed_length)
-                to_copy.discard(key)
+                to_copy[first] = False
         if progress:
-            progress("repack", i + 1, len(by_pack))
-    if to_copy:
-        raise PruneError(
-            f"{len(to_copy)} used blob(s) were not found in the packs to repack; nothing was deleted"
-        )
+            progress("repack", i + 1, len(order))
+    left = int(to_copy.sum())
+    if left:
+        raise PruneError(f"{left} used blob(s) were not found in the packs to repack; nothing was deleted")
+    del perm
     new_packs = builder.finish()
     result.new_packs = [pk.pack_id.hex() for pk in new_packs]
 
-    # (3) the complete new index: kept packs as they are, plus the new packs
-    records: dict[str, dict[tuple[str, bytes, int], IndexRecord]] = defaultdict(dict)
-    for r in index.records:
-        if r.pack_id not in gone:
-            records[r.pack_id][(r.kind, r.blob_id, r.offset)] = r
-    packs = [
-        PackRecord(
-            bytes.fromhex(pack_id),
-            [
-                (KINDS.index(r.kind), r.blob_id, r.offset, r.length, r.uncompressed_length)
-                for r in sorted(recs.values(), key=lambda r: r.offset)
-            ],
-        )
-        for pack_id, recs in sorted(records.items())
-    ]
-    result.new_index_files = write_index(repo, packs + new_packs, supersedes=index.files)
+    # (3) the complete new index: kept packs as they are, plus the new packs; streamed, one pack at a time
+    kept = ~gone_pack
+    perm, starts = table.by_pack(kept)
+    kept_order = sorted(np.flatnonzero(kept).tolist(), key=lambda no: table.pack_ids[no])
+
+    def kept_packs() -> Iterator[PackRecord]:
+        for no in kept_order:
+            rows = table.rows[perm[starts[no] : starts[no + 1]].astype(np.intp)]
+            rows = rows[np.argsort(rows["off"], kind="stable")]
+            is_tree = (rows["pk"] >> np.uint32(31)).tolist()
+            yield PackRecord(
+                bytes.fromhex(table.pack_ids[no]),
+                [
+                    (kind, bytes(blob_id), off, length, ulen)
+                    for kind, blob_id, off, length, ulen in zip(
+                        is_tree,
+                        rows["id"],
+                        rows["off"].tolist(),
+                        rows["len"].tolist(),
+                        rows["ulen"].tolist(),
+                        strict=True,
+                    )
+                ],
+            )
+
+    result.new_index_files = write_index(repo, chain(kept_packs(), new_packs), supersedes=table.files)
+    files = table.files
 
     # (4) old index files, (5) obsolete packs
-    for index_id in index.files:
+    for index_id in files:
         if index_id not in result.new_index_files:
             repo.backend.delete(f"index/{index_id}")
             result.deleted_index_files.append(index_id)
@@ -264,6 +266,24 @@ def execute(
         if progress:
             progress("delete", i + 1, len(obsolete))
     return result
+
+
+def _to_copy(table: BlobTable, keep: Mask, gone_pack: Mask) -> Mask:
+    """First rows of the used keys none of whose copies is in a kept pack."""
+    to_copy = keep.copy()
+    n = len(table)
+    for s, e in table.chunks():
+        in_kept = ~gone_pack[table.packs_of(s, e)]
+        if not in_kept.any():
+            continue
+        starts = table.key_starts(s, e)
+        nxt = table.key_starts(e, e + 1)[:1] if e < n else np.ones(1, dtype=np.bool_)
+        single = starts & np.r_[starts[1:], nxt]
+        to_copy[s:e][single & in_kept] = False
+        multi = np.flatnonzero(~single & in_kept) + s
+        if len(multi):
+            to_copy[table.first_of(multi)] = False
+    return to_copy
 
 
 def prune(

@@ -11,6 +11,11 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .blobtable import PACK_MASK, BlobTable, Mask, Positions
 
 # restic pack format (design.rst, "Pack Format"): a header entry is type(1) + length(4) + id(32), plus the
 # uncompressed length(4) for a compressed blob; the header is encrypted (IV 16 + MAC 16) and followed by its
@@ -121,8 +126,14 @@ class PrunePlan:
     remove: set[str] = field(default_factory=set)  # every blob unused
     repack: set[str] = field(default_factory=set)  # copy their used blobs to new packs, then remove
     ignore: set[str] = field(default_factory=set)  # missing from storage but unneeded: drop from the index
-    keep_blobs: set[BlobKey] = field(default_factory=set)  # the used blobs
+    table: BlobTable = field(default_factory=BlobTable)  # every index entry
+    keep: Mask = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))  # first row of each used key
     stats: PruneStats = field(default_factory=PruneStats)
+
+    @property
+    def keep_blobs(self) -> set[BlobKey]:
+        """The used blobs as a set (for small repositories and tests; the mask is what prune uses)."""
+        return {self.table.key_at(p) for p in np.flatnonzero(self.keep).tolist()}
 
     @property
     def changes_nothing(self) -> bool:
@@ -150,76 +161,150 @@ class PruneRefused(Exception):
     """The repository is inconsistent in a way that prune would make worse (restic refuses too)."""
 
 
-def _pack_infos(
-    entries: Iterable[IndexedBlob], used: set[BlobKey], stats: PruneStats
-) -> tuple[set[BlobKey], dict[str, PackInfo]]:
-    entries = list(entries)
-    still_needed = set(used)
-    keep: set[BlobKey] = set()
-    duplicates: dict[BlobKey, int] = {}
+def _table_from_entries(entries: Iterable[IndexedBlob]) -> BlobTable:
+    """A table of hand-made entries (tests, small tools): offsets numbered per pack, only the compressed
+    flag of the uncompressed length matters to the plan."""
+    table = BlobTable()
+    next_offset: dict[str, int] = defaultdict(int)
+    rows = []
     for e in entries:
-        if e.key in still_needed:
-            still_needed.discard(e.key)
-            keep.add(e.key)
-            stats.used_size += e.length
-            stats.used_blobs += 1
-        elif e.key in keep:
-            duplicates[e.key] = duplicates.get(e.key, 1) + 1
-            stats.duplicate_size += e.length
-            stats.duplicate_blobs += 1
+        ulen = 1 if e.compressed else 0
+        rows.append((e.kind, e.blob_id, e.pack_id, next_offset[e.pack_id], e.length, ulen))
+        next_offset[e.pack_id] += 1
+    table.add_rows(rows)
+    table.finish()
+    return table
+
+
+def _pack_infos(table: BlobTable, used: Mask, stats: PruneStats) -> dict[str, PackInfo]:
+    """Per pack used/unused sizes and counts, computed over the table in slices (restic's rules).
+
+    ``used`` marks the first row of every (kind, id) some snapshot needs. Keys stored more than once are
+    rare (a crash, a race); their copies are decided one by one, as restic does."""
+    npk = len(table.pack_ids)
+    used_size = np.zeros(npk)  # float64: exact for sums below 2**53
+    unused_size = np.zeros(npk)
+    used_blobs = np.zeros(npk, dtype=np.int64)
+    unused_blobs = np.zeros(npk, dtype=np.int64)
+    has_kind = np.zeros((2, npk), dtype=np.bool_)
+    uncompressed = np.zeros(npk, dtype=np.bool_)
+    dup_rows: list[Positions] = []
+    n = len(table)
+    for s, e in table.chunks():
+        rows = table.rows[s:e]
+        packs = table.packs_of(s, e)
+        is_tree = (rows["pk"] >> np.uint32(31)).astype(np.bool_)
+        length = rows["len"].astype(np.float64)
+        compressed = rows["ulen"] != 0
+        u = used[s:e]
+        starts = table.key_starts(s, e)
+        nxt = table.key_starts(e, e + 1)[:1] if e < n else np.ones(1, dtype=np.bool_)
+        single = starts & np.r_[starts[1:], nxt]
+        # rows of keys stored more than once whose key is used: decided below
+        multi = np.flatnonzero(~single) + s
+        if len(multi):
+            multi_used = used[table.first_of(multi)]
+            dup_rows.append(multi[multi_used])
+            deferred = np.zeros(e - s, dtype=np.bool_)
+            deferred[multi[multi_used] - s] = True
         else:
-            stats.unused_size += e.length
-            stats.unused_blobs += 1
-    if still_needed:
-        listing = ", ".join(f"{k} {i.hex()}" for k, i in sorted(still_needed)[:20])
-        raise PruneRefused(
-            f"{len(still_needed)} blob(s) used by snapshots are in no index ({listing}); "
-            "data seems to be missing, prune will not start"
+            deferred = np.zeros(e - s, dtype=np.bool_)
+        entry = np.where(compressed, COMPRESSED_ENTRY_SIZE, PLAIN_ENTRY_SIZE)
+        used_size += np.bincount(packs, weights=entry, minlength=npk)
+        is_used = u & ~deferred
+        is_unused = ~u & ~deferred
+        used_size += np.bincount(packs, weights=np.where(is_used, length, 0.0), minlength=npk)
+        used_blobs += np.bincount(packs, weights=is_used, minlength=npk).astype(np.int64)
+        unused_size += np.bincount(packs, weights=np.where(is_unused, length, 0.0), minlength=npk)
+        unused_blobs += np.bincount(packs, weights=is_unused, minlength=npk).astype(np.int64)
+        has_kind[0] |= np.bincount(packs, weights=~is_tree, minlength=npk) > 0
+        has_kind[1] |= np.bincount(packs, weights=is_tree, minlength=npk) > 0
+        uncompressed |= np.bincount(packs, weights=~compressed, minlength=npk) > 0
+        stats.used_blobs += int(is_used.sum())
+        stats.used_size += int(length[is_used].sum())
+        stats.unused_blobs += int(is_unused.sum())
+        stats.unused_size += int(length[is_unused].sum())
+
+    # Duplicates: the first copy counts as used, the others as duplicates; then keep one copy, preferring
+    # a pack that is kept anyway (has other used blobs), else the last one seen.
+    dups = np.concatenate(dup_rows) if dup_rows else np.zeros(0, dtype=np.intp)
+    if len(dups):
+        first = table.first_of(dups)
+        rows = table.rows[dups]
+        lengths = rows["len"].astype(np.int64)
+        is_first = first == dups
+        stats.used_blobs += int(is_first.sum())
+        stats.used_size += int(lengths[is_first].sum())
+        stats.duplicate_blobs += int((~is_first).sum())
+        stats.duplicate_size += int(lengths[~is_first].sum())
+        copies = np.bincount(np.searchsorted(np.unique(first), first))
+        remaining = dict(zip(np.unique(first).tolist(), copies.tolist(), strict=True))
+        packs = (rows["pk"] & np.uint32(PACK_MASK)).astype(np.int64)
+        # in load order: packs are numbered as index files name them, then by offset
+        for i in np.lexsort((rows["off"], packs)).tolist():
+            key, pack, size = int(first[i]), int(packs[i]), int(lengths[i])
+            count = remaining[key]
+            if count != 0 and (used_blobs[pack] > 0 or count == 1):
+                used_size[pack] += size
+                used_blobs[pack] += 1
+                remaining[key] = 0
+            else:
+                unused_size[pack] += size
+                unused_blobs[pack] += 1
+                if count:
+                    remaining[key] = count - 1
+
+    out: dict[str, PackInfo] = {}
+    present = has_kind[0] | has_kind[1]
+    for no in np.flatnonzero(present).tolist():
+        kind = "mixed" if has_kind[0, no] and has_kind[1, no] else ("tree" if has_kind[1, no] else "data")
+        out[table.pack_ids[no]] = PackInfo(
+            kind=kind,
+            used_size=HEADER_OVERHEAD + int(used_size[no]),
+            unused_size=int(unused_size[no]),
+            used_blobs=int(used_blobs[no]),
+            unused_blobs=int(unused_blobs[no]),
+            uncompressed=bool(uncompressed[no]),
         )
+    return out
 
-    # Like restic, the whole pack header counts as used space; blobs count with their stored length.
-    packs: dict[str, PackInfo] = defaultdict(lambda: PackInfo(used_size=HEADER_OVERHEAD))
-    for e in entries:
-        packs[e.pack_id].used_size += COMPRESSED_ENTRY_SIZE if e.compressed else PLAIN_ENTRY_SIZE
-    for e in entries:
-        info = packs[e.pack_id]
-        info.kind = e.kind if info.kind in (None, e.kind) else "mixed"
-        size = e.length
-        if e.key in duplicates:
-            pass  # decided below
-        elif e.key in keep:
-            info.used_size += size
-            info.used_blobs += 1
-        else:
-            info.unused_size += size
-            info.unused_blobs += 1
-        if not e.compressed:
-            info.uncompressed = True
 
-    # Duplicates: keep one copy, preferring a pack that is kept anyway (has other used blobs).
-    for e in entries:
-        if e.key not in duplicates:
-            continue
-        info = packs[e.pack_id]
-        size = e.length
-        count = duplicates[e.key]
-        if count == 0:
-            info.unused_size += size
-            info.unused_blobs += 1
-        elif info.used_blobs > 0 or count == 1:
-            info.used_size += size
-            info.used_blobs += 1
-            duplicates[e.key] = 0
-        else:
-            info.unused_size += size
-            info.unused_blobs += 1
-            duplicates[e.key] = count - 1
-    return keep, dict(packs)
+def used_mask(table: BlobTable, used: set[BlobKey]) -> Mask:
+    """The first row of every used key; keys in no index make prune refuse, as restic does."""
+    mask = np.zeros(len(table), dtype=np.bool_)
+    missing: list[BlobKey] = []
+    for kind in ("data", "tree"):
+        ids = [i for k, i in used if k == kind]
+        pos = table.find(kind, ids)
+        mask[pos[pos >= 0]] = True
+        missing += [(kind, ids[j]) for j in np.flatnonzero(pos < 0).tolist()]
+    if missing:
+        refuse_missing(missing)
+    return mask
+
+
+def refuse_missing(missing: list[BlobKey]) -> None:
+    listing = ", ".join(f"{k} {i.hex()}" for k, i in sorted(missing)[:20])
+    raise PruneRefused(
+        f"{len(missing)} blob(s) used by snapshots are in no index ({listing}); "
+        "data seems to be missing, prune will not start"
+    )
 
 
 def plan_prune(
     entries: Iterable[IndexedBlob],
     used: set[BlobKey],
+    stored_packs: Mapping[str, int],
+    **options: Any,
+) -> PrunePlan:
+    """``plan_table`` for hand-made entries and a set of used keys."""
+    table = _table_from_entries(entries)
+    return plan_table(table, used_mask(table, used), stored_packs, **options)
+
+
+def plan_table(
+    table: BlobTable,
+    used: Mask,
     stored_packs: Mapping[str, int],
     *,
     pack_size: int,
@@ -232,9 +317,9 @@ def plan_prune(
     """Decide every pack's fate as restic 0.14's prune does; ``stored_packs``: pack id -> file size."""
     max_unused_bytes = parse_max_unused(max_unused)
     repack_limit = math.inf if max_repack_bytes is None else max_repack_bytes
-    plan = PrunePlan()
+    plan = PrunePlan(table=table, keep=used)
     stats = plan.stats
-    plan.keep_blobs, packs = _pack_infos(entries, used, stats)
+    packs = _pack_infos(table, used, stats)
     # only tiny packs count as "too small" unless --repack-small asks for near-target sizes
     target = pack_size * 4 // 5 if repack_small else pack_size // 25
 

@@ -215,28 +215,46 @@ class Repository:
             if self._index_loaded and not force:
                 return self.index
             ids = [i for i in self.list_ids("index") if i not in self.index.loaded_files]
+            return self._load_index_files(ids)
 
-            def load(file_id: str) -> tuple[str, Any]:
+    def refresh_index(self) -> int:
+        """Bring a held index up to date: read only the index files it has not read yet (one listing).
+
+        An index file it read that is gone means a prune rewrote the index (blobs may have moved to
+        other packs): then the whole index is read again. Returns the number of index files read."""
+        with self._index_lock:
+            if not self._index_loaded:
+                return 0  # nothing held: the first lookup loads it
+            listed = self.list_ids("index")
+            present = set(listed)
+            if self.index.loaded_files - present:
+                self.index = MasterIndex()
+            ids = [i for i in listed if i not in self.index.loaded_files]
+            self._load_index_files(ids)
+            return len(ids)
+
+    def _load_index_files(self, ids: list[str]) -> MasterIndex:
+        def load(file_id: str) -> tuple[str, Any]:
+            try:
+                return file_id, self.load_json("index", file_id)
+            except (CorruptObject, MissingObject) as e:
+                return file_id, e
+
+        with ThreadPoolExecutor(4) as pool:
+            for file_id, doc in pool.map(load, ids):
+                if isinstance(doc, EngineError):
+                    self._skip_index(file_id, doc)
+                    continue
                 try:
-                    return file_id, self.load_json("index", file_id)
-                except (CorruptObject, MissingObject) as e:
-                    return file_id, e
-
-            with ThreadPoolExecutor(4) as pool:
-                for file_id, doc in pool.map(load, ids):
-                    if isinstance(doc, EngineError):
-                        self._skip_index(file_id, doc)
-                        continue
-                    try:
-                        self.index.add_index_document(doc, file_id, defer=True)
-                    except (KeyError, TypeError, ValueError) as e:
-                        self._skip_index(
-                            file_id, CorruptObject(f"index/{file_id}", f"invalid index document: {e}")
-                        )
-            self.index.finish_loading()
-            self.index.compact()
-            self._index_loaded = True
-            return self.index
+                    self.index.add_index_document(doc, file_id, defer=True)
+                except (KeyError, TypeError, ValueError) as e:
+                    self._skip_index(
+                        file_id, CorruptObject(f"index/{file_id}", f"invalid index document: {e}")
+                    )
+        self.index.finish_loading()
+        self.index.compact()
+        self._index_loaded = True
+        return self.index
 
     def _skip_index(self, file_id: str, error: EngineError) -> None:
         """A damaged index file does not stop reading: the blobs other index files list are still found

@@ -297,7 +297,9 @@ class Writer:
                     count += len(records[0].blobs)
                     batch.append(records.pop(0))
                 try:
-                    self.repo.save_json("index", index_document(batch))
+                    written = self.repo.save_json("index", index_document(batch))
+                    # its blobs are in the held index already: a refresh need not read the file back
+                    self.repo.index.loaded_files.add(written)
                 except BaseException:
                     with self._lock:
                         self._records[:0] = batch + records

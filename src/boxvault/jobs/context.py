@@ -145,7 +145,7 @@ class JobContext:
                         log.warning("job %s: lease lost, stopping", self.job.pk)
                         return
                     self.flush()
-                except Exception:  # noqa: BLE001 - a failed beat is retried; the lease covers a few misses
+                except Exception:  # a failed beat is retried; the lease covers a few misses
                     log.exception("job %s: heartbeat failed", self.job.pk)
         finally:
             connection.close()  # this thread's own connection

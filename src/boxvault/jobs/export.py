@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
-from itertools import chain
 
+from boxvault.core import csvexport
 from boxvault.jobs.models import Job
 
 HEADER = [
@@ -25,19 +23,13 @@ HEADER = [
 ]
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula (CSV injection); a quote keeps it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""  # type: ignore[attr-defined]
 
 
 def row(job: Job) -> list[str]:
     return [
-        _cell(v)
+        csvexport.cell(v)
         for v in (
             job.pk,
             job.kind_label,
@@ -58,10 +50,4 @@ def row(job: Job) -> list[str]:
 
 
 def csv_lines(jobs: Iterable[Job]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for values in chain([HEADER], (row(j) for j in jobs)):
-        writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    return csvexport.csv_lines(HEADER, (row(x) for x in jobs))

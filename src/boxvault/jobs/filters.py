@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.core import clock
-from boxvault.core.filters import set_choices
+from boxvault.core.filters import DateRangeForm, set_choices
 from boxvault.core.operations import SERVICES
 from boxvault.jobs.models import Job
 
@@ -31,6 +31,7 @@ class JobFilter(django_filters.FilterSet):
 
     class Meta:
         model = Job
+        form = DateRangeForm
         fields = [
             "status",
             "kind",

@@ -15,6 +15,9 @@ class Job(models.Model):
         RESTORE = "restore", "Restore"
         EXPORT = "export", "Export"
         MAINTENANCE = "maintenance", "Maintenance"
+        ERASURE = "erasure", "GDPR erasure"
+        RETENTION = "retention", "Retention"
+        PURGE = "purge", "Purge archived users"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-import traceback
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -260,6 +259,17 @@ def cancel(access: Access, job: Job, *, request: HttpRequest | None = None) -> J
     return job
 
 
+def failure_sentence(exc: BaseException) -> str:
+    """One line for a failed job's card: never the Box SDK's multi-line dump with request and headers."""
+    if type(exc).__module__.startswith("box_sdk_gen"):
+        from boxvault.box.errors import describe
+
+        return describe(exc)[:300]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
 def run(job_id: int, worker_id: str | None = None) -> str | None:
     """Claim and run one job in this thread; the final status, or None when someone else has it."""
     from boxvault.jobs.context import JobCancelled, JobContext
@@ -291,10 +301,12 @@ def run(job_id: int, worker_id: str | None = None) -> str | None:
             message = next((r for r in ctx.partial_reasons if r), "Some items failed")
     except JobCancelled:
         status, message = Status.CANCELED, "Canceled"
-    except Exception as exc:  # noqa: BLE001 - any handler error fails the job, with its trace in the log
-        status, message = Status.FAILED, f"{type(exc).__name__}: {exc}"
-        ctx.log("".join(traceback.format_exception(exc)).strip(), "error")
-        log.warning("job %s failed: %s", job_id, message)
+    except Exception as exc:
+        # Tenants read the card, the activity row and the job log: the card gets one sentence, the log the
+        # error's own text; the traceback (source paths, internals) goes to the server log only.
+        status, message = Status.FAILED, failure_sentence(exc)
+        ctx.log(f"{type(exc).__name__}: {str(exc).strip()}"[:4000], "error")
+        log.warning("job %s failed: %s", job_id, message, exc_info=exc)
     finally:
         ctx.stop()
     if ctx.lost:

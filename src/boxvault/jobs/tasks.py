@@ -54,6 +54,6 @@ def _reconcile_loop(interval: int) -> None:
         try:
             close_old_connections()
             services.reconcile()
-        except Exception:  # noqa: BLE001 - the next round tries again
+        except Exception:  # the next round tries again
             log.exception("reconciler round failed")
             connection.close()

@@ -6,6 +6,7 @@ Django is set up inside each command, never at import: `boxvault --help` and oth
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,14 +31,28 @@ def serve(
 ) -> None:
     """Apply migrations, then run the web server, the queue worker and its scheduler until Ctrl-C."""
     directory = bootstrap.setup(data)
+    from django.conf import settings
     from django.core.management import call_command
 
+    if not os.environ.get("BOXVAULT_BASE_URL"):
+        # Links in e-mails sent by jobs (no request to take the address from) point where this server
+        # listens, not at the default port; an operator behind a proxy sets BOXVAULT_BASE_URL.
+        settings.BOXVAULT_BASE_URL = os.environ["BOXVAULT_BASE_URL"] = listen_url(host, port)
     call_command("migrate", interactive=False, verbosity=0)
     if demo:
         _start_demo(directory)
     from boxvault.portal.server import run
 
     run(host, port, web_threads=threads, queue_workers=workers)
+
+
+def listen_url(host: str, port: int) -> str:
+    """The portal's address for links, from the address `serve` listens on (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - recognising the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _start_demo(directory: Path) -> None:
@@ -129,6 +144,30 @@ def account_create(
         else f"Created account {result['name']!r} (id {result['account']}) "
         f"with administrator {result['email']}."
     )
+
+
+@account_app.command("ip-restrictions")
+def account_ip_restrictions(
+    email: Annotated[str, typer.Option(help="a member of the account (e.g. a locked-out administrator)")],
+    disable: Annotated[
+        bool, typer.Option("--disable", help="turn the account's IP restrictions off")
+    ] = False,
+    data: DataOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Break-glass: lift the IP restrictions of the account of a member who locked themselves out."""
+    if not disable:
+        _fail("nothing to do: pass --disable to turn the account's IP restrictions off")
+    _ready(data)
+    from boxvault.core.errors import ServiceError
+    from boxvault.security.policy import lift_ip_restrictions
+
+    try:
+        account = lift_ip_restrictions(email)
+    except ServiceError as exc:
+        _fail(str(exc))
+    result = {"account": account.pk, "name": account.name, "ip_restrictions": False}
+    typer.echo(json.dumps(result) if as_json else f"IP restrictions of account {account.name!r} are off.")
 
 
 @token_app.command("create")

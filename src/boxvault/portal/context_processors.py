@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -18,6 +19,7 @@ NAVIGATION: list[tuple[str, str, Operation | None]] = [
     ("Security audit", "security:audit", Operation.VIEW_ACTIVITY),
     ("Settings", "accounts:settings", Operation.VIEW_SETTINGS),
     ("Users", "accounts:members", Operation.MANAGE_USERS),
+    ("Notifications", "notifications:settings", Operation.MANAGE_NOTIFICATIONS),
     ("Billing", "billing:home", Operation.BILLING),
     ("Support", "portal:support", Operation.VIEW_SUPPORT),
 ]
@@ -34,9 +36,33 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             continue
         if operation is not None and not member.can(operation):
             continue
+        if name == "billing:home" and not settings.BOXVAULT_BILLING:
+            continue  # billing off: no Billing page at all
         try:
             url = reverse(name)
         except NoReverseMatch:
             continue
         items.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
-    return {"nav": items, "member": member}
+    return {"nav": items, "member": member, **_billing_banner(member)}
+
+
+def _billing_banner(member: Any) -> dict[str, str]:
+    """The guide's billing messages (trial, payment due/overdue/failed, read-only), to members allowed to see
+    them; nothing at all while billing is off."""
+    if member is None or not settings.BOXVAULT_BILLING or not member.can(Operation.BILLING_NOTIFICATIONS):
+        return {}
+    from boxvault.billing.models import Profile
+    from boxvault.core import clock
+
+    profile = Profile.objects.filter(account_id=member.account_id).first()
+    link = "Subscribe" if member.can(Operation.BILLING) else ""
+    if profile is not None and profile.read_only_since is not None:
+        return {"billing_banner": "Backups are paused until the subscription is paid.", "billing_link": link}
+    if profile is not None and profile.state != Profile.State.OK:
+        text = f"{profile.get_state_display()}."
+        return {"billing_banner": text, "billing_link": "Billing" if link else ""}
+    trial = getattr(member.account, "trial", None)
+    if (profile is None or profile.plan == Profile.Plan.NONE) and trial is not None:
+        days = trial.days_left(clock.now())
+        return {"billing_banner": f"Trial: {days} day{'s' if days != 1 else ''} left.", "billing_link": link}
+    return {}

@@ -30,13 +30,16 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
             "trusted_proxy_count": settings.BOXVAULT_TRUSTED_PROXY_COUNT,
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
         }
+    # With BOXVAULT_TRUSTED_PROXIES the portal's ClientAddressMiddleware judges forwarding headers itself
+    # (several proxies, CIDRs); waitress must then pass them on instead of clearing them.
+    clear_headers = not settings.BOXVAULT_TRUSTED_PROXIES
     server = create_server(
         get_wsgi_application(),
         host=host,
         port=port,
         threads=web_threads,
         ident="boxvault",
-        clear_untrusted_proxy_headers=True,
+        clear_untrusted_proxy_headers=clear_headers,
         **proxy,  # type: ignore[arg-type]
     )
     _register_tasks()

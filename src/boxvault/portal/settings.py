@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from datetime import timedelta
@@ -53,8 +54,21 @@ if HTTPS:
 # scheme from its X-Forwarded-For/-Proto headers; from anyone else those headers are dropped.
 BOXVAULT_TRUSTED_PROXY = env_opt("BOXVAULT_TRUSTED_PROXY")
 BOXVAULT_TRUSTED_PROXY_COUNT = env_int("BOXVAULT_TRUSTED_PROXY_COUNT", 1)
+# Proxies (addresses or CIDRs) whose X-Forwarded-For names the client (security.middleware); from anyone else
+# forwarding headers are dropped. Replaces BOXVAULT_TRUSTED_PROXY's waitress handling when set.
+BOXVAULT_TRUSTED_PROXIES = env_list("BOXVAULT_TRUSTED_PROXIES", [])
+for _proxy in BOXVAULT_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"BOXVAULT_TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR"
+        ) from _exc
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No script reads either cookie: htmx, the browsable API and Swagger UI get the CSRF token from the page.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "boxvault.core.errorpages.csrf_failure"
 
 INSTALLED_APPS = [
@@ -73,6 +87,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.saml",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.microsoft",
+    "allauth.socialaccount.providers.openid_connect",
     "axes",
     "huey.contrib.djhuey",
     "boxvault.portal",
@@ -85,11 +104,14 @@ INSTALLED_APPS = [
     "boxvault.backups",
     "boxvault.recovery",
     "boxvault.search",
+    "boxvault.notifications",
 ]
 
 MIDDLEWARE = [
     "boxvault.portal.middleware.HealthCheckMiddleware",
+    "boxvault.security.middleware.ClientAddressMiddleware",  # before anything reads REMOTE_ADDR
     "django.middleware.security.SecurityMiddleware",
+    "boxvault.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +122,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
+    "boxvault.security.middleware.SecurityPolicyMiddleware",  # IP allow-list, enforced 2FA, password expiry
 ]
 
 ROOT_URLCONF = "boxvault.portal.urls"
@@ -179,13 +202,64 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = True  # the activation e-mail's link activates th
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "boxvault.accounts.forms.SignupExtraForm"
+ACCOUNT_FORMS = {"signup": "boxvault.accounts.signup.AtomicSignupForm"}  # user + account in one transaction
 ACCOUNT_ADAPTER = "boxvault.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"change_password": "boxvault.security.forms.ChangePasswordForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # django-axes owns lock-out after failed sign-ins; allauth's own failed-login limit would answer first.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # Off by default so sign-up says plainly that an address is taken; an operator may prefer not to reveal it.
 ACCOUNT_PREVENT_ENUMERATION = env_bool("BOXVAULT_PREVENT_ENUMERATION", False)
+# Single sign-on: SAML apps are per account (Settings > Security); the adapter keeps every SSO sign-in inside
+# the account that configured it.
+SOCIALACCOUNT_ADAPTER = "boxvault.accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link a sign-in to a user by e-mail across accounts
+# A social sign-up still shows the form (names, data-center location): it creates an account like any other.
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a POST (with CSRF) starts every external sign-in
+
+
+def _social_providers() -> dict[str, dict[str, object]]:
+    """Google, Microsoft and a generic OpenID Connect provider, each only when the operator gave it a client
+    id (allauth lists only configured providers, so unconfigured ones stay hidden)."""
+    providers: dict[str, dict[str, object]] = {}
+    google_id = env_opt("BOXVAULT_GOOGLE_CLIENT_ID")
+    if google_id:
+        providers["google"] = {
+            "APPS": [{"client_id": google_id, "secret": env_str("BOXVAULT_GOOGLE_CLIENT_SECRET"), "key": ""}],
+            "SCOPE": ["openid", "email", "profile"],
+        }
+    microsoft_id = env_opt("BOXVAULT_MICROSOFT_CLIENT_ID")
+    if microsoft_id:
+        providers["microsoft"] = {
+            "APPS": [
+                {
+                    "client_id": microsoft_id,
+                    "secret": env_str("BOXVAULT_MICROSOFT_CLIENT_SECRET"),
+                    "settings": {"tenant": env_str("BOXVAULT_MICROSOFT_TENANT", "organizations")},
+                }
+            ]
+        }
+    oidc_url = env_opt("BOXVAULT_OIDC_SERVER_URL")
+    if oidc_url:
+        providers["openid_connect"] = {
+            "APPS": [
+                {
+                    "provider_id": "oidc",
+                    "name": env_str("BOXVAULT_OIDC_NAME", "OpenID Connect"),
+                    "client_id": env_str("BOXVAULT_OIDC_CLIENT_ID"),
+                    "secret": env_str("BOXVAULT_OIDC_CLIENT_SECRET"),
+                    "settings": {"server_url": oidc_url},
+                }
+            ]
+        }
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = _social_providers()
+# Networks a tenant-supplied URL (IdP metadata) may reach although private or local (CIDRs, operator only).
+BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "boxvault"
 
@@ -227,6 +301,10 @@ SPECTACULAR_SETTINGS = {
         "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
         "JobStatusEnum": "boxvault.jobs.models.Job.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "boxvault.core.openapi.add_error_responses",
+    ],
 }
 
 # --- e-mail: console unless an SMTP host is configured
@@ -276,6 +354,13 @@ def _locations() -> dict[str, dict[str, str]]:
 # Data-center locations a new account chooses from at sign-up: id -> label and repository location.
 BOXVAULT_LOCATIONS = _locations()
 BOXVAULT_TRIAL_DAYS = env_int("BOXVAULT_TRIAL_DAYS", 14)
+# Egress (DESIGN.md "Egress", docs/operations.md): networks a tenant-supplied endpoint may resolve into
+# although they are not public (loopback, private, ...), as CIDRs. Empty: tenants reach public addresses only.
+BOXVAULT_EGRESS_ALLOW = env_list("BOXVAULT_EGRESS_ALLOW", [])
+try:
+    _egress_networks = [ipaddress.ip_network(n, strict=False) for n in BOXVAULT_EGRESS_ALLOW]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"BOXVAULT_EGRESS_ALLOW: {_exc} (CIDRs such as 10.0.0.0/8)") from _exc
 BOXVAULT_REMOVAL_GRACE_DAYS = env_int("BOXVAULT_REMOVAL_GRACE_DAYS", 7)
 # Support page channels; an empty one is not shown.
 BOXVAULT_SUPPORT = {
@@ -291,8 +376,44 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("BOXVAULT_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "huey": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 # Absolute links in e-mails sent outside a request (CLI, queue workers).
 BOXVAULT_BASE_URL = env_str("BOXVAULT_BASE_URL", "http://127.0.0.1:8000")
 BOXVAULT_SIGNUP_OPEN = env_bool("BOXVAULT_SIGNUP_OPEN", True)
+
+# --- billing (docs/operations.md "Billing"): off by default; a self-hoster who charges nobody sees none.
+BOXVAULT_BILLING = env_bool("BOXVAULT_BILLING", False)
+
+
+def _json_env(name: str, default: object) -> object:
+    raw = env_opt(name)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON") from exc
+
+
+# Prices per backed-up Box user, per currency: {"USD": {"monthly": "3.00", "annual": "30.00"}, ...}
+BOXVAULT_BILLING_PRICES = _json_env(
+    "BOXVAULT_BILLING_PRICES", {"USD": {"monthly": "3.00", "annual": "30.00"}}
+)
+# Tax rates in percent by ISO country code: {"DE": "19", "IL": "17"}; countries absent pay none.
+BOXVAULT_BILLING_TAX_RATES = _json_env("BOXVAULT_BILLING_TAX_RATES", {})
+BOXVAULT_BILLING_TAX_ID_COUNTRIES = env_list("BOXVAULT_BILLING_TAX_ID_COUNTRIES", ["IL"])
+# The seller printed on invoices: {"name": ..., "address": [lines], "tax_id": ..., "email": ...}
+BOXVAULT_BILLING_SELLER = _json_env("BOXVAULT_BILLING_SELLER", {"name": "boxvault", "address": []})
+BOXVAULT_BILLING_READ_ONLY_AFTER_DAYS = env_int("BOXVAULT_BILLING_READ_ONLY_AFTER_DAYS", 14)
+BOXVAULT_BILLING_REMOVE_AFTER_DAYS = env_int("BOXVAULT_BILLING_REMOVE_AFTER_DAYS", 60)
+BOXVAULT_STRIPE_SECRET_KEY = env_opt("BOXVAULT_STRIPE_SECRET_KEY")
+BOXVAULT_STRIPE_PUBLISHABLE_KEY = env_opt("BOXVAULT_STRIPE_PUBLISHABLE_KEY")
+BOXVAULT_STRIPE_WEBHOOK_SECRET = env_opt("BOXVAULT_STRIPE_WEBHOOK_SECRET")
+# Only for tests and staging (a local Stripe emulator); never set in production.
+BOXVAULT_STRIPE_API_BASE = env_opt("BOXVAULT_STRIPE_API_BASE")
+
+# Notifications: an exceptions e-mail waits until no failure came for QUIET seconds (and no backup runs),
+# or its oldest failure has waited MAX seconds (docs/notifications.md).
+BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_QUIET_SECONDS", 120)
+BOXVAULT_NOTIFY_BATCH_MAX_SECONDS = env_int("BOXVAULT_NOTIFY_BATCH_MAX_SECONDS", 3600)

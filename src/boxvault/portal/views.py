@@ -54,7 +54,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
             if pending:
                 return JsonResponse({"status": "unavailable", "migrations": len(pending)}, status=503)
             _migrated = True
-    except Exception:  # noqa: BLE001 - any database failure means "not ready", never a 500
+    except Exception:  # any database failure means "not ready", never a 500
         log.exception("readiness check failed")
         return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
     return JsonResponse({"status": "ok"})

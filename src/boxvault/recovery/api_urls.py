@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from boxvault.recovery import api
+from boxvault.recovery import api, erasure_api
 
 urlpatterns = [
     path(
@@ -13,4 +13,7 @@ urlpatterns = [
     path("snapshots/<str:ref>/tree/", api.TreeView.as_view(), name="snapshot-tree"),
     path("restores/", api.RestoresView.as_view(), name="restores"),
     path("exports/", api.ExportsView.as_view(), name="exports"),
+    path("erasures/", erasure_api.ErasuresView.as_view(), name="erasures"),
+    path("erasures/<int:pk>/", erasure_api.ErasureView.as_view(), name="erasure"),
+    path("erasures/<int:pk>/receipt/", erasure_api.ReceiptView.as_view(), name="erasure-receipt"),
 ]

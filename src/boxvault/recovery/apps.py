@@ -8,4 +8,4 @@ class RecoveryConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the "restore" and "export" job handlers and the job-finished receiver (wipe + e-mail).
-        from boxvault.recovery import handlers, signals  # noqa: F401
+        from boxvault.recovery import erasure_job, handlers, signals  # noqa: F401

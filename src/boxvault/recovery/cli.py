@@ -1,4 +1,4 @@
-"""`boxvault recovery snapshots|tree|restore|export`: the API's recovery calls for a member, by e-mail.
+"""`boxvault recovery snapshots|tree|restore|export|erase`: the API's recovery calls for a member, by e-mail.
 
 The commands act as the member named with `--email` (their role's operations apply, their account's tasks
 only), against the portal's database in the data directory. Export credentials come from a JSON file
@@ -214,6 +214,60 @@ def export(
 
     job = _guard(services.start_export, access, snapshot, list(paths or []), target)
     _finish(job, wait, as_json)
+
+
+@app.command("erase")
+def erase(
+    email: EmailOption,
+    task: Annotated[int, typer.Option("--task", help="task id")],
+    user: Annotated[str, typer.Option("--user", help="Box user id")],
+    paths: Annotated[
+        list[str], typer.Option("--path", help='a path as the snapshot tree names it: "/<login>/A/b.txt"')
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the receipt)")],
+    snapshot: Annotated[str, typer.Option("--snapshot", help="the paths must be in this snapshot")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: erasure cannot be undone")] = False,
+    receipt_pdf: Annotated[
+        Path | None, typer.Option("--receipt-pdf", help="with --wait: write the PDF receipt here")
+    ] = None,
+    wait: WaitOption = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """GDPR right to erasure: remove paths of a Box user from every snapshot of the task, then prune."""
+    if not yes:
+        _fail("erasure deletes the items from every snapshot and cannot be undone: add --yes", 2)
+    access = _access(email, data)
+    from boxvault.jobs import services as jobs
+    from boxvault.recovery import erasure as service
+    from boxvault.recovery.erasure_api import erasure_json
+    from boxvault.recovery.models import Erasure
+
+    row = _guard(
+        service.request_erasure,
+        access,
+        task=task,
+        box_user_id=user,
+        paths=list(paths or []),
+        reason=reason,
+        snapshot=snapshot or None,
+    )
+    if wait and row.job_id:
+        jobs.run(row.job_id)
+        row = Erasure.objects.get(pk=row.pk)
+        if receipt_pdf is not None and row.status == Erasure.Status.COMPLETED:
+            from boxvault.recovery.receipt import render_pdf
+
+            receipt_pdf.write_bytes(render_pdf(row.receipt))
+    doc = erasure_json(row)
+    if wait and row.status == Erasure.Status.COMPLETED:
+        doc["receipt"] = row.receipt
+    lines = [f"erasure {row.pk}: {row.status} (job {row.job_id})"]
+    if row.status == Erasure.Status.COMPLETED:
+        lines.append(f"{len(row.receipt.get('snapshots_rewritten') or [])} snapshot(s) rewritten")
+    _emit(doc, as_json, lines)
+    if row.status in (Erasure.Status.FAILED, Erasure.Status.CANCELED):
+        raise typer.Exit(1)
 
 
 def _register_search() -> None:

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import opendal
+from opendal.layers import TimeoutLayer
 
 from boxvault.box.restore import VERSIONS_DIR, node_kind, xattr_text
+from boxvault.core import egress
 from boxvault.engine.reader import FileReader
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.storage.base import StorageError
-from boxvault.engine.storage.credentials import operator_options
 from boxvault.engine.storage.location import parse_location
 from boxvault.engine.tree import Node
+from boxvault.recovery import s3export
+from boxvault.recovery.zipnames import entry_name
 
 MANIFEST = ".boxvault-manifest.json"
 _CONTENT_TYPE = "application/octet-stream"
@@ -65,7 +70,7 @@ class ZipSink:
         self._zip = zipfile.ZipFile(self._file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
     def _info(self, name: str, node: Node | None) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, _ZIP_EPOCH)
+        info = zipfile.ZipInfo(entry_name(name, directory=name.endswith("/")), _ZIP_EPOCH)
         if node is not None:
             when = node.mtime_dt
             if when.year >= 1980:
@@ -97,8 +102,65 @@ class ZipSink:
         self._file.close()
 
 
-def target_operator(target: Mapping[str, Any]) -> opendal.Operator:
-    """An OpenDAL operator for an export target as the dialog/API gives it (see docs/recovery.md)."""
+def target_operator(target: Mapping[str, Any], timeout: float = 60.0) -> opendal.Operator:
+    """An OpenDAL operator for an Azure or GCS export target as the dialog/API gives it (docs/recovery.md).
+
+    Exactly the tenant's credentials, every default credential chain off (environment, config files,
+    instance metadata, GOOGLE_APPLICATION_CREDENTIALS): missing ones are refused before any connection.
+    The endpoint is the cloud's own; another (an emulator) only inside a network the operator allows
+    (`BOXVAULT_EGRESS_ALLOW`), because OpenDAL resolves names itself and follows redirects."""
+    kind = str(target.get("kind") or "")
+    location = _checked_location(target)
+    if kind == "s3":
+        raise StorageError("S3 targets are written through s3_target(), never OpenDAL")
+    parsed = parse_location(location)
+    root = "/" + parsed.path + ("/" if parsed.path else "")
+    options: dict[str, str]
+    if kind == "azure":
+        account = str(target.get("account_name") or "")
+        if not _AZURE_ACCOUNT.fullmatch(account):
+            raise StorageError(
+                "an Azure export needs the storage account's name (3-24 lower-case letters/digits)"
+            )
+        key, sas = str(target.get("account_key") or ""), str(target.get("sas_token") or "")
+        if not key and not sas:
+            raise StorageError("an Azure export needs the account key or a SAS token")
+        endpoint = _operator_endpoint(target) or f"https://{account}.blob.core.windows.net"
+        options = {"container": parsed.bucket, "root": root, "account_name": account, "endpoint": endpoint}
+        if key:
+            options["account_key"] = key
+        else:
+            options["sas_token"] = sas.lstrip("?")
+        scheme = "azblob"
+    else:
+        token = str(target.get("access_token") or "")
+        if not token:
+            raise StorageError(
+                "a GCS export needs an OAuth access token (the server's own credentials are never used)"
+            )
+        options = {
+            "bucket": parsed.bucket,
+            "root": root,
+            "token": token,
+            "disable_config_load": "true",
+            "disable_vm_metadata": "true",
+        }
+        endpoint = _operator_endpoint(target)
+        if endpoint:
+            options["endpoint"] = endpoint
+        scheme = "gcs"
+    try:
+        operator = opendal.Operator(scheme, **options)
+    except Exception as exc:  # OpenDAL's configuration errors become one clear message
+        raise StorageError(f"cannot use {location}: the target's settings are not valid") from exc
+    # every request ends: a storage that accepts and never answers fails the file (or the probe), not the job
+    return operator.layer(TimeoutLayer(timeout=timeout, io_timeout=max(timeout, 300.0)))
+
+
+_AZURE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+
+
+def _checked_location(target: Mapping[str, Any]) -> str:
     kind = str(target.get("kind") or "")
     location = str(target.get("location") or "").strip()
     expected = {"s3": "s3:", "azure": "azure:", "gcs": "gs:"}.get(kind)
@@ -106,33 +168,37 @@ def target_operator(target: Mapping[str, Any]) -> opendal.Operator:
         raise StorageError(f"unknown export target kind {kind!r} (s3, azure or gcs)")
     if not location.startswith(expected):
         raise StorageError(f"a {kind} location starts with '{expected}' (e.g. {_EXAMPLES[kind]})")
-    env: dict[str, str] = {}
-    if kind == "s3":
-        env = {
-            "AWS_ACCESS_KEY_ID": str(target.get("access_key_id") or ""),
-            "AWS_SECRET_ACCESS_KEY": str(target.get("secret_access_key") or ""),
-            "AWS_DEFAULT_REGION": str(target.get("region") or "us-east-1"),
-        }
-        if not env["AWS_ACCESS_KEY_ID"] or not env["AWS_SECRET_ACCESS_KEY"]:
-            raise StorageError("an S3 export needs an access key id and a secret access key")
-    elif kind == "azure":
-        env = {
-            "AZURE_ACCOUNT_NAME": str(target.get("account_name") or ""),
-            "AZURE_ACCOUNT_KEY": str(target.get("account_key") or ""),
-            "AZURE_ACCOUNT_SAS": str(target.get("sas_token") or ""),
-            "BOXVAULT_AZURE_ENDPOINT": str(target.get("endpoint") or ""),
-        }
-    else:
-        env = {
-            "GOOGLE_ACCESS_TOKEN": str(target.get("access_token") or ""),
-            "STORAGE_EMULATOR_HOST": str(target.get("endpoint") or ""),
-        }
-    env = {k: v for k, v in env.items() if v}
-    scheme, options = operator_options(parse_location(location), env)
+    return location
+
+
+def _operator_endpoint(target: Mapping[str, Any]) -> str:
+    """A tenant's Azure/GCS endpoint (an emulator's), pinned to its checked address, if the operator allows
+    its network; "" when none is given."""
+    raw = str(target.get("endpoint") or "").strip()
+    if not raw:
+        return ""
+    if "://" not in raw:
+        raw = "http://" + raw
     try:
-        return opendal.Operator(scheme, **options)
-    except Exception as exc:  # noqa: BLE001 - OpenDAL's configuration errors become one clear message
-        raise StorageError(f"cannot use {location}: {_first_line(exc)}") from exc
+        pinned = egress.check_url(raw, allow=None)
+        egress.require_allowed_network(pinned)
+    except egress.EgressRefused as exc:
+        raise StorageError(str(exc)) from None
+    path = urlsplit(raw).path.rstrip("/")
+    # http: the checked address itself goes into the URL (OpenDAL would resolve the name again); https keeps
+    # the name for its certificate, inside a network the operator vouches for
+    return (pinned.pinned_url if pinned.scheme == "http" else pinned.url) + path
+
+
+def s3_target(
+    target: Mapping[str, Any], timeouts: tuple[float, float] = egress.TIMEOUTS
+) -> s3export.S3Target:
+    location = parse_location(_checked_location(target))
+    return s3export.from_target(location, dict(target), timeouts=timeouts)
+
+
+# the probe runs while a person waits for the dialog: seconds, not minutes
+PROBE_TIMEOUTS = (5.0, 15.0)
 
 
 _EXAMPLES = {
@@ -147,36 +213,73 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
+def _safe(exc: BaseException) -> str:
+    """What a tenant may read of a storage failure: our own messages, never the remote side's words."""
+    if isinstance(exc, StorageError):
+        return _first_line(exc)
+    return "the storage refused the request"
+
+
 def probe(target: Mapping[str, Any]) -> None:
     """Write and delete a small object, so wrong credentials fail here and not after an hour of work."""
-    op = target_operator(target)
     name = f".boxvault-probe-{secrets.token_hex(8)}"
+    if str(target.get("kind") or "") == "s3":
+        s3 = s3_target(target, timeouts=PROBE_TIMEOUTS)
+        try:
+            s3.put(name, b"boxvault export probe")
+            s3.delete(name)
+        except StorageError as exc:
+            raise StorageError(f"the storage refused a test write: {_first_line(exc)}") from None
+        finally:
+            s3.close()
+        return
+    op = target_operator(target, timeout=PROBE_TIMEOUTS[1])
     try:
         op.write(name, b"boxvault export probe", content_type=_CONTENT_TYPE)
         op.delete(name)
-    except Exception as exc:  # noqa: BLE001 - every OpenDAL error means: this target cannot take the export
-        raise StorageError(f"the storage refused a test write: {_first_line(exc)}") from exc
+    except Exception:  # noqa: BLE001 - every OpenDAL error means: this target cannot take the export
+        raise StorageError(
+            "the storage refused a test write (check the location and the credentials)"
+        ) from None
 
 
 class ObjectStoreSink:
     def __init__(self, target: Mapping[str, Any]) -> None:
-        self.op = target_operator(target)
+        self.s3 = s3_target(target) if str(target.get("kind") or "") == "s3" else None
+        self.op = None if self.s3 is not None else target_operator(target)
 
     def add_dir(self, rel: str, node: Node) -> None:
         return  # object stores have no folders; the files' keys carry the paths
 
     def add_file(self, rel: str, node: Node, chunks: Iterator[bytes]) -> tuple[int, str]:
         digest, counter = hashlib.sha1(usedforsecurity=False), [0]
-        with self.op.open(rel, "wb", content_type=_CONTENT_TYPE) as out:
-            for chunk in _hashing(chunks, digest, counter):
-                out.write(chunk)
+        if self.s3 is not None:
+            self.s3.upload(rel, _hashing(chunks, digest, counter), node.size)
+            return counter[0], digest.hexdigest()
+        assert self.op is not None
+        try:
+            with self.op.open(rel, "wb", content_type=_CONTENT_TYPE) as out:
+                for chunk in _hashing(chunks, digest, counter):
+                    out.write(chunk)
+        except (OSError, StorageError, ValueError):
+            raise
+        except Exception:  # noqa: BLE001 - OpenDAL's text may quote the remote side's answer
+            raise StorageError("the storage refused the request") from None
         return counter[0], digest.hexdigest()
 
     def add_bytes(self, rel: str, data: bytes) -> None:
-        self.op.write(rel, data, content_type="application/json")
+        if self.s3 is not None:
+            self.s3.put(rel, data, "application/json")
+            return
+        assert self.op is not None
+        try:
+            self.op.write(rel, data, content_type="application/json")
+        except Exception:  # noqa: BLE001 - as above
+            raise StorageError("the storage refused the request") from None
 
     def close(self) -> None:
-        return
+        if self.s3 is not None:
+            self.s3.close()
 
 
 def export(
@@ -211,7 +314,7 @@ def export(
         except (OSError, StorageError, ValueError) as exc:
             error = _first_line(exc)
         except Exception as exc:  # noqa: BLE001 - OpenDAL and engine errors on one file fail that file only
-            error = f"{type(exc).__name__}: {_first_line(exc)}"
+            error = f"{type(exc).__name__}: the storage or the repository failed"
         if error:
             report.failed += 1
             report.failures.append({"path": rel, "error": error})

@@ -88,3 +88,25 @@ def parse(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dic
     if not serializer.is_valid():
         raise ValueError(first_error(serializer.errors))
     return dict(serializer.validated_data)
+
+
+class ErasureRequest(serializers.Serializer[Any]):
+    """`POST /api/v1/erasures/` (the erasure page builds the same): the checks against the repository are
+    the service's (recovery/erasure.py)."""
+
+    task = serializers.IntegerField(help_text="the backup task's id")
+    box_user_id = StrictCharField(help_text="the Box user whose backups hold the items")
+    paths = serializers.ListField(
+        child=StrictCharField(),
+        allow_empty=False,
+        max_length=MAX_PATHS,
+        error_messages={
+            "empty": "give at least one path to erase",
+            "max_length": f"at most {MAX_PATHS} paths at once; select their folder instead",
+        },
+        help_text='paths as the snapshot tree names them ("/<login>/A/b.txt"); "/<login>" = the whole user',
+    )
+    reason = StrictCharField(max_length=2000, help_text="why (kept in the receipt)")
+    snapshot = StrictCharField(
+        required=False, allow_blank=True, default="", help_text="optional: the paths must be in this snapshot"
+    )

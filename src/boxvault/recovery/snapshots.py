@@ -2,8 +2,10 @@
 
 A snapshot is named `<task id>:<restic snapshot id>` outside this module: the task part is looked up through
 the caller's access (another tenant's task answers 404), the snapshot part must be in that task's own
-repository and belong to the Box user the caller browses. Listing reads the repository itself (the truth),
-never the catalog, so a snapshot written while the database was lost is still found.
+repository and belong to the Box user the caller browses. Listings (snapshots, dates, sizes, counts) come
+from the catalog in the database (CatalogSnapshot, indexed by task, user and time): the repository is opened
+only to read a tree or a file. A snapshot written while the database was lost is brought back into the
+catalog by `boxvault task verify-catalog TASK --repair` (backups/verify.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.http import Http404
 
 from boxvault.accounts.access import Access, get_for
 from boxvault.backups import repository
-from boxvault.backups.models import Task
+from boxvault.backups.models import CatalogSnapshot, Task, TaskUser
 from boxvault.box.restore import node_kind, xattr_text
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
@@ -71,20 +73,29 @@ def open_repo(task: Task) -> Repository:
 def list_snapshots(
     task: Task, box_user_id: str, start: datetime | None = None, end: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """The user's snapshots, newest first, within [start, end] when given."""
-    try:
-        repo = open_repo(task)
-    except Http404:
-        return []
-    with repo:
-        snaps = repo.list_snapshots(tags=[f"user:{box_user_id}"])
-    found = []
-    for snap in reversed(snaps):
-        when = snap.datetime
-        if (start and when < start) or (end and when > end):
-            continue
-        found.append(describe(task, snap))
-    return found
+    """The user's snapshots, newest first, within [start, end] when given (from the catalog)."""
+    rows = CatalogSnapshot.objects.filter(task=task, box_user_id=box_user_id, forgotten_at__isnull=True)
+    if start:
+        rows = rows.filter(time__gte=start)
+    if end:
+        rows = rows.filter(time__lte=end)
+    login = (
+        TaskUser.objects.filter(task=task, box_user_id=box_user_id).values_list("login", flat=True).first()
+    )
+    root = f"/{login}" if login else "/"
+    return [
+        {
+            "id": f"{task.pk}:{row.snapshot_id}",
+            "snapshot_id": row.snapshot_id,
+            "short_id": row.snapshot_id[:8],
+            "time": row.time.isoformat(),
+            "box_user_id": row.box_user_id,
+            "root": root,
+            "files": row.files,
+            "bytes": row.bytes,
+        }
+        for row in rows.order_by("-time", "-id")
+    ]
 
 
 def describe(task: Task, snap: Snapshot) -> dict[str, Any]:
@@ -107,10 +118,20 @@ def locate(access: Access, ref: str) -> Located:
     if not match:
         raise BadRequest("a snapshot is named '<task id>:<snapshot id>'")
     task = get_for(access, Task.objects.all(), pk=int(match.group(1)))
+    # a prefix is resolved in the catalog (no listing of the repository's snapshots); one the catalog
+    # does not know is still looked up in the repository
+    known = list(
+        CatalogSnapshot.objects.filter(task=task, snapshot_id__startswith=match.group(2)).values_list(
+            "snapshot_id", flat=True
+        )[:2]
+    )
     repo = open_repo(task)
     try:
-        snap = repo.find_snapshot(match.group(2))
-    except Exception as exc:  # noqa: BLE001 - unknown or ambiguous prefix: not found, whatever the engine says
+        if len(known) == 1:
+            snap = repo.load_snapshot(known[0])
+        else:
+            snap = repo.find_snapshot(match.group(2))
+    except Exception as exc:  # unknown or ambiguous prefix: not found, whatever the engine says
         repo.close()
         raise Http404("no such snapshot") from exc
     return Located(task, repo, snap)

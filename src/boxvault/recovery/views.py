@@ -138,6 +138,7 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
         "task_user": task_user,
         "can_restore": request.access.can(Operation.RESTORE),  # type: ignore[attr-defined]
         "can_export": request.access.can(Operation.EXPORT),  # type: ignore[attr-defined]
+        "can_erase": request.access.can(Operation.DELETE_ITEMS),  # type: ignore[attr-defined]
     }
     template = "recovery/_tree.html" if request.headers.get("HX-Request") else "recovery/browse.html"
     return render(request, template, context)
@@ -256,4 +257,4 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         )
     stamp = (job.finished_at or clock.now()).strftime("%Y%m%d-%H%M")
     filename = f"boxvault-{job.box_user_login or job.box_user_id}-{stamp}.zip"
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)  # noqa: SIM115
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)

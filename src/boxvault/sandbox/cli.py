@@ -112,10 +112,20 @@ def mutate(
     fraction: float = typer.Option(..., "--fraction", min=0.0, max=1.0),
     seed: int = typer.Option(1, "--seed"),
     as_json: bool = typer.Option(False, "--json"),
+    mode: str = typer.Option(
+        "ordinary",
+        "--mode",
+        help="ordinary | encrypt (ransomware-like, one user) | delete (mass delete, one user)",
+    ),
+    user: str = typer.Option("", "--user", help="Box user id or login (encrypt and delete modes)"),
+    extension: str = typer.Option(
+        ".locked", "--extension", help="encrypt mode: appended to each name ('' keeps names)"
+    ),
 ) -> None:
     """Change a fraction of the files; print the counts per kind and the ids of files whose content
-    changed.
+    changed. `--mode encrypt|delete --user U` attacks one user's files instead.
     """
+    from .mutate import MODES, attack
     from .mutate import mutate as do_mutate
     from .store import Store
 
@@ -124,9 +134,22 @@ def mutate(
             f"error: {data} holds no sandbox: run `boxvault sandbox seed --data {data}` first", err=True
         )
         raise typer.Exit(2)
+    if mode not in MODES:
+        typer.echo(f"error: --mode must be one of {', '.join(MODES)}", err=True)
+        raise typer.Exit(2)
+    if mode != "ordinary" and not user:
+        typer.echo(f"error: --mode {mode} needs --user (a Box user id or login)", err=True)
+        raise typer.Exit(2)
     store = _open(lambda: Store(data), data)
     try:
-        report = do_mutate(store, fraction, seed)
+        if mode == "ordinary":
+            report = do_mutate(store, fraction, seed)
+        else:
+            try:
+                report = attack(store, mode, user, fraction, seed, extension)
+            except ValueError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
     finally:
         store.close()
     typer.echo(json.dumps(report, ensure_ascii=False, indent=None if as_json else 2))

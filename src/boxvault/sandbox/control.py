@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from .auth import issue_access
 from .errors import BoxError, bad_request, not_found
-from .mutate import mutate
+from .mutate import MODES, attack, mutate
 from .runtime import sandbox
 from .seed import CONTENT_TABLES, SeedOptions, credentials, seed
 from .store import is_id, now_iso
@@ -67,6 +67,23 @@ async def do_mutate(request: Request) -> Response:
     fraction = body.get("fraction", 0.1)
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
         raise bad_request("'fraction' must be a number between 0 and 1")
+    mode = body.get("mode", "ordinary")
+    if mode not in MODES:
+        raise bad_request(f"'mode' must be one of {', '.join(MODES)}")
+    if mode != "ordinary":
+        user = body.get("user")
+        if not isinstance(user, str | int) or isinstance(user, bool) or not str(user):
+            raise bad_request("'user' (a Box user id or login) is required for this mode")
+        extension = body.get("extension", ".locked")
+        if not isinstance(extension, str) or len(extension) > 20 or "/" in extension:
+            raise bad_request("'extension' must be a short file-name suffix")
+        try:
+            report = attack(
+                sandbox(request).store, mode, str(user), float(fraction), _int(body, "seed", 1), extension
+            )
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        return JSONResponse(report)
     return JSONResponse(mutate(sandbox(request).store, float(fraction), _int(body, "seed", 1)))
 
 
@@ -249,7 +266,7 @@ async def reset(request: Request) -> Response:
     sb = sandbox(request)
     with sb.store.tx():
         for table in CONTENT_TABLES:
-            sb.store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            sb.store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names  # nosec B608
         sb.store.db.execute("DELETE FROM settings")
     for sub in ("blobs", "sessions"):
         shutil.rmtree(sb.store.dir / sub, ignore_errors=True)

@@ -16,6 +16,9 @@ from .names import file_name, folder_name, unique
 from .store import Store
 
 KINDS = ("new_versions", "new_files", "renames", "moves", "trashed", "deleted", "new_folders")
+# Attack modes (smart-alert tests): what ransomware or a mass deletion does to one user's Box.
+MODES = ("ordinary", "encrypt", "delete")
+RANSOM_NOTE = "HOW_TO_DECRYPT_FILES.txt"
 
 
 def mutate(store: Store, fraction: float, seed: int) -> dict[str, Any]:
@@ -114,3 +117,60 @@ def _taken(store: Store, parent: int, owner: int) -> set[str]:
     if parent == 0:
         return {r[0] for r in store.all(sql + " AND owner_id = ?", parent, owner)}
     return {r[0] for r in store.all(sql, parent)}
+
+
+def attack(
+    store: Store, mode: str, user: str, fraction: float, seed: int, extension: str = ".locked"
+) -> dict[str, Any]:
+    """Mass "encryption" or mass deletion of a fraction of one user's files (`user`: Box id or login).
+
+    encrypt: each chosen file gets a new version of random bytes (the generated content is an AES keystream)
+    of about its size, renamed with `extension` when one is given, and a ransom note lands in the user's
+    root folder. delete: each chosen file is trashed and purged."""
+    if mode not in ("encrypt", "delete"):
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be above 0 and at most 1")
+    owner = store.one("SELECT * FROM users WHERE (id = ? OR login = ?) AND deleted = 0", user, user)
+    if owner is None:
+        raise ValueError(f"no user {user!r} in the sandbox")
+    owner_id = int(owner["id"])
+    rng = random.Random(f"attack:{mode}:{seed}")
+    files = store.all(
+        "SELECT * FROM items WHERE type = 'file' AND owner_id = ? AND purged = 0 AND trashed_at IS NULL "
+        "ORDER BY id",
+        owner_id,
+    )
+    files = [f for f in files if not items.ancestors_trashed(store, f)]
+    count = min(len(files), math.ceil(len(files) * fraction))
+    chosen = rng.sample(files, count)
+    touched: list[str] = []
+    for row in chosen:
+        fid = str(row["id"])
+        if mode == "delete":
+            items.trash(store, row, owner_id)
+            fresh = store.item(int(row["id"]))
+            if fresh is not None:
+                items.purge(store, fresh, owner_id)
+        else:
+            size = max(1, int(store.scalar("SELECT size FROM versions WHERE id = ?", row["version_id"]) or 1))
+            ref = f"attack:{seed}:{fid}"
+            name = str(row["name"]) + extension if extension else None
+            try:
+                items.new_version(
+                    store, row, owner_id, (size, content.generated_sha1(ref, size), "gen", ref), name=name
+                )
+            except BoxError:  # the new name is taken in that folder: encrypt in place
+                items.new_version(store, row, owner_id, (size, content.generated_sha1(ref, size), "gen", ref))
+        touched.append(fid)
+    report: dict[str, Any] = {"mode": mode, "user": str(owner_id), "seed": seed, "fraction": fraction}
+    report["file_ids"] = touched
+    if mode == "encrypt":
+        ref = f"attack:{seed}:note"
+        taken = _taken(store, 0, owner_id)
+        name = unique(RANSOM_NOTE, taken)
+        note = items.create_file(
+            store, 0, owner_id, owner_id, name, (1024, content.generated_sha1(ref, 1024), "gen", ref)
+        )
+        report["ransom_note"] = {"id": str(note), "name": name}
+    return report

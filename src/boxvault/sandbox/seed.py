@@ -159,7 +159,7 @@ def seed(store: Store, opts: SeedOptions) -> dict[str, Any]:
     now = now_iso()
     with store.tx():
         for table in CONTENT_TABLES:
-            store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            store.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names  # nosec B608
         store.db.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
         enterprise_id = str(rng.randint(10_000_000, 99_999_999))
         client_id = _token(rng, 32)

@@ -36,7 +36,7 @@ def _sqlite(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
     where, params = _filters(c, "d")
     if not c.has_text:
         clause = " AND ".join(["d.task_id = %s", *where])
-        sql = f"SELECT d.id FROM search_doc d WHERE {clause} ORDER BY d.id DESC"  # noqa: S608 - constant SQL
+        sql = f"SELECT d.id FROM search_doc d WHERE {clause} ORDER BY d.id DESC"  # noqa: S608 - constant SQL  # nosec B608
         return sql, [task_id, *params]
     # CROSS JOIN keeps FTS5 as the outer loop and ORDER BY its rowid lets it stream matches newest first,
     # so LIMIT stops early instead of sorting every match of a common word.
@@ -45,7 +45,7 @@ def _sqlite(task_id: int, c: Criteria) -> tuple[str, list[Any]]:
         match += f' AND owner : "u{c.box_user_id}"'
     clause = " AND ".join([f"{FTS} MATCH %s", "d.task_id = %s", *where])
     sql = (
-        f"SELECT d.id FROM {FTS} f CROSS JOIN search_doc d ON d.id = f.rowid"  # noqa: S608 - constant SQL
+        f"SELECT d.id FROM {FTS} f CROSS JOIN search_doc d ON d.id = f.rowid"  # noqa: S608 - constant SQL  # nosec B608
         f" WHERE {clause} ORDER BY f.rowid DESC"
     )
     return sql, [match, task_id, *params]
@@ -67,7 +67,7 @@ def _postgres(cur: Any, task_id: int, c: Criteria, limit: int, offset: int) -> l
     clause = " AND ".join(where) or "TRUE"
     if c.has_text:
         cur.execute(
-            "SELECT d.id FROM (SELECT * FROM search_doc WHERE task_id = %s"  # noqa: S608 - constant SQL
+            "SELECT d.id FROM (SELECT * FROM search_doc WHERE task_id = %s"  # noqa: S608 - constant SQL  # nosec B608
             f" ORDER BY id DESC LIMIT {WINDOW}) d WHERE {clause} ORDER BY d.id DESC LIMIT %s OFFSET %s",
             [task_id, *params, limit, offset],
         )
@@ -75,12 +75,12 @@ def _postgres(cur: Any, task_id: int, c: Criteria, limit: int, offset: int) -> l
         if len(found) == limit:  # the window held enough matches, and they are the newest ones
             return found
         sql = (
-            f"WITH m AS MATERIALIZED (SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause})"  # noqa: S608
+            f"WITH m AS MATERIALIZED (SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause})"  # noqa: S608  # nosec B608
             " SELECT id FROM m ORDER BY id DESC LIMIT %s OFFSET %s"
         )
     else:
         sql = (
-            f"SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause}"  # noqa: S608 - constant SQL
+            f"SELECT d.id FROM search_doc d WHERE d.task_id = %s AND {clause}"  # noqa: S608 - constant SQL  # nosec B608
             " ORDER BY d.id DESC LIMIT %s OFFSET %s"
         )
     cur.execute(sql, [task_id, *params, limit, offset])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from urllib.parse import urlencode
 
@@ -40,6 +41,7 @@ def items(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
         "select_url": reverse("search:select"),
         "can_restore": access.can(Operation.RESTORE),
         "can_export": access.can(Operation.EXPORT),
+        "can_erase": access.can(Operation.DELETE_ITEMS),
     }
     status = 200
     if context["searched"]:
@@ -66,6 +68,10 @@ def items(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+# the shape of recovery's snapshot refs (recovery.snapshots.make_ref: "<task id>:<snapshot id>")
+_REF = re.compile(r"^\d{1,12}:[0-9a-f]{8,64}$")
+
+
 @requires(Operation.PREVIEW_DATA)
 def select(request: HttpRequest) -> HttpResponse:
     """Selected results ("<snapshot ref>|<path>") → the recovery dialog of their snapshot.
@@ -73,6 +79,8 @@ def select(request: HttpRequest) -> HttpResponse:
     The recovery dialog works on one snapshot; a selection spanning several lists one dialog per snapshot.
     """
     action = request.GET.get("action", "restore")
+    if action == "erase":
+        return _erase(request)
     if action not in ("restore", "zip", "export"):
         return render(request, "search/select.html", {"error": "choose restore, zip or export"}, status=400)
     groups: dict[str, list[str]] = defaultdict(list)
@@ -80,6 +88,10 @@ def select(request: HttpRequest) -> HttpResponse:
         ref, sep, path = value.partition("|")
         if sep and ref and path:
             groups[ref].append(path)
+    if any(not _REF.match(ref) for ref in groups):
+        # A hand-made ref (a "/" in it broke the reverse() below with a 500): say what a ref looks like.
+        error = "an item is '<task id>:<snapshot id>|<path>'"
+        return render(request, "search/select.html", {"error": error}, status=400)
     if not groups:
         return render(request, "search/select.html", {"error": "select at least one item"}, status=400)
     links = [
@@ -95,3 +107,16 @@ def select(request: HttpRequest) -> HttpResponse:
     if len(links) == 1:
         return redirect(links[0]["url"])
     return render(request, "search/select.html", {"links": links, "action": action})
+
+
+def _erase(request: HttpRequest) -> HttpResponse:
+    """Erasure covers every snapshot of the user: all selected items go to one erasure page (the search tab
+    shows one user), named by the first result's snapshot; its paths are checked against every snapshot."""
+    items = [v.partition("|") for v in request.GET.getlist("item")]
+    items = [(ref, path) for ref, sep, path in items if sep and ref and path]
+    if not items:
+        return render(request, "search/select.html", {"error": "select at least one item"}, status=400)
+    refs = {ref for ref, _ in items}
+    ref = sorted(refs)[-1]
+    query = urlencode({"paths": [path for _, path in items], "across": "1"}, True)
+    return redirect(reverse("recovery:erase", args=[ref]) + "?" + query)

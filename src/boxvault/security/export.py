@@ -1,23 +1,16 @@
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 
+from boxvault.core import csvexport
 from boxvault.security.models import AuditEvent
 
 HEADER = ["Date (UTC)", "Activity", "Service", "Status", "Task", "Performed by", "IP", "Description"]
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula (CSV injection); a quote keeps it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def row(event: AuditEvent) -> list[str]:
     return [
-        _cell(v)
+        csvexport.cell(v)
         for v in (
             event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             event.get_activity_display(),
@@ -32,10 +25,4 @@ def row(event: AuditEvent) -> list[str]:
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for values in (HEADER, *(row(e) for e in events)):
-        writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    return csvexport.csv_lines(HEADER, (row(x) for x in events))

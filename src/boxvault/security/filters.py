@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from boxvault.core.filters import DateRangeForm
 from boxvault.security.models import AuditEvent
 
 
@@ -19,6 +20,7 @@ class AuditFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
+        form = DateRangeForm
         fields = ["since", "until", "activity", "status", "service", "performed_by", "q"]
 
     def search(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:

@@ -10,10 +10,12 @@ from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from boxvault.security.models import AuditEvent
+from boxvault.core import clock
+from boxvault.security.models import AuditEvent, PasswordState, SamlConfig
 from boxvault.security.services import from_where, record
 
 Activity = AuditEvent.Activity
@@ -92,8 +94,14 @@ def on_locked_out(sender: Any, request: HttpRequest, username: str | None = None
         )
 
 
+def _password_chosen(user: Any) -> None:
+    # the clock password expiry measures from (an unchanged password is as old as the user)
+    PasswordState.objects.update_or_create(user=user, defaults={"changed_at": clock.now()})
+
+
 @receiver(account_signals.password_changed)
 def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_CHANGED,
@@ -105,6 +113,7 @@ def on_password_changed(sender: Any, request: HttpRequest, user: Any, **kwargs: 
 
 @receiver(account_signals.password_set)
 def on_password_set(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_CHANGED,
@@ -116,6 +125,7 @@ def on_password_set(sender: Any, request: HttpRequest, user: Any, **kwargs: Any)
 
 @receiver(account_signals.password_reset)
 def on_password_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    _password_chosen(user)
     record(
         _account_of(user),
         Activity.PASSWORD_RESET,
@@ -145,3 +155,23 @@ def on_mfa_removed(sender: Any, request: HttpRequest, user: Any, authenticator: 
         actor=user,
         request=request,
     )
+
+
+@receiver(account_signals.password_reset)
+def clear_lock_out_on_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # Whoever followed the e-mailed reset link proved they own the address: the lock-out that guarded the
+    # old password has done its job (the sign-in page even points locked-out users to a reset). axes keys
+    # failures on the lower-cased address (accounts.adapter.axes_username).
+    from axes.utils import reset
+
+    reset(username=str(user.email or "").strip().lower())
+
+
+@receiver(post_delete, sender=SamlConfig)
+def on_saml_config_deleted(sender: Any, instance: SamlConfig, **kwargs: Any) -> None:
+    # the allauth app lives outside the account's rows: it must not outlive the account (purge) and keep
+    # answering sign-ins for its slug
+    if instance.app_id is not None:
+        from allauth.socialaccount.models import SocialApp
+
+        SocialApp.objects.filter(pk=instance.app_id).delete()

@@ -92,7 +92,7 @@ async def delete_folder(request: Request) -> Response:
     check_if_match(request, str(row["sequence_id"]))
     recursive = request.query_params.get("recursive", "false").lower() == "true"
     where, args = children_where(store, int(row["id"]), actor.id)
-    if not recursive and store.scalar(f"SELECT 1 FROM items i WHERE {where} LIMIT 1", *args):
+    if not recursive and store.scalar(f"SELECT 1 FROM items i WHERE {where} LIMIT 1", *args):  # nosec B608 # identifiers are constants, values bound as parameters
         raise BoxError(400, "folder_not_empty", "Cannot delete a folder that is not empty: use recursive")
     items.trash(store, row, actor.id)
     return Response(status_code=204)

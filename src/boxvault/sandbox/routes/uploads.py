@@ -27,7 +27,7 @@ MAX_SIZE = 50 * 1024**3
 
 async def _save_upload(store: Store, upload: UploadFile) -> tuple[int, str, Path]:
     tmp = store.dir / "tmp" / uuid.uuid4().hex
-    h = hashlib.sha1()  # noqa: S324 - Box identifies content by SHA-1
+    h = hashlib.sha1(usedforsecurity=False)
     size = 0
     with tmp.open("wb") as out:
         while True:

@@ -54,7 +54,10 @@ async def list_users(request: Request) -> Response:
     if bool_param(request, "usemarker"):
         after = decode_marker(request.query_params["marker"]) if request.query_params.get("marker") else 0
         rows = store.all(
-            f"SELECT * FROM users WHERE {where} AND id > ? ORDER BY id LIMIT ?", *args, after, limit + 1
+            f"SELECT * FROM users WHERE {where} AND id > ? ORDER BY id LIMIT ?",  # nosec B608 # identifiers are constants, values bound as parameters
+            *args,
+            after,
+            limit + 1,
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -66,8 +69,8 @@ async def list_users(request: Request) -> Response:
             }
         )
     offset = int_param(request, "offset", 0, maximum=10000)
-    total = int(store.scalar(f"SELECT COUNT(*) FROM users WHERE {where}", *args) or 0)
-    rows = store.all(f"SELECT * FROM users WHERE {where} ORDER BY id LIMIT ? OFFSET ?", *args, limit, offset)
+    total = int(store.scalar(f"SELECT COUNT(*) FROM users WHERE {where}", *args) or 0)  # nosec B608 # identifiers are constants, values bound as parameters
+    rows = store.all(f"SELECT * FROM users WHERE {where} ORDER BY id LIMIT ? OFFSET ?", *args, limit, offset)  # nosec B608 # identifiers are constants, values bound as parameters
     return ok(
         {
             "total_count": total,

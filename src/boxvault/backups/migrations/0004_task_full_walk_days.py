@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0002_oauth_acts_as_users"),
+        ("backups", "0003_catalog_snapshot_listing"),
     ]
 
     operations = [
