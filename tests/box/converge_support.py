@@ -397,7 +397,7 @@ def converge_round(h: Harness, schedule: list[tuple[int, str, int, int]], full_w
         problems.append(f"(b) failures: {after.failures}")
     quiet = h.backup()
     if quiet.downloaded or quiet.failed:
-        problems.append(f"(c) a run without change downloaded {quiet.downloaded}, failed {quiet.failed}")
+        problems.append(f"(c) a run without change downloaded {quiet.downloaded}, failed {quiet.failures}")
     if h.stored(quiet).view() != truth:
         problems.append("(c) the no-change snapshot differs from Box")
     return [f"{changer.applied}: {p}" for p in problems]

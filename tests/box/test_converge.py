@@ -58,6 +58,7 @@ def test_snapshots_converge_while_box_changes(
 ) -> None:
     harness.sandbox.clear_faults()
     problems = converge_round(harness, schedule, full_walk)
+    print("round:", schedule, full_walk, problems)  # the first failing round (hypothesis replays it)
     assert not problems, problems
 
 
@@ -69,6 +70,7 @@ def test_converge_with_events_delivered_twice_and_out_of_order(
     harness.sandbox.set_faults(seed=seed, event_redelivery=0.5, event_shuffle=True)
     try:
         problems = converge_round(harness, schedule, full_walk)
+        print("round:", seed, schedule, full_walk, problems)
         assert not problems, problems
     finally:
         harness.sandbox.clear_faults()

@@ -213,3 +213,34 @@ def test_previous_tree_nodes_are_reused(repo: Repository, repo_path: Path) -> No
     assert nodes["/u/edit"].xattr("box.id") == b"2" and nodes["/u/keep"].xattr("box.id") == b"1"
     assert nodes["/u/keep"].subtree == old["keep"].subtree
     assert "no errors were found" in restic(repo_path, "check").stdout
+
+
+def test_a_node_can_be_taken_back_even_inside_a_reused_directory(repo: Repository, repo_path: Path) -> None:
+    """`remove` (issue 20: a Box item listed at two places while it moved keeps one): a file, a directory
+    with its subtree, and a file inside a directory reused whole from the previous snapshot."""
+    with repo.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"])
+        for name in ("a", "b", "keep"):
+            with b.add_file(f"/u/old/{name}.txt", meta=NodeMeta(mtime=MTIME)) as f:
+                f.write(name.encode())
+        first = b.commit()
+    snap = repo.load_snapshot(first)
+    (u,) = repo.load_tree(snap.tree)
+    assert u.subtree is not None
+    (old,) = repo.load_tree(u.subtree)
+    with repo.writer() as w:
+        b = w.snapshot(hostname="box-1", paths=["/u"], parent=first)
+        b.add_node("/u/old", old)  # reused whole: nothing inside was added one by one
+        b.add_node("/u/copy", repo.load_tree(u.subtree)[0])
+        with b.add_file("/u/new/x.txt", meta=NodeMeta(mtime=MTIME)) as f:
+            f.write(b"x")
+        assert not b.remove("/u/copy/a.txt")  # inside a reused directory: only with load_tree
+        assert b.remove("/u/old/a.txt", repo.load_tree)
+        assert b.remove("/u/new")
+        assert b.remove("/u/copy", repo.load_tree)
+        assert not b.remove("/u/nothing/here.txt")
+        second = b.commit()
+    listed = {p for p, _ in repo.walk(repo.load_snapshot(second))}
+    assert listed == {"/u", "/u/old", "/u/old/b.txt", "/u/old/keep.txt"}
+    assert restic_bytes(repo_path, "dump", second, "/u/old/keep.txt") == b"keep"
+    restic(repo_path, "check", "--read-data")

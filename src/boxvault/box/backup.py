@@ -38,7 +38,7 @@ from boxvault.box.spool import Spool
 from boxvault.box.state import StateStore
 from boxvault.box.users import BoxUser, UserChanges, diff_users, list_users, me
 from boxvault.box.versions import VERSIONS_DIR, OldVersion, list_old_versions
-from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, walk
+from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, is_gone, walk
 from boxvault.engine.gojson import format_datetime
 from boxvault.engine.tree import Node
 
@@ -189,6 +189,7 @@ class _UserBackup:
         self.placements = Placements()  # one Box item, one place (placement.py)
         self._due_events: list[dict[str, Any]] | None = None  # a scheduled full walk's events (converge.py)
         self._proof: Proof | None = None
+        self._gone: list[str] = []  # folders Box answered 404 for while the run listed them
 
     def _stopping(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()
@@ -322,10 +323,11 @@ class _UserBackup:
                 self._walk_into(
                     builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
                 )
+            self._take_out_gone(builder)
             if not self._stopping():
                 self._rewalk_raced(builder, position)
             for path in self.placements.settle(lookup_item(self.client), self._entries.count):
-                builder.remove(f"{self.root}/{path}")
+                builder.remove(f"{self.root}/{path}", self.repo.load_tree)
                 report.relocated += 1
             if self._stopping():
                 raise InterruptedError("stopped")
@@ -375,6 +377,13 @@ class _UserBackup:
         self.report.divergent = len(items)
         self.report.divergent_items = items[:50]
 
+    def _take_out_gone(self, builder: Any) -> None:
+        rows = self._entries.count
+        for path in self._gone:
+            builder.remove(f"{self.root}/{path}", self.repo.load_tree)
+            self.placements.take_out(path, rows)
+        self._gone = []
+
     def _rewalk_raced(self, builder: Any, position: str | None) -> None:
         """Folders renamed or moved while the walk ran: listed again where they are now (recheck.py)."""
         if position is None:
@@ -384,13 +393,17 @@ class _UserBackup:
             with self._lock:
                 self.report.listing_pages += pages
             rewalk = plan_rewalk(
-                self.client, self.user.id, self.placements, raced, self.metadata_fields or ()
+                self.client,
+                self.user.id,
+                self.placements,
+                raced,
+                self.metadata_fields or (),
             )
         except Exception:  # noqa: BLE001 - no events now: the next run's events replay the changes
             return
         rows = self._entries.count
         for path in rewalk.take_out:
-            builder.remove(f"{self.root}/{path}")
+            builder.remove(f"{self.root}/{path}", self.repo.load_tree)
             self.placements.take_out(path, rows)
         for folder in rewalk.walk:
 
@@ -409,6 +422,7 @@ class _UserBackup:
                 )
 
             self._walk_into(builder, again)
+        self._take_out_gone(builder)
 
     def _dropped(self, e: CatalogEntry) -> None:
         """A row of a place taken back (placement.py): it no longer counts."""
@@ -464,9 +478,17 @@ class _UserBackup:
             for e in old.subtree(path):
                 self._reused_entry(e)
 
-        def graft(path: str, subtree: bytes) -> None:
+        old_folder_path = {e.item_id: e.path for e in old.rows if e.item_type == "folder"}
+
+        def graft(path: str, subtree: bytes, folder_id: str) -> None:
+            # the previous subtree under the folder's place now; its catalog rows are found at the
+            # folder's previous path (a folder listed under another name or parent than last time)
+            was = old_folder_path.get(folder_id, path)
             for node in self.repo.load_tree(subtree):
-                reuse(rel(path, node.name), node)
+                builder.add_node(f"{self.root}/{rel(path, node.name)}", node)
+            for e in old.subtree(was):
+                if e.path != was:
+                    self._reused_entry(dataclasses.replace(e, path=path + e.path[len(was) :]))
 
         def visit(folder_id: str, path: str, subtree: bytes | None) -> Iterator[BoxItem]:
             if folder_id in plan.subtrees or subtree is None:
@@ -485,7 +507,7 @@ class _UserBackup:
                 try:
                     children = _list_folder(self.client, folder, stats, lock, self.metadata_fields or ())
                 except Exception as exc:  # noqa: BLE001 - reported per folder, as in a walk
-                    on_error(WalkError(folder_id, path, f"listing failed: {describe(exc)}"))
+                    on_error(WalkError(folder_id, path, f"listing failed: {describe(exc)}", is_gone(exc)))
                     return
                 previous = {box_id(n): n for n in self.repo.load_tree(subtree) if n.type == "dir"}
                 for child in children:
@@ -496,7 +518,7 @@ class _UserBackup:
                     if prev is None or prev.subtree is None or child.id in plan.descend:
                         yield from visit(child.id, child.path, prev.subtree if prev is not None else None)
                     else:
-                        graft(child.path, prev.subtree)
+                        graft(child.path, prev.subtree, child.id)
                 return
             # nothing changed in this folder itself: its children are the previous tree's
             for node in self.repo.load_tree(subtree):
@@ -525,6 +547,13 @@ class _UserBackup:
         futures: list[Future[None]] = []
 
         def on_walk_error(err: WalkError) -> None:
+            if err.gone and err.item_id != ROOT_ID:
+                # trashed or deleted since its parent was listed (or reused): it leaves this snapshot,
+                # and the next run's events say so
+                with self._lock:
+                    report.vanished += 1
+                    self._gone.append(err.path)
+                return
             with self._lock:
                 report.fail_item(err.item_id, err.path, err.error)
             if err.item_id == ROOT_ID:

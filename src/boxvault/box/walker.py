@@ -23,6 +23,14 @@ class WalkError:
     item_id: str
     path: str
     error: str
+    gone: bool = False  # Box answered 404/410: the folder was trashed or deleted (or left the user's reach)
+
+
+def is_gone(exc: BaseException) -> bool:
+    """Box answered that the item is not there (any more) for this user: 404 or 410."""
+    from box_sdk_gen.box.errors import BoxAPIError
+
+    return isinstance(exc, BoxAPIError) and exc.response_info.status_code in (404, 410)
 
 
 @dataclass
@@ -126,7 +134,11 @@ def walk(
                     children = future.result()
                 except Exception as exc:  # noqa: BLE001 - reported per folder, the walk goes on
                     if on_error is not None:
-                        on_error(WalkError(folder.id, folder.path, f"listing failed: {describe(exc)}"))
+                        on_error(
+                            WalkError(
+                                folder.id, folder.path, f"listing failed: {describe(exc)}", is_gone(exc)
+                            )
+                        )
                     continue
                 for child in children:
                     yield child

@@ -15,6 +15,7 @@ import getpass
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -299,10 +300,12 @@ class SnapshotBuilder:
                 pending.append(job)
         self._tree_jobs = pending
 
-    def remove(self, path: str) -> bool:
+    def remove(self, path: str, load_tree: Callable[[bytes], list[Node]] | None = None) -> bool:
         """Take back a node added earlier (a directory with everything below it); False when nothing is
         there. For callers that learn late that a node must not be in the snapshot (a Box item listed at two
-        places while it moved). Blobs already saved stay in the repository, unreferenced until a prune."""
+        places while it moved). A directory on the way that was added whole (`add_node` with a subtree) is
+        opened with `load_tree` (without it, nothing inside such a directory can be taken back). Blobs
+        already saved stay in the repository, unreferenced until a prune."""
         if self._done:
             raise InvalidArgument("the snapshot was already committed or aborted")
         parts = split_path(path)
@@ -310,6 +313,12 @@ class SnapshotBuilder:
             d = self._root
             for name in parts[:-1]:
                 child = d.children.get(name)
+                if isinstance(child, Node) and child.type == "dir" and child.subtree and load_tree:
+                    # open the reused directory: its own node, and its children as nodes
+                    opened = _Dir(child)
+                    opened.children = {n.name: n for n in load_tree(child.subtree)}
+                    child.subtree = None
+                    d.children[name] = child = opened
                 if not isinstance(child, _Dir):
                     return False
                 d = child
