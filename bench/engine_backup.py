@@ -82,7 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/boxvault-bench/corpus"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/boxvault-bench/work"))
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
     corpus: Path = a.corpus.resolve()
     if not corpus.is_dir():
