@@ -11,9 +11,7 @@ import grp
 import os
 import pwd
 import stat
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -27,10 +25,6 @@ if TYPE_CHECKING:
     from .writer import Writer
 
 Progress = Callable[[int, int], None]  # (files done, bytes done)
-# Files are read and chunked by a few threads: adding a file waits for its blobs' ids, and while one thread
-# waits for the hashing workers another reads the next file (py-spy showed the lone reader idle in that wait
-# for most of a backup of small files). Two readers keep both cores busy; more only add buffered memory.
-READERS = 2
 
 
 @lru_cache(maxsize=256)
@@ -116,20 +110,6 @@ class LocalBackup:
         self.files = 0
         self.bytes = 0
         self.errors: list[str] = []
-        self._count_lock = threading.Lock()
-        self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="read")
-        self._slots = threading.BoundedSemaphore(READERS * 2)
-        self._reads: set[Future[None]] = set()
-
-    def finish(self) -> None:
-        """Wait for every file being read; the first failure (other than a file error) is raised."""
-        try:
-            with self._count_lock:
-                reads = list(self._reads)
-            for fut in reads:
-                fut.result()
-        finally:
-            self._readers.shutdown(wait=True)
 
     def add_path(self, path: str) -> None:
         path = os.path.abspath(path)
@@ -174,40 +154,17 @@ class LocalBackup:
     def _add_file(self, path: str, st: os.stat_result, meta: NodeMeta, old: Node | None) -> None:
         if old is not None and self._unchanged(old, st):
             self.builder.add_file_blobs(path, list(old.content or []), st.st_size, meta)
-            self._done(st.st_size)
-            return
-        self._slots.acquire()
-        try:
-            fut = self._readers.submit(self._read_file, path, st, meta)
-        except BaseException:
-            self._slots.release()
-            raise
-        with self._count_lock:
-            self._reads.add(fut)
-        fut.add_done_callback(self._read_done)
-
-    def _read_done(self, fut: Future[None]) -> None:
-        self._slots.release()
-        if fut.exception() is None:
-            with self._count_lock:
-                self._reads.discard(fut)  # failed ones stay, for finish() to raise
-
-    def _read_file(self, path: str, st: os.stat_result, meta: NodeMeta) -> None:
-        try:
-            with open(path, "rb", buffering=0) as f, self.builder.add_file(path, meta, st.st_size) as fw:
-                fw.read_from(f)
-        except OSError as e:
-            with self._count_lock:
+        else:
+            try:
+                with open(path, "rb", buffering=0) as f, self.builder.add_file(path, meta, st.st_size) as fw:
+                    fw.read_from(f)
+            except OSError as e:
                 self.errors.append(f"{path}: {e.strerror or e}")
-            return
-        self._done(st.st_size)
-
-    def _done(self, size: int) -> None:
-        with self._count_lock:
-            self.files += 1
-            self.bytes += size
-            if self.progress is not None:
-                self.progress(self.files, self.bytes)
+                return
+        self.files += 1
+        self.bytes += st.st_size
+        if self.progress is not None:
+            self.progress(self.files, self.bytes)
 
     def _unchanged(self, old: Node, st: os.stat_result) -> bool:
         if old.type != "file" or old.size != st.st_size or old.inode != st.st_ino:
@@ -252,10 +209,6 @@ def backup(
         parent=bytes.fromhex(parent.id) if parent is not None else None,
     )
     job = LocalBackup(repo, writer, builder, parent, progress)
-    try:
-        for p in abs_paths:
-            job.add_path(p)
-    finally:
-        job.finish()
-    job.errors.sort()
+    for p in abs_paths:
+        job.add_path(p)
     return builder.commit(), job
