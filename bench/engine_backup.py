@@ -42,17 +42,21 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def tools(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+def tools(work: Path, baseline: Path | None = None) -> dict[str, tuple[list[str], dict[str, str]]]:
     restic = shutil.which("restic")
     if restic is None:
         sys.exit("the restic binary is not installed (apt-get install restic)")
     base = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
     base["RESTIC_PASSWORD"] = PASSWORD
     boxvault_env = dict(base, PYTHONPATH=str(ROOT / "src"))
-    return {
+    out = {
         "restic": ([restic, "-q"], dict(base, RESTIC_CACHE_DIR=str(work / "restic-cache"))),
         "boxvault": ([sys.executable, "-m", "boxvault", "repo"], boxvault_env),
     }
+    if baseline is not None:
+        # another checkout's code (e.g. before a change), measured in the same alternating rounds
+        out["baseline"] = ([sys.executable, "-m", "boxvault", "repo"], dict(base, PYTHONPATH=str(baseline)))
+    return out
 
 
 def one_round(
@@ -82,7 +86,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/boxvault-bench/corpus"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/boxvault-bench/work"))
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline-src", type=Path, help="also measure the boxvault code in this src directory")
     a = ap.parse_args()
     corpus: Path = a.corpus.resolve()
     if not corpus.is_dir():
@@ -97,9 +102,11 @@ def main() -> None:
     print(f"corpus {corpus}: {files} files, {size / 2**20:.0f} MiB; {a.runs} runs; load {os.getloadavg()}")
 
     measured: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
-    setups = tools(work)
+    setups = tools(work, a.baseline_src)
     for i in range(a.runs):
         order = list(setups) if i % 2 == 0 else list(reversed(setups))  # alternate who goes first
+        if len(order) > 2:
+            order = order[i % len(order) :] + order[: i % len(order)]  # rotate three tools
         for name in order:
             cmd, env = setups[name]
             for step, value in one_round(name, cmd, env, corpus, work).items():
@@ -108,14 +115,16 @@ def main() -> None:
                 f"{s} {measured[name][s][-1][0]:.2f}s ({measured[name][s][-1][2]:.2f} cpu)" for s in STEPS),
                 flush=True)  # fmt: skip
 
-    print(f"\n{'step':<18}{'restic s':>9}{'boxvault s':>11}{'ratio':>7}{'restic MiB':>11}{'boxvault MiB':>13}"
-          f"{'restic cpu':>11}{'boxvault cpu':>13}{'cpu ratio':>10}")  # fmt: skip
-    for step in STEPS:
-        r_t, b_t = (statistics.median(t for t, _, _ in measured[n][step]) for n in ("restic", "boxvault"))
-        r_m, b_m = (max(m for _, m, _ in measured[n][step]) for n in ("restic", "boxvault"))
-        r_c, b_c = (statistics.median(c for _, _, c in measured[n][step]) for n in ("restic", "boxvault"))
-        print(f"{step:<18}{r_t:>9.2f}{b_t:>11.2f}{r_t / b_t:>7.2f}{r_m:>11.0f}{b_m:>13.0f}"
-              f"{r_c:>11.2f}{b_c:>13.2f}{r_c / b_c:>10.2f}")  # fmt: skip
+    for bv in [n for n in setups if n != "restic"]:
+        print(f"\n{bv}: {'step':<18}{'restic s':>9}{'bv s':>8}{'ratio':>7}{'restic MiB':>11}{'bv MiB':>8}"
+              f"{'restic cpu':>11}{'bv cpu':>8}{'cpu ratio':>10}")  # fmt: skip
+        for step in STEPS:
+            r_t, b_t = (statistics.median(t for t, _, _ in measured[n][step]) for n in ("restic", bv))
+            r_m, b_m = (max(m for _, m, _ in measured[n][step]) for n in ("restic", bv))
+            r_c, b_c = (statistics.median(c for _, _, c in measured[n][step]) for n in ("restic", bv))
+            pad = " " * (len(bv) + 2)
+            print(f"{pad}{step:<18}{r_t:>9.2f}{b_t:>8.2f}{r_t / b_t:>7.2f}{r_m:>11.0f}{b_m:>8.0f}"
+                  f"{r_c:>11.2f}{b_c:>8.2f}{r_c / b_c:>10.2f}")  # fmt: skip
     print(f"(medians of {a.runs}; ratio = restic / boxvault, above 1: boxvault is faster; peak RSS is the "
           f"max over runs; cpu = user+sys seconds; load average now {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs)")  # fmt: skip

@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/boxvault-maint-bench"))
     ap.add_argument("--boxvault-src", type=Path, default=ROOT / "src", help="the boxvault code to measure")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic repositories for another run")
+    ap.add_argument("--tools", nargs="+", default=["restic", "boxvault"], help="which tools to measure")
     ap.add_argument("--build", nargs=2, metavar=("DIR", "BLOBS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build:
@@ -189,6 +190,8 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "--build", str(repo), str(n)], check=True)
             print(f"built {n:,} blobs in {time.perf_counter() - t0:.0f} s", flush=True)
         for name, (cmd, env) in commands(args.boxvault_src, repo).items():
+            if name.split()[0] not in args.tools:
+                continue
             peak, wall = run_measured(cmd, env)
             if n == 1000:
                 fixed[name] = peak
