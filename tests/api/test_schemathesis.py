@@ -30,6 +30,8 @@ SEMANTIC = {
     "GET /api/v1/snapshots/{ref}/tree/": "the path must lie inside the snapshot",
     "GET /api/v1/activity/": "task and activity filters take the account's own values only",
     "GET /api/v1/jobs/": "task and initiator filters take the account's own values only",
+    "GET /api/v1/audit/": "'until' must not be before 'since' (nothing could match: said, not shown empty)",
+    "POST /api/v1/erasures/": "the task's Box user and the paths must exist in its snapshots",
     "POST /api/v1/billing/cards/": "card payments need Stripe keys (none here)",
     "PUT /api/v1/billing/cards/{card_id}/": "card payments need Stripe keys (none here)",
     "DELETE /api/v1/billing/cards/{card_id}/": "card payments need Stripe keys (none here)",

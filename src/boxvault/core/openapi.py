@@ -36,8 +36,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             responses = operation.setdefault("responses", {})
             content: dict[str, Any] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
             ok = next((r for code, r in responses.items() if code.startswith("2")), {})
-            if "text/csv" in ok.get("content", {}):  # ?format=csv: a refusal comes back as text too
-                content["text/csv"] = {"schema": {"type": "string"}}
+            for media in ok.get("content", {}):  # ?format=csv|pdf: a refusal comes back in that type too
+                if media != "application/json":
+                    content[media] = {"schema": {"type": "string"}}
             for status, description in REFUSALS.items():
                 responses.setdefault(status, {"description": description, "content": content})
     return result

@@ -99,9 +99,11 @@ class ErasureRequest(serializers.Serializer[Any]):
     paths = serializers.ListField(
         child=StrictCharField(),
         allow_empty=False,
+        min_length=1,  # documented as minItems: the schema says what the server checks
         max_length=MAX_PATHS,
         error_messages={
             "empty": "give at least one path to erase",
+            "min_length": "give at least one path to erase",
             "max_length": f"at most {MAX_PATHS} paths at once; select their folder instead",
         },
         help_text='paths as the snapshot tree names them ("/<login>/A/b.txt"); "/<login>" = the whole user',
