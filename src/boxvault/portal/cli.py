@@ -48,7 +48,7 @@ def serve(
 
 def listen_url(host: str, port: int) -> str:
     """The portal's address for links, from the address `serve` listens on (a wildcard means this machine)."""
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - recognising the wildcard, not binding to it
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104  # nosec B104 # recognising the wildcard, not binding
         host = "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"

@@ -81,7 +81,7 @@ async def get_events(request: Request) -> Response:
         if faults.config.event_redelivery and int(position) > 0:
             # events this stream already delivered before `position`, which may come again
             earlier = store.all(
-                f"SELECT * FROM events WHERE {where} AND id <= ? ORDER BY id DESC LIMIT ?",
+                f"SELECT * FROM events WHERE {where} AND id <= ? ORDER BY id DESC LIMIT ?",  # nosec B608 # constant identifiers, bound values
                 *args,
                 int(position),
                 limit,
