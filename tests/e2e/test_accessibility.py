@@ -37,6 +37,7 @@ PAGES = [
     "/settings/",
     "/settings/tokens/",
     "/settings/security/",
+    "/settings/notifications/",
     "/users/",
     "/users/add/",
     "/support/",
