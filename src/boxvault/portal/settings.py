@@ -202,9 +202,11 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = True  # the activation e-mail's link activates th
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "boxvault.accounts.forms.SignupExtraForm"
-ACCOUNT_FORMS = {"signup": "boxvault.accounts.signup.AtomicSignupForm"}  # user + account in one transaction
 ACCOUNT_ADAPTER = "boxvault.accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"change_password": "boxvault.security.forms.ChangePasswordForm"}
+ACCOUNT_FORMS = {
+    "change_password": "boxvault.security.forms.ChangePasswordForm",
+    "signup": "boxvault.accounts.signup.AtomicSignupForm",  # user + account in one transaction
+}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[boxvault] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # django-axes owns lock-out after failed sign-ins; allauth's own failed-login limit would answer first.
