@@ -135,7 +135,6 @@ def test_csv_neutralises_formulas(client: Any, history: Any) -> None:
         "status=maybe",
         "since=2026-13-45",
         "q=" + "x" * 201,
-        "since=2026-03-05&until=2026-03-01",
     ],
 )
 def test_bad_filters_are_messages_not_500(client: Any, history: Any, query: str) -> None:

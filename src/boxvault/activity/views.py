@@ -6,16 +6,16 @@ from django.shortcuts import render
 
 from boxvault.accounts.access import scoped
 from boxvault.activity.export import csv_lines
-from boxvault.activity.filters import ActivityFilter
+from boxvault.activity.filters import PageActivityFilter
 from boxvault.activity.models import ActivityEvent
 from boxvault.activity.plots import plots
 from boxvault.core.access import requires
 from boxvault.core.operations import Operation
 
 
-def _filtered(request: HttpRequest) -> ActivityFilter:
+def _filtered(request: HttpRequest) -> PageActivityFilter:
     queryset = scoped(request.access, ActivityEvent.objects.all())  # type: ignore[attr-defined]
-    return ActivityFilter(request.GET, queryset=queryset)
+    return PageActivityFilter(request.GET, queryset=queryset)
 
 
 @requires(Operation.VIEW_ACTIVITY)

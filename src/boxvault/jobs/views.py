@@ -13,7 +13,7 @@ from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
 from boxvault.jobs import services
 from boxvault.jobs.export import csv_lines
-from boxvault.jobs.filters import JobFilter
+from boxvault.jobs.filters import JobFilter, PageJobFilter
 from boxvault.jobs.models import Job
 from boxvault.jobs.queries import STATUS_COUNTS, job_for, status_counts, visible_jobs
 
@@ -25,7 +25,7 @@ def _page_filter(request: HttpRequest) -> JobFilter:
     # The page shows the last week unless the visitor asks for another period.
     if not any(data.get(k) for k in ("days", "since", "until")):
         data["days"] = str(PAGE_DAYS)
-    return JobFilter(data, queryset=visible_jobs(request.access))  # type: ignore[attr-defined]
+    return PageJobFilter(data, queryset=visible_jobs(request.access))  # type: ignore[attr-defined]
 
 
 def _card_context(request: HttpRequest, job: Job) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Operation.VIEW_TASKS)
 def job_csv(request: HttpRequest) -> HttpResponse:
-    filterset = JobFilter(request.GET, queryset=visible_jobs(request.access))  # type: ignore[attr-defined]
+    filterset = PageJobFilter(request.GET, queryset=visible_jobs(request.access))  # type: ignore[attr-defined]
     if not filterset.is_valid():
         return HttpResponse(
             "Invalid filter: " + filterset.errors.as_text(), status=400, content_type="text/plain"

@@ -7,13 +7,13 @@ from django.shortcuts import render
 from boxvault.core.access import requires
 from boxvault.core.operations import Operation
 from boxvault.security.export import csv_lines
-from boxvault.security.filters import AuditFilter
+from boxvault.security.filters import PageAuditFilter
 from boxvault.security.models import AuditEvent
 
 
-def _filtered(request: HttpRequest) -> AuditFilter:
+def _filtered(request: HttpRequest) -> PageAuditFilter:
     queryset = request.access.restrict(AuditEvent.objects.all())  # type: ignore[attr-defined]
-    return AuditFilter(request.GET, queryset=queryset)
+    return PageAuditFilter(request.GET, queryset=queryset)
 
 
 @requires(Operation.VIEW_ACTIVITY)
