@@ -54,3 +54,32 @@ def test_snapshot_list_reads_the_catalog_without_opening_the_repository(
         f"/api/v1/tasks/{task.pk}/users/101/snapshots/", {"from": "2030-01-01", "to": "2030-01-02"}
     ).json()
     assert other["count"] == 1 and other["results"][0]["files"] is None
+
+
+@pytest.mark.django_db
+def test_the_recovery_page_lists_snapshots_50_a_page(client: Any, admin: Any, make_task: Any) -> None:
+    from boxvault.backups.models import CatalogSnapshot, TaskUser
+    from portal.fixtures import login
+
+    task = make_task(users=1, repository="/nonexistent/boxvault-repo")
+    start = datetime(2030, 1, 1, 1, tzinfo=UTC)
+    TaskUser.objects.filter(task=task).update(first_backup_at=start)
+    CatalogSnapshot.objects.bulk_create(
+        CatalogSnapshot(
+            task=task,
+            scope="e1",
+            box_user_id="100",
+            snapshot_id=f"{n:04x}".ljust(64, "c"),
+            time=start + timedelta(hours=n),
+        )
+        for n in range(120)
+    )
+    login(client, admin.user)
+    url = f"/recovery/tasks/{task.pk}/users/100/"
+    dates = {"from": "2030-01-01", "to": "2030-01-10"}
+    first = client.get(url, dates).content.decode()
+    assert first.count("data-snapshot=") == 50 and "Page 1 of 3 (120 snapshots)" in first
+    assert f'data-snapshot="{task.pk}:{0x77:04x}' in first  # the newest first
+    last = client.get(url, {**dates, "page": "3"}).content.decode()
+    assert last.count("data-snapshot=") == 20 and f'data-snapshot="{task.pk}:{0:04x}' in last
+    assert client.get(url, {**dates, "page": "x"}).status_code == 200  # a bad page number is the first page

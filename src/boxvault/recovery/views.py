@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -74,6 +75,9 @@ def date_range(first: datetime | None, start: str | None, end: str | None) -> tu
     return begin, finish
 
 
+SNAPSHOTS_PER_PAGE = 50
+
+
 @requires(Operation.PREVIEW_DATA)
 def user_recovery(request: HttpRequest, task_id: int, box_user_id: str) -> HttpResponse:
     task = get_for(request.access, Task.objects.all(), pk=task_id)  # type: ignore[attr-defined]
@@ -87,10 +91,16 @@ def user_recovery(request: HttpRequest, task_id: int, box_user_id: str) -> HttpR
     except BadRequest as exc:
         error, snaps = str(exc), []
         begin, finish = date_range(task_user.first_backup_at, None, None)
+    # newest first, 50 a page: a user backed up daily for years has thousands of snapshots
+    page = Paginator(snaps, SNAPSHOTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "task": task,
         "task_user": task_user,
-        "snapshots": snaps,
+        "snapshots": page,
+        "page": page,
+        "query": query.urlencode(),
         "from": begin.date().isoformat(),
         "to": finish.date().isoformat(),
         "error": error,
