@@ -4,20 +4,17 @@ portal clock, and only for a signed-in member of the report's account."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.core import signing
 from django.urls import reverse
 
-from boxvault.core import clock
+from boxvault.core.signedlinks import LinkError, SignedLinks
 
-VALID_FOR = timedelta(hours=72)
-_SALT = "boxvault.notifications.report"
+LINKS = SignedLinks("boxvault.notifications.report", "report link", key="d")
+VALID_FOR = LINKS.valid_for
 
-
-class LinkError(Exception):
-    """Why a link is refused, in words for the person holding it."""
+__all__ = ["VALID_FOR", "Link", "LinkError", "filename", "make_path", "read_token"]
 
 
 @dataclass
@@ -32,23 +29,11 @@ class Link:
 
 
 def make_path(delivery_id: int, account_id: int, issued_at: datetime | None = None) -> str:
-    token = signing.dumps(
-        {"d": delivery_id, "a": account_id, "t": (issued_at or clock.now()).isoformat()},
-        salt=_SALT,
-        compress=True,
-    )
-    return reverse("notifications:report", args=[token])
+    return reverse("notifications:report", args=[LINKS.make(delivery_id, account_id, issued_at)])
 
 
 def read_token(token: str) -> Link:
-    try:
-        doc = signing.loads(token, salt=_SALT)
-        link = Link(int(doc["d"]), int(doc["a"]), datetime.fromisoformat(str(doc["t"])))
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise LinkError("This report link is not valid: it was changed or cut short.") from exc
-    if clock.now() > link.expires_at:
-        raise LinkError("This report link has expired (links are valid for 72 hours).")
-    return link
+    return Link(*LINKS.read(token))
 
 
 def filename(delivery: Any) -> str:

@@ -10,19 +10,18 @@ e-mail therefore leaks nothing, and the 72 hours bound how long the file is kept
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.core import signing
 from django.urls import reverse
 
-from boxvault.core import clock
+from boxvault.core.signedlinks import LinkError, SignedLinks
 
-VALID_FOR = timedelta(hours=72)
-_SALT = "boxvault.recovery.download"
+LINKS = SignedLinks(
+    "boxvault.recovery.download", "download link", key="j", expired_hint="Start a new export."
+)
+VALID_FOR = LINKS.valid_for
 
-
-class LinkError(Exception):
-    """Why a link is refused, in words for the person holding it."""
+__all__ = ["VALID_FOR", "Link", "LinkError", "download_path", "make_token", "read_token"]
 
 
 @dataclass
@@ -37,9 +36,7 @@ class Link:
 
 
 def make_token(job_id: int, account_id: int) -> str:
-    return signing.dumps(
-        {"j": job_id, "a": account_id, "t": clock.now().isoformat()}, salt=_SALT, compress=True
-    )
+    return LINKS.make(job_id, account_id)
 
 
 def download_path(job_id: int, account_id: int) -> str:
@@ -47,11 +44,4 @@ def download_path(job_id: int, account_id: int) -> str:
 
 
 def read_token(token: str) -> Link:
-    try:
-        doc = signing.loads(token, salt=_SALT)
-        link = Link(int(doc["j"]), int(doc["a"]), datetime.fromisoformat(str(doc["t"])))
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise LinkError("This download link is not valid: it was changed or cut short.") from exc
-    if clock.now() > link.expires_at:
-        raise LinkError("This download link has expired (links are valid for 72 hours). Start a new export.")
-    return link
+    return Link(*LINKS.read(token))
