@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from billing.fixtures import WEBHOOK_SECRET, backed_up, card
+from support import require_binary
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,11 +37,12 @@ def _pdf_text(data: bytes, tmp_path: Any) -> str:
     path = tmp_path / "invoice.pdf"
     path.write_bytes(data)
     assert data.startswith(b"%PDF")
+    pdftoppm, pdftotext = require_binary("pdftoppm"), require_binary("pdftotext")  # poppler-utils
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")], check=True
+        [pdftoppm, "-png", "-r", "40", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")], check=True
     )
     assert list(tmp_path.glob("page*.png")), "the first page renders"
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run([pdftotext, str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 def test_billing_is_off_by_default(client: Any, admin: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from recovery.fixtures import back_up, find, upload
+from support import require_binary
 
 SECRET_NAME = "erase-me-7f3a9c.txt"
 DAYS = 30
@@ -216,6 +217,7 @@ def _password(task: Any) -> str:
 def _pdftotext(data: bytes, tmp: Path) -> str:
     source = tmp / "receipt.pdf"
     source.write_bytes(data)
+    pdftotext = require_binary("pdftotext")  # poppler-utils
     return subprocess.run(
-        ["pdftotext", "-layout", str(source), "-"], capture_output=True, text=True, check=True
+        [pdftotext, "-layout", str(source), "-"], capture_output=True, text=True, check=True
     ).stdout
