@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One small seeded sandbox for the recovery tests (each test works on a user of its own)."""
     from support.sandbox import running_sandbox
 
-    with running_sandbox(tmp_path_factory.mktemp("box"), users=52, files_per_user=2, seed=7) as server:
+    with running_sandbox(tmp_path_factory.mktemp("box"), users=160, files_per_user=2, seed=7) as server:
         yield server
 
 
@@ -121,9 +121,9 @@ def back_up(client: Any, admin: Any, sandbox: Any, prepare: Any = None) -> Backe
     )
     assert response.status_code == 201, response.content
     task_id = response.json()["id"]
-    users = client.get(f"/api/v1/tasks/{task_id}/users/").json()["results"]
+    users = client.get(f"/api/v1/tasks/{task_id}/users/", {"page_size": 500}).json()["results"]
     candidates = [u for u in users if u["box_user_id"] != sandbox.admin_user_id]
-    # every test takes two users nobody else touched (the session's sandbox is shared; 52 users = 25 tests)
+    # every test takes two users nobody else touched (a sandbox per xdist worker; 160 users = 79 tests)
     index = len(_used)
     _used.extend([index, index + 1])
     assert index + 1 < len(candidates), "the recovery sandbox ran out of fresh users: seed more"
