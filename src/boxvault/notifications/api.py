@@ -36,9 +36,9 @@ class RecipientSerializer(serializers.ModelSerializer[Recipient]):
 
 # Request shapes for the OpenAPI schema: exactly what the services accept (they validate; these document).
 class SettingsInSerializer(serializers.Serializer[Any]):
-    report_format = serializers.ChoiceField(choices=NotificationSettings.ReportFormat.values, required=False)
-    delivery = serializers.ChoiceField(choices=NotificationSettings.Delivery.values, required=False)
-    frequency = serializers.ChoiceField(choices=NotificationSettings.Frequency.values, required=False)
+    report_format = serializers.ChoiceField(choices=NotificationSettings.ReportFormat.choices, required=False)
+    delivery = serializers.ChoiceField(choices=NotificationSettings.Delivery.choices, required=False)
+    frequency = serializers.ChoiceField(choices=NotificationSettings.Frequency.choices, required=False)
     hour_utc = serializers.IntegerField(min_value=0, max_value=23, required=False)
     failures_only = serializers.BooleanField(required=False)
     smart_min_files = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)

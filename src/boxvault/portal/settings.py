@@ -304,6 +304,7 @@ SPECTACULAR_SETTINGS = {
         "AuditStatusEnum": "boxvault.security.models.AuditEvent.Status",
         "JobStatusEnum": "boxvault.jobs.models.Job.Status",
         "ReportFrequencyEnum": "boxvault.notifications.models.NotificationSettings.Frequency",
+        "TaskFrequencyEnum": "boxvault.backups.models.Task.Frequency",
         "ReportFormatEnum": "boxvault.notifications.models.NotificationSettings.ReportFormat",
         "ReportDeliveryEnum": "boxvault.notifications.models.NotificationSettings.Delivery",
     },

@@ -82,7 +82,7 @@ class ErasuresView(APIView):
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(erasure_json(row), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="v1_erasures_list")
     def get(self, request: Request) -> Response:
         from rest_framework.settings import api_settings
 
