@@ -8,45 +8,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
-        ("security", "0003_alter_auditevent_activity"),
+        ("security", "0001_initial"),
         ("socialaccount", "0006_alter_socialaccount_extra_data"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="auditevent",
-            name="activity",
-            field=models.CharField(
-                choices=[
-                    ("sign_in", "Sign In"),
-                    ("sign_out", "Sign Out"),
-                    ("locked_out", "Locked Out"),
-                    ("password_changed", "Password Changed"),
-                    ("password_reset", "Password Reset"),
-                    ("mfa_changed", "Two-Factor Authentication Changed"),
-                    ("account_created", "Account Created"),
-                    ("settings_changed", "Settings Changed"),
-                    ("permissions_changed", "Permissions Changed"),
-                    ("user_added", "User Added"),
-                    ("user_removed", "User Removed"),
-                    ("account_removal", "Account Removal"),
-                    ("account_reactivated", "Account Reactivated"),
-                    ("api_token", "API Token"),
-                    ("task_created", "Backup Task Created"),
-                    ("task_connected", "Backup Task Connected"),
-                    ("task_changed", "Backup Task Changed"),
-                    ("task_deletion", "Backup Task Deletion"),
-                    ("task_users", "Backup Users Changed"),
-                    ("backup_now", "Backup Now"),
-                    ("restore", "Restore"),
-                    ("export", "Export"),
-                    ("security_changed", "Security Settings Changed"),
-                    ("access_denied", "Access Denied"),
-                ],
-                max_length=32,
-            ),
-        ),
         migrations.CreateModel(
             name="IpRule",
             fields=[
