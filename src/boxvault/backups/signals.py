@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 from boxvault.accounts.services import account_purging
 from boxvault.backups.models import Task
-from boxvault.jobs.services import job_finished
+from boxvault.jobs.services import job_finished, worker_lost
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +42,19 @@ def refresh_usage(sender: Any, job: Any, **kwargs: Any) -> None:
         from boxvault.backups.models import StorageUsage
 
         StorageUsage.objects.filter(task_id=job.task_id).update(stale=True)
+
+
+@receiver(worker_lost)
+def remove_lost_worker_locks(sender: Any, job: Any, worker_id: str, **kwargs: Any) -> None:
+    """A worker killed with -9 leaves its restic lock in the task's repository; stock `restic check` (and
+    restic 0.14's own backup) refuse to run until it goes. Remove it as soon as its lease has expired."""
+    from boxvault.backups.locks import remove_worker_locks
+
+    if job.task_id is None:
+        return
+    task = Task.objects.filter(pk=job.task_id).first()
+    if task is None or not task.repository:
+        return
+    removed = remove_worker_locks(task, worker_id)
+    if removed:
+        log.info("removed %d lock(s) of the lost worker %s from task %s", len(removed), worker_id, task.pk)

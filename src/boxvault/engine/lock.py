@@ -69,6 +69,37 @@ def is_stale(doc: dict[str, Any], now_ns: int | None = None) -> bool:
     return False
 
 
+def remove_dead_locks(repo: Repository, hostname: str, pid: int, now_ns: int | None = None) -> list[str]:
+    """Remove the locks of a worker known to be gone (its job lease expired), plus any stale lock.
+
+    The caller knows the worker stopped heartbeating, not that its process is dead, so a lock of that
+    host and PID goes only when the process is provably gone (same host, PID absent: `is_stale`) or when
+    its refresher has also stopped (not refreshed for two refresh periods). A live writer refreshes its
+    lock every 5 minutes, so it never loses its lock this way; restic's own limit of 30 minutes is the
+    last resort for everything else. Returns the removed lock ids.
+    """
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    removed: list[str] = []
+    for lock_id, doc in repo.iter_locks():
+        owner = doc.get("hostname") == hostname and str(doc.get("pid")) == str(pid)
+        if not is_stale(doc, now_ns) and not (owner and _age_ns(doc, now_ns) > 2 * REFRESH_SECONDS * 10**9):
+            continue
+        try:
+            repo.backend.delete(f"locks/{lock_id}")
+        except StorageError:
+            continue  # removed meanwhile, or refused: the next pass tries again
+        removed.append(lock_id)
+    return removed
+
+
+def _age_ns(doc: dict[str, Any], now_ns: int) -> int:
+    try:
+        created, _ = gojson.parse_time(str(doc.get("time", "")))
+    except ValueError:
+        return STALE_AFTER_NS + 1
+    return now_ns - created
+
+
 class Lock:
     def __init__(self, repo: Repository, exclusive: bool, refresh_seconds: float = REFRESH_SECONDS) -> None:
         self.repo = repo

@@ -36,6 +36,10 @@ log = logging.getLogger("boxvault.jobs")
 Status = Job.Status
 # Sent after the commit that finished a job, with `job=` (notifications, e-mail reports hook in here).
 job_finished = Signal()
+# Sent after the commit that took a job from a worker whose lease expired, with `job=` and `worker_id=`: the
+# backups app removes that worker's repository locks (a worker killed with -9 leaves them behind, and stock
+# `restic check` refuses to run until they go).
+worker_lost = Signal()
 
 
 def worker_identity() -> str:
@@ -324,8 +328,9 @@ def reconcile() -> dict[str, int]:
     now = clock.now()
     counts = {"requeued": 0, "failed": 0, "canceled": 0, "resent": 0}
     expired = Job.objects.filter(status=Status.IN_PROGRESS, lease_expires_at__lt=now)
-    for job in expired.only("pk", "worker_id", "attempts", "cancel_requested", "lease_expires_at"):
+    for job in expired.only("pk", "worker_id", "attempts", "cancel_requested", "lease_expires_at", "task_id"):
         with transaction.atomic():
+            _on_commit_worker_lost(job)
             mine = Job.objects.filter(
                 pk=job.pk, status=Status.IN_PROGRESS, worker_id=job.worker_id, lease_expires_at__lt=now
             )
@@ -356,6 +361,19 @@ def reconcile() -> dict[str, int]:
     if any(counts.values()):
         log.info("reconciler: %s", counts)
     return counts
+
+
+def _on_commit_worker_lost(job: Job) -> None:
+    """Tell the owners of the dead worker's resources after the commit (their clean-up reads storage)."""
+    lost, worker_id = job, job.worker_id
+
+    def send() -> None:
+        try:
+            worker_lost.send(sender=Job, job=lost, worker_id=worker_id)
+        except Exception:  # a clean-up failing must not stop the reconciler; it runs again next tick
+            log.exception("clean-up after the lost worker %s failed", worker_id)
+
+    transaction.on_commit(send)
 
 
 def _close(job_id: int, message: str) -> None:
