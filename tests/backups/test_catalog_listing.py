@@ -83,3 +83,87 @@ def test_the_recovery_page_lists_snapshots_50_a_page(client: Any, admin: Any, ma
     last = client.get(url, {**dates, "page": "3"}).content.decode()
     assert last.count("data-snapshot=") == 20 and f'data-snapshot="{task.pk}:{0:04x}' in last
     assert client.get(url, {**dates, "page": "x"}).status_code == 200  # a bad page number is the first page
+
+
+def _seed(task: Any, count: int, start: datetime) -> None:
+    """`count` snapshots an hour apart; ids unique across tasks (snapshot ids are unique in the catalog)."""
+    from boxvault.backups.models import CatalogSnapshot
+
+    CatalogSnapshot.objects.bulk_create(
+        (
+            CatalogSnapshot(
+                task=task,
+                scope="e1",
+                box_user_id="100",
+                snapshot_id=f"{task.pk:04x}{n:05x}".ljust(64, "d"),
+                time=start + timedelta(hours=n),
+            )
+            for n in range(count)
+        ),
+        batch_size=1000,
+    )
+
+
+def _listing_sql(client: Any, url: str, params: dict[str, str]) -> tuple[int, list[str]]:
+    """The number of queries a request runs, and those that read catalog snapshots."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, params).status_code == 200
+    reads = [q["sql"] for q in ctx.captured_queries if "catalogsnapshot" in q["sql"].lower()]
+    return len(ctx.captured_queries), reads
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["page", "api"])
+def test_snapshot_lists_read_one_page_however_many_snapshots(
+    client: Any, admin: Any, make_task: Any, kind: str
+) -> None:
+    """Issue 10: a list costs a COUNT and one LIMIT query, the same at 100 snapshots as at 2,000."""
+    from boxvault.backups.models import TaskUser
+    from portal.fixtures import login
+
+    login(client, admin.user)
+    start = datetime(2030, 1, 1, 1, tzinfo=UTC)
+    dates = {"from": "2030-01-01", "to": "2030-12-31"}
+    seen = []
+    for count in (100, 2000):
+        task = make_task(users=1, repository="/nonexistent/boxvault-repo")
+        TaskUser.objects.filter(task=task).update(first_backup_at=start)
+        _seed(task, count, start)
+        url = (
+            f"/recovery/tasks/{task.pk}/users/100/"
+            if kind == "page"
+            else f"/api/v1/tasks/{task.pk}/users/100/snapshots/"
+        )
+        queries, reads = _listing_sql(client, url, dates)
+        assert len(reads) == 2, reads  # COUNT, then one page
+        assert any("COUNT(" in q.upper() for q in reads) and any("LIMIT" in q.upper() for q in reads), reads
+        seen.append(queries)
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.django_db
+def test_the_snapshot_api_pages_through_every_snapshot(client: Any, admin: Any, make_task: Any) -> None:
+    from boxvault.backups.models import TaskUser
+    from portal.fixtures import login
+
+    start = datetime(2030, 1, 1, 1, tzinfo=UTC)
+    task = make_task(users=1, repository="/nonexistent/boxvault-repo")
+    TaskUser.objects.filter(task=task).update(first_backup_at=start)
+    _seed(task, 130, start)
+    login(client, admin.user)
+    url: str | None = (
+        f"/api/v1/tasks/{task.pk}/users/100/snapshots/?from=2030-01-01&to=2030-12-31&page_size=60"
+    )
+    ids: list[str] = []
+    while url:
+        body = client.get(url).json()
+        assert body["count"] == 130 and body["from"].startswith("2030-01-01")
+        ids += [s["snapshot_id"] for s in body["results"]]
+        url = body["next"]
+    assert len(ids) == 130 == len(set(ids))
+    assert ids[0] == f"{task.pk:04x}{129:05x}".ljust(64, "d")  # newest first
+    beyond = client.get(f"/api/v1/tasks/{task.pk}/users/100/snapshots/", {"page": "99", "to": "2030-12-31"})
+    assert beyond.status_code == 404 and beyond.json()["detail"]

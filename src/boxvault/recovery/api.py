@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boxvault.accounts.access import for_user, get_for
+from boxvault.api.pagination import Pagination
 from boxvault.backups.models import Task, TaskUser
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import services
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
-from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
+from boxvault.recovery.snapshots import BadRequest, children, clean_path, locate, snapshot_rows
 from boxvault.recovery.views import date_range
 
 
@@ -42,11 +43,15 @@ class SnapshotsView(APIView):
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE, description="first day (default: the first backup)"),
             OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: today)"),
+            OpenApiParameter("page", OpenApiTypes.INT, description="page number (newest first)"),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="per page (default 50, at most 500)"),
         ],
         responses=inline_serializer(
             "SnapshotList",
             {
                 "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
                 "from": serializers.DateTimeField(),
                 "to": serializers.DateTimeField(),
                 "results": serializers.ListField(child=serializers.DictField()),
@@ -63,9 +68,19 @@ class SnapshotsView(APIView):
             begin, end = date_range(user.first_backup_at, request.GET.get("from"), request.GET.get("to"))
         except BadRequest as exc:
             raise _bad(exc) from exc
-        snaps = list_snapshots(task, box_user_id, begin, end)
+        # paged in the database (a COUNT and one LIMIT/OFFSET query), like every other API list
+        paginator = Pagination()
+        rows = snapshot_rows(task, box_user_id, begin, end)
+        page = paginator.paginate_queryset(rows, request, view=self)  # type: ignore[arg-type]
         return Response(
-            {"count": len(snaps), "from": begin.isoformat(), "to": end.isoformat(), "results": snaps}
+            {
+                "count": paginator.page.paginator.count,
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "from": begin.isoformat(),
+                "to": end.isoformat(),
+                "results": page,
+            }
         )
 
 

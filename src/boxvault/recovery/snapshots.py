@@ -11,10 +11,12 @@ catalog by `boxvault task verify-catalog TASK --repair` (backups/verify.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from boxvault.accounts.access import Access, get_for
@@ -70,10 +72,12 @@ def open_repo(task: Task) -> Repository:
     return Repository.open(backend, repository.password(task))
 
 
-def list_snapshots(
+def snapshot_rows(
     task: Task, box_user_id: str, start: datetime | None = None, end: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The user's snapshots, newest first, within [start, end] when given (from the catalog)."""
+) -> SnapshotRows:
+    """The user's snapshots, newest first, within [start, end] when given (from the catalog), as a lazy
+    sequence: a page of it is one indexed LIMIT/OFFSET query and its length one COUNT, so a user backed up
+    daily for decades costs a page, not every row (issue 10: p95 < 100 ms at 20,000 snapshots)."""
     rows = CatalogSnapshot.objects.filter(task=task, box_user_id=box_user_id, forgotten_at__isnull=True)
     if start:
         rows = rows.filter(time__gte=start)
@@ -82,21 +86,55 @@ def list_snapshots(
     login = (
         TaskUser.objects.filter(task=task, box_user_id=box_user_id).values_list("login", flat=True).first()
     )
-    root = f"/{login}" if login else "/"
-    columns = ("snapshot_id", "time", "files", "bytes")  # tuples, not model instances: lists run long
-    return [
-        {
-            "id": f"{task.pk}:{snapshot_id}",
+    return SnapshotRows(task.pk, box_user_id, f"/{login}" if login else "/", rows.order_by("-time", "-id"))
+
+
+class SnapshotRows(Sequence[dict[str, Any]]):
+    """A catalog query that Django's Paginator can page (len → COUNT, a slice → LIMIT/OFFSET)."""
+
+    COLUMNS = ("snapshot_id", "time", "files", "bytes")  # tuples, not model instances: lists run long
+
+    def __init__(self, task_id: int, box_user_id: str, root: str, rows: QuerySet[CatalogSnapshot]) -> None:
+        self.task_id, self.box_user_id, self.root, self.rows = task_id, box_user_id, root, rows
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = self.rows.count()
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._row(*values) for values in self.rows.values_list(*self.COLUMNS)[index]]
+        return self._row(*self.rows.values_list(*self.COLUMNS)[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (
+            self._row(*values) for values in self.rows.values_list(*self.COLUMNS).iterator(chunk_size=2000)
+        )
+
+    def _row(self, snapshot_id: str, time: datetime, files: int | None, size: int | None) -> dict[str, Any]:
+        return {
+            "id": f"{self.task_id}:{snapshot_id}",
             "snapshot_id": snapshot_id,
             "short_id": snapshot_id[:8],
             "time": time.isoformat(),
-            "box_user_id": box_user_id,
-            "root": root,
+            "box_user_id": self.box_user_id,
+            "root": self.root,
             "files": files,
             "bytes": size,
         }
-        for snapshot_id, time, files, size in rows.order_by("-time", "-id").values_list(*columns)
-    ]
+
+
+def list_snapshots(
+    task: Task, box_user_id: str, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every snapshot of the user in the range, newest first (the CLI lists them all; pages use the rows)."""
+    return list(snapshot_rows(task, box_user_id, start, end))
 
 
 def describe(task: Task, snap: Snapshot) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from boxvault.jobs.models import Job
 from boxvault.recovery import links, services
 from boxvault.recovery.handlers import exports_dir
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
-from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
+from boxvault.recovery.snapshots import BadRequest, SnapshotRows, children, clean_path, locate, snapshot_rows
 
 MODES = [
     ("non_destructive", "Non-destructive: everything goes into a new folder; nothing live is touched"),
@@ -85,9 +85,10 @@ def user_recovery(request: HttpRequest, task_id: int, box_user_id: str) -> HttpR
     if task_user is None:
         raise Http404("no such user in this task")
     error = ""
+    snaps: SnapshotRows | list[dict[str, Any]]
     try:
         begin, finish = date_range(task_user.first_backup_at, request.GET.get("from"), request.GET.get("to"))
-        snaps = list_snapshots(task, box_user_id, begin, finish)
+        snaps = snapshot_rows(task, box_user_id, begin, finish)
     except BadRequest as exc:
         error, snaps = str(exc), []
         begin, finish = date_range(task_user.first_backup_at, None, None)
