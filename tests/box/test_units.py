@@ -171,3 +171,39 @@ def test_retry_strategy_adds_409_blocked_and_counts() -> None:
     assert strategy.retry_after(options, limited, 1) == 7.0  # Retry-After exactly, not capped
     assert strategy.retry_after(options, FetchResponse(status=503, headers={}), 9) <= 10.0
     assert dict(stats.retries) == {"409": 1, "429": 1}
+
+
+@pytest.mark.parametrize(("method", "failures", "expected_calls", "succeeds"), [
+    ("GET", 2, 3, True),  # a body cut twice: read again, the third attempt answers
+    ("GET", 9, 4, False),  # body_retries=3: four attempts, then the reset reaches the caller
+    ("POST", 1, 1, False),  # a state change is never sent twice blindly
+])  # fmt: skip
+def test_fetch_retries_reads_cut_mid_body_only(
+    monkeypatch: pytest.MonkeyPatch, method: str, failures: int, expected_calls: int, succeeds: bool
+) -> None:
+    import requests
+    from box_sdk_gen.networking.box_network_client import BoxNetworkClient
+    from box_sdk_gen.networking.fetch_options import FetchOptions
+
+    from boxvault.box.http import BackupNetworkClient
+    from boxvault.box.stats import RequestStats
+
+    calls: list[str] = []
+
+    def flaky(self: object, options: FetchOptions) -> str:
+        calls.append(options.method)
+        if len(calls) <= failures:
+            raise requests.ConnectionError("connection reset by peer")
+        return "answer"
+
+    monkeypatch.setattr(BoxNetworkClient, "fetch", flaky)
+    stats = RequestStats()
+    client = BackupNetworkClient(stats, RateLimiter(), body_retries=3, base_interval=0.001)
+    options = FetchOptions(url="http://127.0.0.1:9/2.0/users/me", method=method)
+    if succeeds:
+        assert client.fetch(options) == "answer"
+    else:
+        with pytest.raises(requests.ConnectionError):
+            client.fetch(options)
+    assert len(calls) == expected_calls
+    assert stats.retries.get("reset", 0) == expected_calls - 1

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import stamina
+
 from boxvault.box.blobcache import BlobCache, CachedContent
 from boxvault.box.catalog import Catalog, CatalogEntry, SnapshotRef
 from boxvault.box.connect import BoxConnection
@@ -795,11 +797,22 @@ class _UserBackup:
         size: int,
         meta: Any,
     ) -> int:
-        last: Exception | None = None
-        for _ in range(max(1, self.options.verify_attempts)):
-            if self._stopping():
-                raise DownloadError("stopped")
-            try:
+        # A sha1 mismatch means Box served other bytes than it listed (the file changed mid-download, or
+        # the transfer was damaged): the engine dropped the half-added node, so fetch the whole file again,
+        # at once (no backoff: nothing is overloaded).
+        for attempt in stamina.retry_context(
+            on=ChecksumMismatch,
+            attempts=max(1, self.options.verify_attempts),
+            timeout=None,
+            wait_initial=0.0,
+            wait_max=0.0,
+            wait_jitter=0.0,
+        ):
+            with attempt:
+                if attempt.num > 1:
+                    self.conn.stats.count_retry("sha1")
+                if self._stopping():
+                    raise DownloadError("stopped")
                 with builder.add_file(path, meta=meta, size_hint=max(size, 1)) as f:
                     result = download(
                         self.client,
@@ -811,15 +824,11 @@ class _UserBackup:
                         expected_size=size,
                         should_stop=self.options.should_stop,
                     )
-            except ChecksumMismatch as exc:
-                last = exc  # the engine dropped the half-added node; try the whole file again
-                self.conn.stats.count_retry("sha1")
-                continue
-            stored = f.result
-            content = CachedContent(tuple(stored.content), int(stored.size))
-            self.content.stored(self.user.id, file_id, version_id, result.sha1, content)
-            return result.size
-        raise last if last is not None else DownloadError("no attempt made")
+                stored = f.result
+                content = CachedContent(tuple(stored.content), int(stored.size))
+                self.content.stored(self.user.id, file_id, version_id, result.sha1, content)
+                return result.size
+        raise DownloadError("no attempt made")  # pragma: no cover - the last attempt re-raises
 
 
 def _parents(repo: Any, options: BackupOptions) -> dict[str, str | None]:

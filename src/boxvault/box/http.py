@@ -13,11 +13,10 @@ what this module adds:
 
 from __future__ import annotations
 
-import random
-import time
 import urllib.request
 
 import requests
+import stamina
 from box_sdk_gen.networking.box_network_client import APIRequest, APIResponse, BoxNetworkClient
 from box_sdk_gen.networking.fetch_options import FetchOptions
 from box_sdk_gen.networking.fetch_response import FetchResponse
@@ -121,15 +120,20 @@ class BackupNetworkClient(BoxNetworkClient):
         return response
 
     def fetch(self, options: FetchOptions) -> FetchResponse:
-        attempt = 0
-        while True:
-            try:
+        if options.method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            return super().fetch(options)  # anything that changes state must not be sent twice blindly
+        # A reset raised while reading a response body (the SDK only guards the send) is safe to repeat
+        # for reads: exponential backoff with jitter, capped at 30 s, `body_retries` times at most.
+        for attempt in stamina.retry_context(
+            on=requests.RequestException,
+            attempts=self.body_retries + 1,
+            timeout=None,
+            wait_initial=self.base_interval,
+            wait_max=30.0,
+            wait_jitter=self.base_interval,
+        ):
+            with attempt:
+                if attempt.num > 1:
+                    self.stats.count_retry("reset")
                 return super().fetch(options)
-            except requests.RequestException:
-                # Raised while reading a response body (the SDK only guards the send): safe to
-                # repeat for reads; anything that changes state must not be sent twice blindly.
-                attempt += 1
-                if options.method.upper() not in ("GET", "HEAD", "OPTIONS") or attempt > self.body_retries:
-                    raise
-                self.stats.count_retry("reset")
-                time.sleep(min(30.0, self.base_interval * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable: the last attempt re-raises")  # pragma: no cover
