@@ -352,3 +352,21 @@ def test_a_to_date_before_from_is_explained_on_the_pages(
     assert "errorlist" in html and "nothing can match" in html
     assert client.get(f"{csv_url}?{query}").status_code == 400
     assert client.get(f"/api/v1/jobs/?{query}").status_code == 200
+
+
+def test_filter_choices_are_read_only_when_needed(client: Any, admin: Any, jobs_set: dict[str, Any]) -> None:
+    """The task and initiator choices are DISTINCT scans of every job of the tenant: an API call that does
+    not filter by them must not run them; the page reads each once; a value given is still validated."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def distinct_scans(url: str) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            status = client.get(url).status_code
+        return status, sum("DISTINCT" in q["sql"].upper() for q in ctx.captured_queries)
+
+    login(client, admin.user)
+    assert distinct_scans("/api/v1/jobs/") == (200, 0)
+    assert distinct_scans("/api/v1/jobs/?status=failed") == (200, 0)
+    assert distinct_scans("/jobs/") == (200, 2)  # the form's two select lists, once each
+    assert distinct_scans("/api/v1/jobs/?initiator=nobody") == (400, 1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.activity.models import ActivityEvent
-from boxvault.core.filters import DateRangeForm, set_choices
+from boxvault.core.filters import DateRangeForm, LazyChoices, set_choices
 
 
 class ActivityFilter(django_filters.FilterSet):
@@ -32,12 +34,11 @@ class ActivityFilter(django_filters.FilterSet):
         # Choices from the caller's own (already scoped) rows: never another tenant's names.
         for name in ("activity", "service"):
             values = base.order_by(name).values_list(name, flat=True).distinct()
-            labels = [(v, v.capitalize() if name == "service" else v) for v in values]
-            set_choices(self.filters[name], labels)
+            set_choices(self.filters[name], LazyChoices(functools.partial(_labels, name, values)))
         tasks = (
             base.exclude(task_id=None).order_by("task_name").values_list("task_id", "task_name").distinct()
         )
-        set_choices(self.filters["task"], [(str(i), n or f"Task {i}") for i, n in tasks])
+        set_choices(self.filters["task"], LazyChoices(lambda: [(str(i), n or f"Task {i}") for i, n in tasks]))
 
     def search(self, queryset: QuerySet[ActivityEvent], name: str, value: str) -> QuerySet[ActivityEvent]:
         return queryset.filter(
@@ -55,3 +56,7 @@ class PageActivityFilter(ActivityFilter):
 
     class Meta(ActivityFilter.Meta):
         form = DateRangeForm
+
+
+def _labels(name: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    return [(v, v.capitalize() if name == "service" else v) for v in values]

@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from boxvault.core import clock
-from boxvault.core.filters import DateRangeForm, set_choices
+from boxvault.core.filters import DateRangeForm, LazyChoices, set_choices
 from boxvault.core.operations import SERVICES
 from boxvault.jobs.models import Job
 
@@ -52,9 +52,9 @@ class JobFilter(django_filters.FilterSet):
         tasks = (
             base.exclude(task_id=None).order_by("task_name").values_list("task_id", "task_name").distinct()
         )
-        set_choices(self.filters["task"], [(str(i), n or f"Task {i}") for i, n in tasks])
+        set_choices(self.filters["task"], LazyChoices(lambda: [(str(i), n or f"Task {i}") for i, n in tasks]))
         people = base.order_by("initiator_label").values_list("initiator_label", flat=True).distinct()
-        set_choices(self.filters["initiator"], [(p, p) for p in people])
+        set_choices(self.filters["initiator"], LazyChoices(lambda: [(p, p) for p in people]))
 
     def by_box_user(self, queryset: QuerySet[Job], name: str, value: str) -> QuerySet[Job]:
         return queryset.filter(Q(box_user_id=value) | Q(box_user_login__iexact=value))
