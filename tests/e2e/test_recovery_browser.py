@@ -87,3 +87,48 @@ def test_via_snapshot_drill_down_select_folder_restore_non_destructively(
         item = find(sdk, f"{restored[0]}/Proj/{rel}")
         assert sdk.files.get_file_by_id(str(item.id), fields=["sha1"]).sha_1 == sha1(CONTENT[rel])
     assert find(sdk, "Proj/Sub/c.txt") is not None  # the live tree is untouched
+
+
+def test_the_folder_picker_chooses_where_a_restore_goes(
+    client: Any,
+    admin: Any,  # noqa: F811 - the imported fixture
+    sandbox: Any,  # noqa: F811 - the imported fixture
+    live_server: Any,
+    queued: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dialog lists the destination user's Box folders (htmx, no inline script); opening Proj and
+    choosing Sub sends the restore there; the dialog with the picker open passes axe-core."""
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+    from recovery.fixtures import back_up, find, folder_items
+    from support.browser import axe_violations
+
+    backed = back_up(client, admin, sandbox)
+    sdk = backed.client
+    sub = find(sdk, "Proj/Sub")
+    session = client.cookies["sessionid"].value
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium() as browser:
+        context = browser.new_context()
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(
+            f"{live_server.url}/recovery/snapshots/{backed.snapshot}/act/?action=restore"
+            f"&paths={backed.proj}/a.txt"
+        )
+        page.locator("#folder-picker fieldset").wait_for()  # loaded by htmx from the destination's Box
+        page.get_by_role("button", name="Open Proj").click()
+        page.locator(f'#folder-picker input[name=folder_pick][value="{sub.id}"]').wait_for()
+        assert page.locator("#folder-picker [aria-current=location]").inner_text() == "Proj"
+        assert axe_violations(page) == []
+        page.get_by_label("Sub", exact=True).check()
+        queued.clear()
+        page.click("#confirm")
+        page.wait_for_url("**/jobs/**")
+        assert len(queued) == 1
+    job = Job.objects.get(pk=queued[0])
+    assert job.params["destination"]["folder_id"] == str(sub.id)
+    assert jobs.run(job.pk) == "succeeded"
+    assert [name for name in folder_items(sdk, str(sub.id)) if name.startswith("Restored ")]

@@ -19,6 +19,7 @@ from boxvault.backups.models import Task, TaskUser
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import services
+from boxvault.recovery.folders import box_folders
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, locate, snapshot_rows
 from boxvault.recovery.views import date_range
@@ -80,6 +81,42 @@ class SnapshotsView(APIView):
                 "from": begin.isoformat(),
                 "to": end.isoformat(),
                 "results": page,
+            }
+        )
+
+
+class BoxFoldersView(APIView):
+    """The restore destination's folders, one page at a time (the dialog's folder picker uses the same)."""
+
+    @extend_schema(
+        operation_id="task_user_box_folders",
+        parameters=[
+            OpenApiParameter("parent", OpenApiTypes.STR, description="Box folder id (default 0, All Files)"),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="where the page starts (next_offset)"),
+        ],
+        responses=inline_serializer(
+            "BoxFolderPage",
+            {
+                "id": serializers.CharField(),
+                "name": serializers.CharField(),
+                "path": serializers.ListField(child=serializers.DictField()),
+                "results": serializers.ListField(child=serializers.DictField()),
+                "next_offset": serializers.IntegerField(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request: Request, task_id: int, box_user_id: str) -> Response:
+        access = for_user(request.user, Operation.RESTORE)
+        page = box_folders(
+            access, task_id, box_user_id, request.GET.get("parent", "0"), request.GET.get("offset", "0")
+        )
+        return Response(
+            {
+                "id": page.id,
+                "name": page.name,
+                "path": [{"id": i, "name": n} for i, n in page.path],
+                "results": [{"id": i, "name": n} for i, n in page.folders],
+                "next_offset": page.next_offset,
             }
         )
 

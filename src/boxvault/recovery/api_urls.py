@@ -10,6 +10,11 @@ urlpatterns = [
         api.SnapshotsView.as_view(),
         name="snapshots",
     ),
+    path(
+        "tasks/<int:task_id>/users/<str:box_user_id>/box-folders/",
+        api.BoxFoldersView.as_view(),
+        name="box-folders",
+    ),
     path("snapshots/<str:ref>/tree/", api.TreeView.as_view(), name="snapshot-tree"),
     path("restores/", api.RestoresView.as_view(), name="restores"),
     path("exports/", api.ExportsView.as_view(), name="exports"),

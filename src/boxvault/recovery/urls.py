@@ -8,6 +8,7 @@ urlpatterns = [
     path("recovery/", views.home, name="home"),
     path("recovery/tasks/<int:task_id>/", views.task_users, name="users"),
     path("recovery/tasks/<int:task_id>/users/<str:box_user_id>/", views.user_recovery, name="user"),
+    path("recovery/tasks/<int:task_id>/box-folders/", views.box_folder_picker, name="box-folders"),
     path("recovery/snapshots/<str:ref>/", views.browse, name="browse"),
     path("recovery/snapshots/<str:ref>/act/", views.act, name="act"),
     path("recovery/download/<str:token>/", views.download, name="download"),

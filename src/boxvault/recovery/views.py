@@ -20,6 +20,7 @@ from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
 from boxvault.recovery import links, services
+from boxvault.recovery.folders import box_folders
 from boxvault.recovery.handlers import exports_dir
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
 from boxvault.recovery.snapshots import BadRequest, SnapshotRows, children, clean_path, locate, snapshot_rows
@@ -202,7 +203,8 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
                         "mode": data.get("mode", ""),
                         "destination": {
                             "box_user_id": data.get("box_user_id") or "",
-                            "folder_id": data.get("folder_id") or "0",
+                            # the picker's choice, else a typed id (the picker needs JavaScript)
+                            "folder_id": data.get("folder_pick") or data.get("folder_id") or "0",
                         },
                         "collaborations": bool(data.get("collaborations")),
                         "metadata": bool(data.get("metadata")),
@@ -283,3 +285,26 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     stamp = (job.finished_at or clock.now()).strftime("%Y%m%d-%H%M")
     filename = f"boxvault-{job.box_user_login or job.box_user_id}-{stamp}.zip"
     return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)
+
+
+@requires(Operation.RESTORE)
+def box_folder_picker(request: HttpRequest, task_id: int) -> HttpResponse:
+    """The restore dialog's folder picker (an htmx fragment): a page of the destination user's folders."""
+    box_user_id = request.GET.get("box_user_id", "")
+    context: dict[str, Any] = {"url": request.path, "error": ""}
+    try:
+        context["page"] = box_folders(
+            request.access,  # type: ignore[attr-defined]
+            task_id,
+            box_user_id,
+            request.GET.get("parent", "0"),
+            request.GET.get("offset", "0"),
+        )
+        context["login"] = (
+            TaskUser.objects.filter(task_id=task_id, box_user_id=box_user_id)
+            .values_list("login", flat=True)
+            .first()
+        )
+    except ServiceError as exc:
+        context["error"] = str(exc)
+    return render(request, "recovery/_folders.html", context)
