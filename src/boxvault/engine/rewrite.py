@@ -22,6 +22,7 @@ from typing import Any
 
 from .maint_io import PackBuilder, SnapshotDoc, load_snapshots, read_blob, write_index
 from .prune import LoadedIndex, load_all_indexes
+from .storage.objectlock import check_deletable
 from .tree import Node, decode_tree, encode_tree
 
 Progress = Callable[[str, int, int], None]
@@ -257,6 +258,9 @@ def rewrite(
             if not any(sn.id.startswith(ref.lower()) for sn in snapshots):
                 raise RewriteError(f"no snapshot matches {ref!r}")
         chosen = _select(snapshots, snapshot_ids or [], host, tags or [], paths or [])
+        if forget and not dry_run:
+            # object lock: a locked original could not be forgotten; refuse before writing any new tree
+            check_deletable(repo.backend, [f"snapshots/{sn.id}" for sn in chosen])
         index = load_all_indexes(repo)
         builder = None if dry_run else PackBuilder(repo, TREE_PACK_SIZE)
         rewriter = _TreeRewriter(repo, index, patterns, builder)
