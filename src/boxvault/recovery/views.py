@@ -22,7 +22,14 @@ from boxvault.jobs.models import Job
 from boxvault.recovery import links, services
 from boxvault.recovery.handlers import exports_dir
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
-from boxvault.recovery.snapshots import BadRequest, children, clean_path, list_snapshots, locate
+from boxvault.recovery.snapshots import (
+    BadRequest,
+    children,
+    clean_path,
+    list_snapshots,
+    locate,
+    stored_protected_until,
+)
 
 MODES = [
     ("non_destructive", "Non-destructive: everything goes into a new folder; nothing live is touched"),
@@ -132,6 +139,8 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
             entries = children(located, path)
         except BadRequest as exc:
             return _bad(request, str(exc))
+        # object lock: the exact retain-until date stored with the snapshot file (one S3 request set)
+        locked = None if request.headers.get("HX-Request") else stored_protected_until(located)
     root = located.root.rstrip("/")
     crumbs = []
     parts = [p for p in path[len(root) :].split("/") if p]
@@ -147,6 +156,7 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
         "crumbs": crumbs,
         "entries": entries,
         "task_user": task_user,
+        "protected_until": locked,
         "can_restore": request.access.can(Operation.RESTORE),  # type: ignore[attr-defined]
         "can_export": request.access.can(Operation.EXPORT),  # type: ignore[attr-defined]
         "can_erase": request.access.can(Operation.DELETE_ITEMS),  # type: ignore[attr-defined]
