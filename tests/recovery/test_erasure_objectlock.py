@@ -87,3 +87,61 @@ def test_erasure_refuses_while_locked_then_proceeds(
     assert jobs.run(job_id) == "succeeded"
     assert Erasure.objects.get(job_id=job_id).status == Erasure.Status.COMPLETED
     assert _snapshots(expired) != before
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.lines.append((level, message))
+
+    def progress(self, **_: Any) -> None:
+        return
+
+    def raise_if_cancelled(self) -> None:
+        return
+
+    def cancelled(self) -> bool:
+        return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_keeps_locked_snapshots_and_purge_refuses(
+    client: Any, admin: Any, sandbox: Any, moto: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from boxvault.backups.models import CatalogSnapshot, Task, TaskUser
+    from boxvault.backups.retention import run_purge, run_retention
+    from boxvault.engine.storage.objectlock import ObjectLocked
+
+    for key, value in moto.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BOXVAULT_S3_OBJECT_LOCK_MODE", "compliance")
+    monkeypatch.setenv("BOXVAULT_S3_OBJECT_LOCK_DAYS", str(DAYS))
+    backed = back_up(client, admin, sandbox)
+    Task.objects.filter(pk=backed.task.pk).update(retention=Task.Retention.DAYS, retention_value=1)
+    user = backed.user["box_user_id"]
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(days=2)  # every snapshot is past the 1-day retention
+
+    locked = _move_to_locked_bucket(backed.task, moto, monkeypatch, now)
+    before = _snapshots(locked)
+    ctx = _Ctx()
+    task = Task.objects.get(pk=backed.task.pk)
+    assert run_retention(task, ctx, now=later)["removed"] == []
+    until = (now + dt.timedelta(days=DAYS)).date().isoformat()
+    assert any(level == "warning" and until in text for level, text in ctx.lines), ctx.lines
+    assert _snapshots(locked) == before
+    assert CatalogSnapshot.objects.filter(task=task, box_user_id=user).exists()
+
+    # the purge of a user refuses as a whole, naming the date: rows and snapshots stay
+    with pytest.raises(ObjectLocked, match=until):
+        run_purge(task, [user], _Ctx())
+    assert _snapshots(locked) == before
+    assert TaskUser.objects.filter(task=task, box_user_id=user).exists()
+
+    # locks taken DAYS + 1 days ago have expired: the same pass removes the snapshots
+    expired = _move_to_locked_bucket(task, moto, monkeypatch, now - dt.timedelta(days=DAYS + 1))
+    task = Task.objects.get(pk=task.pk)
+    assert run_retention(task, _Ctx(), now=later)["removed"]
+    assert _snapshots(expired) == set()
