@@ -160,3 +160,28 @@ def test_no_lock_without_settings() -> None:
     assert lock_policy({}, "s3") is None
     policy = lock_policy({MODE: "Governance", DAYS_VAR: "7"}, "s3")
     assert policy is not None and (policy.mode, policy.days) == ("governance", 7)
+
+
+def test_rewrite_needs_only_the_changed_snapshots_unlocked(
+    s3_emulator: Emulator, locked_location: str, tmp_path: Path
+) -> None:
+    backend = _open(s3_emulator, locked_location)
+    # the snapshot holding the file is old (its lock expired); the newer one, without it, is still locked
+    backend.lock.clock = lambda: dt.datetime.now(dt.UTC) - dt.timedelta(days=DAYS + 1)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "keep.txt").write_bytes(b"kept\n")
+    (src / "secret.txt").write_bytes(os.urandom(50_000))
+    repo = Repository.init(backend, PASSWORD)
+    with repo.writer() as writer:
+        old, _ = backup(repo, writer, [str(src)], hostname="h", tags=[])
+    backend.lock.clock = lambda: dt.datetime.now(dt.UTC)
+    (src / "secret.txt").unlink()
+    with repo.writer() as writer:
+        new, _ = backup(repo, writer, [str(src)], hostname="h", tags=[])
+    assert set(backend.locked_until([f"snapshots/{old}", f"snapshots/{new}"])) == {f"snapshots/{new}"}
+
+    result = rewrite(repo, ["/**/secret.txt"], forget=True)
+    assert [c.old_id for c in result.changed] == [old] and result.unchanged == [new]
+    prune(repo, max_unused="0")
+    _restic_check(backend, tmp_path)

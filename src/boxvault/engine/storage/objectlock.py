@@ -192,6 +192,16 @@ class S3LockClient:
                 raise self._fail("delete", name, e) from e
 
 
+def lock_enabled(backend: object) -> bool:
+    """Whether the backend (or one it wraps) writes with object lock."""
+    current: object | None = backend
+    while current is not None:
+        if isinstance(getattr(current, "lock", None), S3LockClient):
+            return True
+        current = getattr(current, "inner", None)
+    return False
+
+
 def check_deletable(backend: object, names: Iterable[str]) -> None:
     """Raise ``ObjectLocked`` (naming the latest retain-until date) if any of ``names`` is locked.
 
@@ -207,4 +217,4 @@ def check_deletable(backend: object, names: Iterable[str]) -> None:
         raise ObjectLocked(sorted(found, key=lambda n: found[n], reverse=True), until)
 
 
-__all__ = ["LockPolicy", "ObjectLocked", "S3LockClient", "check_deletable", "lock_policy"]
+__all__ = ["LockPolicy", "ObjectLocked", "S3LockClient", "check_deletable", "lock_enabled", "lock_policy"]
