@@ -69,6 +69,11 @@ def test_erasure_refuses_while_locked_then_proceeds(
     # locked now: the job fails, names the date, and the repository is as it was
     locked = _move_to_locked_bucket(backed.task, moto, monkeypatch, now)
     before = _snapshots(locked)
+    # the snapshot page reads the exact retain-until date from the bucket
+    until = (now + dt.timedelta(days=DAYS)).date().isoformat()
+    page = client.get(f"/recovery/snapshots/{backed.snapshot}/")
+    assert page.status_code == 200
+    assert b"data-protected-until" in page.content and until.encode() in page.content
     response = client.post("/api/v1/erasures/", body, content_type="application/json")
     assert response.status_code == 201, response.content
     job_id = response.json()["job"]["id"]
