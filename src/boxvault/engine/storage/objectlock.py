@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,14 +157,15 @@ class S3LockClient:
     def locked(self, names: Iterable[str]) -> dict[str, dt.datetime]:
         """Names among ``names`` whose lock has not expired, with their retain-until dates."""
         now = self.clock()
-        found: dict[str, dt.datetime] = {}
-        for name in names:
-            if not is_locked_kind(name):
-                continue
-            until = self.retain_until(name)
-            if until is not None and until > now:
-                found[name] = until
-        return found
+        wanted = [name for name in names if is_locked_kind(name)]
+        # two requests per object (version listing, HEAD): in parallel, a prune may ask about many packs
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted) or 1)) as pool:
+            dates = list(pool.map(self.retain_until, wanted))
+        return {
+            name: until
+            for name, until in zip(wanted, dates, strict=True)
+            if until is not None and until > now
+        }
 
     def _versions(self, name: str) -> list[str]:
         key = self.key(name)
