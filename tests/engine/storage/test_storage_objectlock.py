@@ -185,3 +185,12 @@ def test_rewrite_needs_only_the_changed_snapshots_unlocked(
     assert [c.old_id for c in result.changed] == [old] and result.unchanged == [new]
     prune(repo, max_unused="0")
     _restic_check(backend, tmp_path)
+
+
+def test_bucket_without_object_lock_is_reported(s3_emulator: Emulator, tmp_path: Path) -> None:
+    # the operator requires object lock but the bucket has none: the first locked write fails, saying so
+    backend = _open(s3_emulator, s3_emulator.location(f"nolock-{uuid.uuid4().hex[:8]}"))
+    with pytest.raises(StorageError, match="object lock") as failed:
+        backend.write("snapshots/" + "0" * 64, b"{}")
+    assert "Traceback" not in str(failed.value)
+    assert not backend.exists("snapshots/" + "0" * 64)
