@@ -47,6 +47,7 @@ def test_snapshot_list_reads_the_catalog_without_opening_the_repository(
         "root": "/user0@box.example",
         "files": 14,
         "bytes": 4000,
+        "protected_until": None,  # no object lock on this location
     }
     narrow = client.get(url, {"from": "2030-01-03", "to": "2030-01-04"}).json()
     assert [s["files"] for s in narrow["results"]] == [13, 12]

@@ -178,11 +178,12 @@ class Emulator:
         path = self._workdir / f"{self.kind}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def create_bucket(self, name: str) -> StoreAccess:
-        """Create another bucket/container and return the access to it."""
+    def create_bucket(self, name: str, *, object_lock: bool = False) -> StoreAccess:
+        """Create another bucket/container and return the access to it (S3: optionally with object lock)."""
         self._buckets.append(name)
         if self.kind == "s3":
-            _request("PUT", f"{self.endpoint}/{name}")
+            lock = {"x-amz-bucket-object-lock-enabled": "True"} if object_lock else {}
+            _request("PUT", f"{self.endpoint}/{name}", **lock)
         elif self.kind == "azure":
             _azure_create_container(self.endpoint, name)
         else:

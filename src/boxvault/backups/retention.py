@@ -27,6 +27,8 @@ from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskU
 from boxvault.backups.repository import open_repository
 from boxvault.core import clock
 from boxvault.core.env import env_str
+from boxvault.engine.storage.cached import locked_until
+from boxvault.engine.storage.objectlock import ObjectLocked
 from boxvault.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,16 @@ class _Quiet:
         return
 
 
-def _forget_and_prune(task: Task, ids_of: Any, ctx: Any, what: str) -> dict[str, Any]:
-    """Under the exclusive lock: forget the snapshots `ids_of(snapshots)` names, prune; counts."""
+def _forget_and_prune(
+    task: Task, ids_of: Any, ctx: Any, what: str, *, skip_locked: bool = False
+) -> dict[str, Any]:
+    """Under the exclusive lock: forget the snapshots `ids_of(snapshots)` names, prune; counts.
+
+    S3 object lock (docs/storage.md): with ``skip_locked`` (retention) snapshots still locked are kept and
+    the log says until when (a later daily pass removes them); otherwise (purge) forget refuses as a whole,
+    before deleting anything, with the date. A prune refused after a forget (a pack locked longer than the
+    snapshots that used it) is logged with its date and leaves the repository consistent: the forgotten
+    snapshots are gone, their bytes stay until a later prune."""
     if not task.repository_id:  # never backed up: nothing is stored (and nothing to create)
         return {"snapshots_removed": 0, "bytes_removed": 0, "stored_bytes": 0, "removed": [], "by_user": {}}
     from boxvault.backups.exclusive import acquire_exclusive
@@ -76,9 +86,24 @@ def _forget_and_prune(task: Task, ids_of: Any, ctx: Any, what: str) -> dict[str,
             ids = list(ids_of(snapshots))
             before = _stored(repo)
             removed: list[str] = []
+            if ids and skip_locked:
+                locked = locked_until(repo.backend, [f"snapshots/{i}" for i in ids])
+                if locked:
+                    until = max(locked.values()).isoformat(timespec="seconds")
+                    ctx.log(
+                        f"object lock: {len(locked)} snapshot(s) past the retention are locked (the last "
+                        f"until {until}); they are kept and removed by the first pass after that",
+                        "warning",
+                    )
+                    ids = [i for i in ids if f"snapshots/{i}" not in locked]
             if ids:
                 removed = list(forget(repo, ExpirePolicy(), snapshot_ids=ids, lock=False).removed)
-                prune(repo, lock=False, max_unused=env_str("BOXVAULT_RETENTION_MAX_UNUSED", "0%"))
+                try:
+                    prune(repo, lock=False, max_unused=env_str("BOXVAULT_RETENTION_MAX_UNUSED", "0%"))
+                except ObjectLocked as exc:
+                    ctx.log(
+                        f"prune refused, nothing pruned: {exc}; a later prune removes the bytes", "warning"
+                    )
             after = _stored(repo)
         finally:
             lock.release()
@@ -123,7 +148,11 @@ def run_retention(task: Task, ctx: Any, now: datetime | None = None) -> dict[str
         return {"snapshots_removed": 0, "bytes_removed": 0, "removed": [], "cutoff": None}
     ctx.log(f"retention {task.retention_label}: removing snapshots older than {limit.isoformat()}")
     outcome = _forget_and_prune(
-        task, lambda snaps: [s.id for s in snaps if s.datetime < limit], ctx, "the retention pass"
+        task,
+        lambda snaps: [s.id for s in snaps if s.datetime < limit],
+        ctx,
+        "the retention pass",
+        skip_locked=True,
     )
     with transaction.atomic():
         _catalog_after_forget(task, outcome["by_user"])

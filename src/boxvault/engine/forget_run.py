@@ -20,6 +20,7 @@ from .forget import (
     has_tags,
 )
 from .maint_io import SnapshotDoc, load_snapshots
+from .storage.objectlock import check_deletable
 
 
 @dataclass
@@ -110,6 +111,8 @@ def forget(
                 result.groups.append(ForgetGroup(key, decided))
                 remove += [s.id for s in decided.remove]
         if not dry_run:
+            # object lock: refuse the whole forget, before any delete, while a snapshot file is locked
+            check_deletable(repo.backend, [f"snapshots/{sid}" for sid in remove])
             for sid in remove:
                 repo.backend.delete(f"snapshots/{sid}")
         result.removed = remove

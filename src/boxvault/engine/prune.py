@@ -32,6 +32,7 @@ from .maint_io import (
     write_index,
 )
 from .prune_plan import BlobKey, PrunePlan, PruneRefused, plan_table, refuse_missing
+from .storage.objectlock import check_deletable
 from .tree import decode_tree
 
 Progress = Callable[[str, int, int], None]
@@ -176,6 +177,13 @@ def execute(
     result = PruneResult(p, dry_run=False)
     if p.changes_nothing:
         return result
+    # Object lock: every object this prune would delete is checked before the first write or delete, so a
+    # refusal (naming the retain-until date) leaves the repository exactly as it was.
+    check_deletable(
+        repo.backend,
+        [pack_name(pid) for pid in sorted(p.remove_first | p.remove | p.repack)]
+        + [f"index/{index_id}" for index_id in index.files],
+    )
     # (1) packs in no index: no reader can reach them, so they go first
     for pack_id in sorted(p.remove_first):
         repo.backend.delete(pack_name(pack_id))

@@ -22,6 +22,7 @@ from typing import Any
 
 from .maint_io import PackBuilder, SnapshotDoc, load_snapshots, read_blob, write_index
 from .prune import LoadedIndex, load_all_indexes
+from .storage.objectlock import check_deletable, lock_enabled
 from .tree import Node, decode_tree, encode_tree
 
 Progress = Callable[[str, int, int], None]
@@ -258,6 +259,13 @@ def rewrite(
                 raise RewriteError(f"no snapshot matches {ref!r}")
         chosen = _select(snapshots, snapshot_ids or [], host, tags or [], paths or [])
         index = load_all_indexes(repo)
+        if forget and not dry_run and lock_enabled(repo.backend):
+            # object lock: a locked original could not be forgotten. A dry pass first finds the snapshots that
+            # would change (only those must be deletable: newer snapshots without the items may be locked),
+            # and a refusal comes before any new tree is written.
+            probe = _TreeRewriter(repo, index, patterns, None)
+            doomed = [sn for sn in chosen if sn.tree is not None and probe.rewrite(sn.tree, "")[0] != sn.tree]
+            check_deletable(repo.backend, [f"snapshots/{sn.id}" for sn in doomed])
         builder = None if dry_run else PackBuilder(repo, TREE_PACK_SIZE)
         rewriter = _TreeRewriter(repo, index, patterns, builder)
         plans: list[tuple[SnapshotDoc, bytes, list[str]]] = []

@@ -10,10 +10,11 @@ catalog by `boxvault task verify-catalog TASK --repair` (backups/verify.py).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, overload
 
 from django.db.models import QuerySet
@@ -23,6 +24,7 @@ from boxvault.accounts.access import Access, get_for
 from boxvault.backups import repository
 from boxvault.backups.models import CatalogSnapshot, Task, TaskUser
 from boxvault.box.restore import node_kind, xattr_text
+from boxvault.core import clock
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.tree import Node
@@ -72,6 +74,43 @@ def open_repo(task: Task) -> Repository:
     return Repository.open(backend, repository.password(task))
 
 
+def lock_days(task: Task) -> int | None:
+    """Days of S3 object lock the operator requires for this task's location (None: no object lock).
+
+    Storage settings come from the environment (docs/storage.md), the same ``open_backend`` reads.
+    """
+    from boxvault.engine.storage import StorageError, parse_location
+    from boxvault.engine.storage.objectlock import lock_policy
+
+    try:
+        if parse_location(task.repository).kind != "s3":
+            return None
+        policy = lock_policy(os.environ, "s3")
+    except StorageError:
+        return None
+    return policy.days if policy else None
+
+
+def protected_until(time: datetime, days: int | None) -> str | None:
+    """When a snapshot's lock ends at the earliest: its file was written at (or after) its time, with the
+    retention then in force. None without object lock or once that date has passed. A lower bound that
+    needs no storage request; the snapshot page reads the exact date from the object."""
+    if not days:
+        return None
+    until = time + timedelta(days=days)
+    return until.isoformat() if until > clock.now() else None
+
+
+def stored_protected_until(located: Located) -> str | None:
+    """The retain-until date S3 holds for this snapshot's file (None when unlocked or expired)."""
+    from boxvault.engine.storage.cached import locked_until
+
+    if lock_days(located.task) is None:
+        return None
+    found = locked_until(located.repo.backend, [f"snapshots/{located.snapshot.id}"])
+    return max(found.values()).isoformat() if found else None
+
+
 def snapshot_rows(
     task: Task, box_user_id: str, start: datetime | None = None, end: datetime | None = None
 ) -> SnapshotRows:
@@ -86,7 +125,8 @@ def snapshot_rows(
     login = (
         TaskUser.objects.filter(task=task, box_user_id=box_user_id).values_list("login", flat=True).first()
     )
-    return SnapshotRows(task.pk, box_user_id, f"/{login}" if login else "/", rows.order_by("-time", "-id"))
+    root = f"/{login}" if login else "/"
+    return SnapshotRows(task.pk, box_user_id, root, rows.order_by("-time", "-id"), lock_days(task))
 
 
 class SnapshotRows(Sequence[dict[str, Any]]):
@@ -94,8 +134,16 @@ class SnapshotRows(Sequence[dict[str, Any]]):
 
     COLUMNS = ("snapshot_id", "time", "files", "bytes")  # tuples, not model instances: lists run long
 
-    def __init__(self, task_id: int, box_user_id: str, root: str, rows: QuerySet[CatalogSnapshot]) -> None:
+    def __init__(
+        self,
+        task_id: int,
+        box_user_id: str,
+        root: str,
+        rows: QuerySet[CatalogSnapshot],
+        lock_days: int | None,
+    ) -> None:
         self.task_id, self.box_user_id, self.root, self.rows = task_id, box_user_id, root, rows
+        self.lock_days = lock_days
         self._count: int | None = None
 
     def __len__(self) -> int:
@@ -127,6 +175,7 @@ class SnapshotRows(Sequence[dict[str, Any]]):
             "root": self.root,
             "files": files,
             "bytes": size,
+            "protected_until": protected_until(time, self.lock_days),
         }
 
 
@@ -148,6 +197,7 @@ def describe(task: Task, snap: Snapshot) -> dict[str, Any]:
         "root": snap.paths[0] if snap.paths else "/",
         "files": summary.get("total_files_processed"),
         "bytes": summary.get("total_bytes_processed"),
+        "protected_until": protected_until(snap.datetime, lock_days(task)),
     }
 
 

@@ -23,7 +23,15 @@ from boxvault.recovery import links, services
 from boxvault.recovery.folders import box_folders
 from boxvault.recovery.handlers import exports_dir
 from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
-from boxvault.recovery.snapshots import BadRequest, SnapshotRows, children, clean_path, locate, snapshot_rows
+from boxvault.recovery.snapshots import (
+    BadRequest,
+    SnapshotRows,
+    children,
+    clean_path,
+    locate,
+    snapshot_rows,
+    stored_protected_until,
+)
 
 MODES = [
     ("non_destructive", "Non-destructive: everything goes into a new folder; nothing live is touched"),
@@ -134,6 +142,8 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
             entries = children(located, path)
         except BadRequest as exc:
             return _bad(request, str(exc))
+        # object lock: the exact retain-until date stored with the snapshot file (one S3 request set)
+        locked = None if request.headers.get("HX-Request") else stored_protected_until(located)
     root = located.root.rstrip("/")
     crumbs = []
     parts = [p for p in path[len(root) :].split("/") if p]
@@ -149,6 +159,7 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
         "crumbs": crumbs,
         "entries": entries,
         "task_user": task_user,
+        "protected_until": locked,
         "can_restore": request.access.can(Operation.RESTORE),  # type: ignore[attr-defined]
         "can_export": request.access.can(Operation.EXPORT),  # type: ignore[attr-defined]
         "can_erase": request.access.can(Operation.DELETE_ITEMS),  # type: ignore[attr-defined]

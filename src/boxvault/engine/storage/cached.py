@@ -9,12 +9,13 @@ removed from the repository (prune, forget) is dropped from the cache when the d
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .base import Backend
@@ -66,6 +67,10 @@ class CountingBackend:
     def list(self, directory: str) -> Iterator[tuple[str, int]]:
         self._count("list", directory)
         return self.inner.list(directory)
+
+    def locked_until(self, names: Sequence[str]) -> dict[str, datetime.datetime]:
+        """Object lock (S3): passed through to the wrapped backend; nothing is locked on other backends."""
+        return locked_until(self.inner, names)
 
     def close(self) -> None:
         self.inner.close()
@@ -160,5 +165,14 @@ class CachedBackend:
             if len(path.name) == 64 and path.name not in present:
                 path.unlink(missing_ok=True)
 
+    def locked_until(self, names: Sequence[str]) -> dict[str, datetime.datetime]:
+        """Object lock (S3): passed through to the wrapped backend; nothing is locked on other backends."""
+        return locked_until(self.inner, names)
+
     def close(self) -> None:
         self.inner.close()
+
+
+def locked_until(backend: object, names: Sequence[str]) -> dict[str, datetime.datetime]:
+    inner = getattr(backend, "locked_until", None)
+    return inner(names) if inner is not None else {}
