@@ -101,6 +101,22 @@ def test_another_tenants_address_is_not_revealed(admin_client: Any, outsider: An
     assert Member.objects.get(user__email="otto@b.example").account == outsider.account
 
 
+def test_another_users_second_address_is_refused_not_a_500(admin: Any, outsider: Any) -> None:
+    """An address registered (allauth) to another user, not as their login: a 400 sentence, nothing saved."""
+    from allauth.account.models import EmailAddress
+
+    from boxvault.accounts.access import for_user
+    from boxvault.accounts.models import User
+    from boxvault.accounts.services import add_member
+    from boxvault.core.errors import ServiceError
+
+    EmailAddress.objects.create(user=outsider.user, email="second@b.example", verified=True)
+    users = User.objects.count()
+    with pytest.raises(ServiceError, match="cannot be added to this account"):
+        add_member(for_user(admin.user), email="Second@b.example")
+    assert User.objects.count() == users
+
+
 def test_edit_permissions_is_audited(admin_client: Any, admin: Any, restricted: Any) -> None:
     from boxvault.security.models import AuditEvent
 

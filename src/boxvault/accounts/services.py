@@ -14,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.http import HttpRequest
 
@@ -87,6 +87,11 @@ def _ensure_addable(access: Access, email: str) -> None:
     """
     existing = User.objects.filter(email__iexact=email).first()
     if existing is None:
+        # an address can also be another user's second (allauth) address: taken all the same
+        if EmailAddress.objects.filter(email__iexact=email).exists():
+            raise ServiceError(
+                "This e-mail address cannot be added to this account; ask the person for another one."
+            )
         return
     if Member.objects.filter(user=existing, account=access.account).exists():
         raise ServiceError(f"{email} is already a user of this account.")
@@ -191,6 +196,24 @@ def add_member(
     if len(first_name) > 150 or len(last_name) > 150:
         raise ServiceError("Names are limited to 150 characters.")
     ops, svc = _check_grants(role, operations, services)
+    try:
+        return _add_member(access, email, first_name, last_name, role, ops, svc, password, request)
+    except IntegrityError:
+        # the same address added by a concurrent request between the check and the insert
+        raise ServiceError(f"{email} was just added by someone else; reload the list.") from None
+
+
+def _add_member(
+    access: Access,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: str,
+    ops: list[str],
+    svc: list[str],
+    password: str | None,
+    request: HttpRequest | None,
+) -> Member:
     with transaction.atomic():
         _ensure_addable(access, email)
         user = User(email=email, first_name=first_name.strip(), last_name=last_name.strip())
