@@ -21,6 +21,7 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "auto_activate",
             "archived_retention_days",
             "full_walk_days",
+            "capture_versions",
             "frequency",
             "hour_utc",
         ]
@@ -29,6 +30,7 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "auto_activate": "Automatically activate new users",
             "archived_retention_days": "Retain auto-archived backups for (days)",
             "full_walk_days": "Full walk of every user's Box every (days)",
+            "capture_versions": "Also back up Box's previous versions of each file",
             "frequency": "Backup frequency",
             "hour_utc": "Backup hour (UTC)",
         }

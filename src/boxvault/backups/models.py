@@ -69,6 +69,8 @@ class Task(models.Model):
     # every user's tree is listed in full at least this often, and compared with what the events-driven
     # incremental path would have stored (docs/box.md, "Scheduled full walk")
     full_walk_days = models.PositiveSmallIntegerField(default=7)
+    # Box's previous versions of each file, under /<login>/.box-versions/<file id>/ (box/versions.py)
+    capture_versions = models.BooleanField(default=False)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
     hour_utc = models.PositiveSmallIntegerField(default=1)
     retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.UNLIMITED)

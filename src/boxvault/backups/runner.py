@@ -146,6 +146,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             user_workers=1,
             checkpoint_seconds=10.0,
             full_walk_days=float(task.full_walk_days),
+            versions=task.capture_versions,
             should_stop=reporter.cancelled,
         )
         try:

@@ -37,6 +37,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "auto_activate",
             "archived_retention_days",
             "full_walk_days",
+            "capture_versions",
             "retention",
             "retention_value",
             "created_at",
@@ -67,6 +68,9 @@ class TaskSettingsSerializer(serializers.Serializer[Any]):
         max_value=90,
         required=False,
         help_text="List every user's Box in full at least every this many days (and compare).",
+    )
+    capture_versions = serializers.BooleanField(
+        required=False, help_text="Also back up Box's previous versions of each file (more storage)."
     )
 
 

@@ -53,6 +53,7 @@ SETTINGS_FIELDS = (
     "auto_activate",
     "archived_retention_days",
     "full_walk_days",
+    "capture_versions",
 )
 ACTION_WORDS = {
     "activate": "Activated",
@@ -553,6 +554,8 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
         days = changes["full_walk_days"]
         if not (isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 90):
             raise ServiceError("full_walk_days must be from 1 to 90.")
+    if "capture_versions" in changes and not isinstance(changes["capture_versions"], bool):
+        raise ServiceError("capture_versions must be true or false.")
     with transaction.atomic():
         before = {key: getattr(task, key) for key in changes}
         for key, value in changes.items():
@@ -567,7 +570,23 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
             for u in TaskUser.objects.filter(task=task, status__in=schedule.SCHEDULABLE):
                 u.next_run_at = _first_slot(task, now)
                 u.save(update_fields=["next_run_at"])
+    if changes.get("capture_versions") and not before.get("capture_versions"):
+        # an unchanged user's run reuses its previous snapshot as it is, without any version history:
+        # the next run of every user lists everything once (after the commit: this is disk I/O)
+        _walk_in_full_next(task)
     return task
+
+
+def _walk_in_full_next(task: Task) -> None:
+    from boxvault.box.state import StateStore
+
+    path = state_dir(task) / "state.sqlite"
+    if path.exists():  # no state yet: no run yet, and the first run lists everything anyway
+        state = StateStore(path)
+        try:
+            state.walk_in_full_next(task.enterprise_id)
+        finally:
+            state.close()
 
 
 def set_retention(task: Task, kind: str, value: int = 0, *, access: Access | None = None) -> Task:

@@ -141,6 +141,14 @@ class StateStore:
             ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
 
+    def walk_in_full_next(self, scope: str) -> int:
+        """Every user's next run lists everything (what a shortcut over an unchanged tree would not
+        capture, e.g. version history just turned on); returns how many users were marked."""
+        with self._lock:
+            return self._db.execute(
+                "UPDATE event_positions SET full_walk_at = 0 WHERE scope=?", (scope,)
+            ).rowcount
+
     def save_event_position(
         self, scope: str, box_user_id: str, position: str, snapshot_id: str, full_walk_at: float
     ) -> None:
