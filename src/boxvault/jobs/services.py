@@ -370,7 +370,8 @@ def _on_commit_worker_lost(job: Job) -> None:
     def send() -> None:
         try:
             worker_lost.send(sender=Job, job=lost, worker_id=worker_id)
-        except Exception:  # a clean-up failing must not stop the reconciler; it runs again next tick
+        except Exception:  # a failed clean-up must not stop the reconciler: restic's own stale-lock
+            # rule (dead PID on this host, or 30 minutes) removes the lock at the next locking
             log.exception("clean-up after the lost worker %s failed", worker_id)
 
     transaction.on_commit(send)
