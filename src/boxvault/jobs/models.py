@@ -71,6 +71,9 @@ class Job(models.Model):
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["account", "-created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
+            # the filter choices (tasks and initiators of a tenant's jobs) are read from these alone
+            models.Index(fields=["account", "task_name", "task_id"], name="jobs_job_task_choices"),
+            models.Index(fields=["account", "initiator_label"], name="jobs_job_initiator_choices"),
         ]
 
     def __str__(self) -> str:
