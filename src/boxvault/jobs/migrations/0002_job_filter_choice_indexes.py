@@ -5,20 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('jobs', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("jobs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['account', 'task_name', 'task_id'], name='jobs_job_task_choices'),
+            model_name="job",
+            index=models.Index(fields=["account", "task_name", "task_id"], name="jobs_job_task_choices"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['account', 'initiator_label'], name='jobs_job_initiator_choices'),
+            model_name="job",
+            index=models.Index(fields=["account", "initiator_label"], name="jobs_job_initiator_choices"),
         ),
     ]
