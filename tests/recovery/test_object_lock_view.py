@@ -28,6 +28,7 @@ def test_snapshot_list_says_until_when_protected(
     monkeypatch.setenv("BOXVAULT_S3_OBJECT_LOCK_MODE", "compliance")
     monkeypatch.setenv("BOXVAULT_S3_OBJECT_LOCK_DAYS", "30")
     assert all(s["protected_until"] is None for s in client.get(api).json()["results"])
+    assert b'id="object-lock"' not in client.get(f"/tasks/{task}/").content
 
     # the listing reads the catalog and the operator's setting only: no request reaches the bucket
     Task.objects.filter(pk=task).update(repository="s3:http://127.0.0.1:9/locked-bucket/repo")
@@ -37,6 +38,9 @@ def test_snapshot_list_says_until_when_protected(
     expected = (snap.time + timedelta(days=30)).isoformat()
     assert results[0]["protected_until"] == expected
     assert f'data-protected-until="{expected}"'.encode() in client.get(page).content
+    settings_page = client.get(f"/tasks/{task}/").content.decode()
+    assert 'id="object-lock"' in settings_page and "compliance mode" in settings_page
+    assert "for 30 days after it is written" in settings_page
 
     # a member who may preview sees it too; one without the operation and an outsider get nothing
     login(client, _member(admin, "lena@a.example", ["preview_data"]).user)

@@ -7,12 +7,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from boxvault.backups import vault
 from boxvault.backups.models import Task
+
+if TYPE_CHECKING:
+    from boxvault.engine.storage.objectlock import LockPolicy
 
 
 class LocationError(ValueError):
@@ -144,3 +147,19 @@ def drop_held() -> None:
         _held.clear()
     for held in entries:
         held.repo.close()
+
+
+def object_lock(task: Task) -> LockPolicy | None:
+    """The S3 object lock the operator requires for this task's location (`LockPolicy`: mode and days), or
+    None: not an S3 location, no object lock, or a setting the storage layer refuses (docs/storage.md)."""
+    import os
+
+    from boxvault.engine.storage import StorageError, parse_location
+    from boxvault.engine.storage.objectlock import lock_policy
+
+    try:
+        if parse_location(task.repository).kind != "s3":
+            return None
+        return lock_policy(os.environ, "s3")
+    except StorageError:
+        return None

@@ -17,6 +17,7 @@ from boxvault.backups import queries, services
 from boxvault.backups.conf import box_app
 from boxvault.backups.forms import NewTaskForm, TaskSettingsForm
 from boxvault.backups.models import StorageUsage, Task, TaskUser
+from boxvault.backups.repository import object_lock
 from boxvault.core.access import requires
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
@@ -127,6 +128,7 @@ def task_settings(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "can_modify": access.can(Operation.MODIFY_TASKS),
             "usage": StorageUsage.objects.filter(task=task).first(),
+            "object_lock": object_lock(task),
         },
     )
 

@@ -10,7 +10,6 @@ catalog by `boxvault task verify-catalog TASK --repair` (backups/verify.py).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -75,20 +74,9 @@ def open_repo(task: Task) -> Repository:
 
 
 def lock_days(task: Task) -> int | None:
-    """Days of S3 object lock the operator requires for this task's location (None: no object lock).
-
-    Storage settings come from the environment (docs/storage.md), the same ``open_backend`` reads.
-    """
-    from boxvault.engine.storage import StorageError, parse_location
-    from boxvault.engine.storage.objectlock import lock_policy
-
-    try:
-        if parse_location(task.repository).kind != "s3":
-            return None
-        policy = lock_policy(os.environ, "s3")
-    except StorageError:
-        return None
-    return policy.days if policy else None
+    """Days of S3 object lock the operator requires for this task's location (None: no object lock)."""
+    policy = repository.object_lock(task)
+    return int(policy.days) if policy else None
 
 
 def protected_until(time: datetime, days: int | None) -> str | None:
