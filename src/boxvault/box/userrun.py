@@ -90,15 +90,7 @@ class UserBackup(Walking):
         snapshot_id = str(self.repo.save_snapshot(snap))
         self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
         for e in entries:
-            if e.item_type == "folder":
-                self.report.folders += 1
-            elif e.item_type == "file_version":
-                self.report.versions += 1
-            else:
-                self.report.files += 1
-                self.report.bytes += e.size
-                self.report.reused += e.item_type == "file"
-                self.report.web_links += e.item_type == "web_link"
+            self._count_reused(e)
         self.progress.found(len(entries), self.report.bytes)
         self.progress.done(len(entries), self.report.bytes)
         self.report.snapshot_id = snapshot_id

@@ -175,19 +175,23 @@ class UserState:
                 self.report.bytes -= e.size
                 self.report.web_links -= e.item_type == "web_link"
 
+    def _count_reused(self, e: CatalogEntry) -> None:
+        """A row taken over from the parent snapshot, in the report (under `_lock` while threads run)."""
+        if e.item_type == "folder":
+            self.report.folders += 1
+        elif e.item_type == "file_version":
+            self.report.versions += 1
+        else:
+            self.report.files += 1
+            self.report.bytes += e.size
+            self.report.reused += e.item_type == "file"
+            self.report.web_links += e.item_type == "web_link"
+
     def _reused_entry(self, e: CatalogEntry) -> None:
         self.placements.add(e.item_id, e.item_type, e.path, e.name)
         with self._lock:
             self._entries.append(e.values())
-            if e.item_type == "folder":
-                self.report.folders += 1
-            elif e.item_type == "file_version":
-                self.report.versions += 1
-            else:
-                self.report.files += 1
-                self.report.bytes += e.size
-                self.report.reused += e.item_type == "file"
-                self.report.web_links += e.item_type == "web_link"
+            self._count_reused(e)
         size = e.size if e.item_type == "file" else 0
         self.progress.found(1, size)
         self.progress.done(1, size)
