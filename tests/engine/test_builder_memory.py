@@ -87,3 +87,23 @@ def test_finish_dir_keeps_only_the_node_and_refuses_late_additions(repo: Reposit
     listed = restic(repo_path, "ls", snapshot).stdout.split()
     assert {"/u/a/one.txt", "/u/a/sub/two.txt", "/u/empty"} <= set(listed)
     assert "no errors were found" in restic(repo_path, "check").stdout
+
+
+def test_a_finished_directory_opens_again_for_a_late_addition(repo: Repository, repo_path: Path) -> None:
+    with repo.writer() as w:
+        b = w.snapshot(hostname="h", paths=["/u"])
+        b.add_file_blobs("/u/a/one.txt", [], 0)
+        b.finish_dir("/u/a")
+
+        def load(tree_id: bytes) -> list[Node]:
+            w.flush()  # the finished tree may still wait in the open pack
+            return repo.load_tree(tree_id)
+
+        b.reopen_finished(load)
+        b.add_file_blobs("/u/a/late.txt", [], 0)  # opens /u/a again
+        assert b.remove("/u/a/one.txt")
+        b.finish_dir("/u/a")
+        snapshot = b.commit()
+    listed = set(restic(repo_path, "ls", snapshot).stdout.split())
+    assert "/u/a/late.txt" in listed and "/u/a/one.txt" not in listed
+    assert "no errors were found" in restic(repo_path, "check").stdout

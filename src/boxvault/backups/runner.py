@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 class Reporter(Protocol):
     """What a run needs from its job (the jobs app's JobContext has these)."""
 
-    def progress(self, *, items_done: int, items_total: int, bytes_done: int, bytes_total: int) -> None: ...
+    def progress(
+        self, *, items_done: int, items_total: int, bytes_done: int, bytes_total: int, message: str
+    ) -> None: ...
     def log(self, message: str, level: str = "info") -> None: ...
     def cancelled(self) -> bool: ...
     def partial(self, reason: str = "") -> None: ...
@@ -138,6 +140,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
                 items_total=info.items_total,
                 bytes_done=info.bytes_done,
                 bytes_total=info.bytes_total,
+                message=info.describe(),
             )
 
         options = BackupOptions(

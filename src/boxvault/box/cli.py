@@ -270,7 +270,7 @@ def _run_with_progress(run: Any, show: bool) -> RunReport:
                 task,
                 completed=info.bytes_done,
                 total=None if info.walking else info.bytes_total,
-                description=info.user or "finishing",
+                description=info.describe() if info.user else "finishing",
                 items=f"{info.items_done}/{info.items_total} items",
             )
 

@@ -12,6 +12,7 @@ events remove it).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -59,11 +60,14 @@ def _below(path: str, prefixes: dict[str, int], mark: int) -> bool:
 
 
 class Placements:
+    """The first place of every item and the path of every folder live in a private temporary SQLite file
+    (a million-file user would otherwise hold a million paths in memory, issue 18); the items placed more
+    than once, few, are kept here."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._first: dict[str, Place] = {}
+        self._sqlite: sqlite3.Connection | None = None  # opened on first use: a no-change run never needs it
         self._more: dict[str, list[Place]] = {}  # ids placed more than once
-        self._folder_at: dict[str, str] = {"": ROOT_ID}
         self._order = 0
         # paths taken out of the snapshot (with everything below): the place order and the catalog row
         # count at that time (what was placed there later stays)
@@ -76,13 +80,49 @@ class Placements:
         with self._lock:
             self._order += 1
             place = Place(path, name, item_type, self._order)
+            db = self._db
             if item_type == "folder":
-                self._folder_at[path] = item_id
-            first = self._first.get(item_id)
-            if first is None:
-                self._first[item_id] = place
-            elif first.path != path:
-                self._more.setdefault(item_id, [first]).append(place)
+                db.execute("INSERT OR REPLACE INTO folder VALUES (?, ?)", (path, item_id))
+            more = self._more.get(item_id)
+            if more is not None:
+                if more[0].path != path:
+                    more.append(place)
+                return
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO first VALUES (?, ?, ?, ?, ?)",
+                (item_id, path, name, item_type, place.order),
+            ).rowcount
+            if inserted:
+                return
+            first = self._first(item_id)
+            if first is not None and first.path != path:
+                self._more[item_id] = [first, place]
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._sqlite is None:
+            # "" opens a private on-disk database that SQLite deletes when it is closed
+            db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+            db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE first (id TEXT PRIMARY KEY, path TEXT, name TEXT, type TEXT, ord INTEGER)"
+                " WITHOUT ROWID;"
+                "CREATE TABLE folder (path TEXT PRIMARY KEY, id TEXT) WITHOUT ROWID;"
+                "CREATE INDEX folder_id ON folder (id);"
+            )
+            db.execute("INSERT INTO folder VALUES ('', ?)", (ROOT_ID,))
+            self._sqlite = db
+        return self._sqlite
+
+    def _first(self, item_id: str) -> Place | None:
+        row = self._db.execute("SELECT path, name, type, ord FROM first WHERE id = ?", (item_id,)).fetchone()
+        return Place(*row) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
 
     def duplicates(self) -> dict[str, list[Place]]:
         with self._lock:
@@ -98,7 +138,10 @@ class Placements:
     def live(self, item_id: str) -> list[Place]:
         """The places of an item still in the snapshot."""
         with self._lock:
-            places = self._more.get(item_id) or ([self._first[item_id]] if item_id in self._first else [])
+            places = self._more.get(item_id)
+            if places is None:
+                first = self._first(item_id)
+                places = [first] if first is not None else []
         return [p for p in places if not _below(p.path, self.removed, p.order)]
 
     def placed_path(self, item_id: str) -> str | None:
@@ -106,7 +149,15 @@ class Placements:
         return places[-1].path if len(places) == 1 else None
 
     def parent_id(self, place: Place) -> str | None:
-        return self._folder_at.get(_parent_path(place.path))
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM folder WHERE path = ?", (_parent_path(place.path),)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def _is_folder(self, folder_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM folder WHERE id = ?", (folder_id,)).fetchone() is not None
 
     def settle(self, lookup: Callable[[str, str], Current | None], rows: int) -> list[str]:
         """Decide every duplicate (outermost first: taking out a folder settles its subtree's copies);
@@ -129,10 +180,9 @@ class Placements:
         latest = max(places, key=lambda p: p.order)
         if current is None:
             return latest
-        seen = set(self._folder_at.values())
         # a parent the user does not see (the owner's folder above a folder shared with the user): the
         # item shows in the user's root
-        want = current.parent_id if current.parent_id in seen else ROOT_ID
+        want = current.parent_id if self._is_folder(current.parent_id) else ROOT_ID
         under = [p for p in places if self.parent_id(p) == want]
         named = [p for p in under if p.name == current.name]
         for group in (named, under):

@@ -18,6 +18,7 @@ class ProgressInfo:
     bytes_downloaded: int
     elapsed: float
     walking: bool  # True until every folder is listed (totals are still growing)
+    folder: str = ""  # the folder listed last (relative to the user's root)
 
     @property
     def rate(self) -> float:
@@ -30,6 +31,20 @@ class ProgressInfo:
         if self.walking or self.rate <= 0:
             return None
         return max(0.0, (self.bytes_total - self.bytes_done) / self.rate)
+
+    def describe(self) -> str:
+        """One line for a person: where the run is, and how long it has left when that is known."""
+        where = f"{self.user}: /{self.folder}" if self.user else f"/{self.folder}"
+        eta = self.eta
+        if eta is None:
+            left = "listing, time left not known yet" if self.walking else ""
+        elif eta < 90:
+            left = "less than 2 minutes left"
+        elif eta < 5400:
+            left = f"about {round(eta / 60)} minutes left"
+        else:
+            left = f"about {eta / 3600:.1f} hours left"
+        return f"{where} · {left}" if left else where
 
 
 ProgressCallback = Callable[[ProgressInfo], None]
@@ -48,6 +63,7 @@ class Progress:
         self.items_done = self.items_total = 0
         self.bytes_done = self.bytes_total = self.bytes_downloaded = 0
         self.walking = True
+        self.folder = ""
 
     def found(self, items: int = 1, nbytes: int = 0) -> None:
         with self._lock:
@@ -68,6 +84,11 @@ class Progress:
             self.walking = walking
         self.flush()
 
+    def set_folder(self, folder: str) -> None:
+        with self._lock:
+            self.folder = folder
+        self._maybe_emit()
+
     def info(self) -> ProgressInfo:
         with self._lock:
             return ProgressInfo(
@@ -79,6 +100,7 @@ class Progress:
                 self.bytes_downloaded,
                 time.monotonic() - self._start,
                 self.walking,
+                self.folder,
             )
 
     def _maybe_emit(self) -> None:

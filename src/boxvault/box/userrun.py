@@ -117,6 +117,8 @@ class UserBackup(Walking):
             time=now,
             parent=self.parent,
         )
+        # folders finished during the walk may still take a late item (listed again after a move)
+        builder.reopen_finished(self._load_tree)
         try:
             root_attrs = {
                 "box.type": b"folder",
@@ -148,7 +150,7 @@ class UserBackup(Walking):
             if not self._stopping():
                 self._rewalk_raced(builder, position)
             for path in self.placements.settle(lookup_item(self.client), self._entries.count):
-                builder.remove(f"{self.root}/{path}", self.repo.load_tree)
+                builder.remove(f"{self.root}/{path}")
                 report.relocated += 1
             if self._stopping():
                 raise InterruptedError("stopped")
@@ -156,6 +158,7 @@ class UserBackup(Walking):
         except BaseException as exc:
             builder.abort()
             self._entries.close()
+            self.placements.close()
             self.content.take_pending(self.user.id)  # not durable: never cached
             report.status = FAILED
             report.error = describe(exc)
@@ -175,6 +178,7 @@ class UserBackup(Walking):
             self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
         finally:
             self._entries.close()
+            self.placements.close()
         self.state.save_extras(self.scope, self.user.id, self._extras_rows)
         self.state.save_versions(self.scope, self._versions_rows)
         if position is not None and not report.failed:

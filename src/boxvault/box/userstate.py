@@ -26,6 +26,7 @@ from boxvault.box.users import BoxUser
 from boxvault.box.versions import OldVersion
 from boxvault.engine.builder import NodeMeta
 from boxvault.engine.repository import Repository
+from boxvault.engine.tree import Node
 from boxvault.engine.writer import Writer
 
 
@@ -143,6 +144,13 @@ class UserState:
         self._due_events: list[dict[str, Any]] | None = None  # a scheduled full walk's events (converge.py)
         self._proof: Proof | None = None
         self._gone: list[str] = []  # folders Box answered 404 for while the run listed them
+
+    def _load_tree(self, tree_id: bytes) -> list[Node]:
+        """A tree of an earlier snapshot or of this run: one a finished folder just wrote may still wait
+        in the writer's open pack, so that is uploaded first."""
+        if not self.repo.has_blob(tree_id, "tree"):
+            self.writer.flush()
+        return self.repo.load_tree(tree_id)
 
     def _stopping(self) -> bool:
         return self.options.should_stop is not None and self.options.should_stop()

@@ -107,25 +107,30 @@ def walk(
     root_id: str = ROOT_ID,
     root_path: str = "",
     extra_fields: Sequence[str] = (),
+    on_listed: Callable[[BoxItem], None] | None = None,
 ) -> Iterator[BoxItem]:
     """Yield every item under `root_id` (not the root itself; its path is `root_path`); a folder before
-    its children.
+    its children, depth first.
 
     A folder that cannot be listed (after the network layer's retries) is reported through
-    `on_error` and yielded without children, so the rest of the tree is still backed up.
+    `on_error` and yielded without children, so the rest of the tree is still backed up. `on_listed`
+    is told of each folder (the root included) once all its children were yielded, or its listing
+    failed: a consumer that also waits for its files can then finish the folder (post-order).
     """
     stats = stats if stats is not None else WalkStats()
     lock = threading.Lock()
     root = BoxItem(type="folder", id=root_id, name="", parent_id=None, path=root_path)
     # Listings run at most `workers` ahead of the consumer: a slow consumer (downloads) must not
     # let the listings of a 100,000-file tree pile up in memory; folders wait in `todo` instead.
+    # `todo` is a stack (depth first): a subtree is done, and can be finished, before its siblings are
+    # opened, so the folders open at once are those on the way down, not a whole level of the tree.
     todo: deque[BoxItem] = deque([root])
     limit = max(1, workers)
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="box-list") as pool:
         pending: dict[Future[list[BoxItem]], BoxItem] = {}
         while todo or pending:
             while todo and len(pending) < limit:
-                folder = todo.popleft()
+                folder = todo.pop()
                 pending[pool.submit(_list_folder, client, folder, stats, lock, extra_fields)] = folder
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -139,8 +144,15 @@ def walk(
                                 folder.id, folder.path, f"listing failed: {describe(exc)}", is_gone(exc)
                             )
                         )
+                    if on_listed is not None:
+                        on_listed(folder)
                     continue
+                subfolders = []
                 for child in children:
                     yield child
                     if child.type == "folder":
-                        todo.append(child)
+                        subfolders.append(child)
+                del children
+                todo.extend(reversed(subfolders))  # the first listed is walked first
+                if on_listed is not None:
+                    on_listed(folder)

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from boxvault.box.errors import describe
 from boxvault.box.incremental import OldEntries, Plan
 from boxvault.box.model import BoxItem
+from boxvault.box.postorder import PostOrder
 from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.storing import Storing
 from boxvault.box.userstate import RootUnavailable
@@ -24,7 +25,7 @@ class Walking(Storing):
     def _take_out_gone(self, builder: SnapshotBuilder) -> None:
         rows = self._entries.count
         for path in self._gone:
-            builder.remove(f"{self.root}/{path}", self.repo.load_tree)
+            builder.remove(f"{self.root}/{path}")
             self.placements.take_out(path, rows)
         self._gone = []
 
@@ -47,7 +48,7 @@ class Walking(Storing):
             return
         rows = self._entries.count
         for path in rewalk.take_out:
-            builder.remove(f"{self.root}/{path}", self.repo.load_tree)
+            builder.remove(f"{self.root}/{path}")
             self.placements.take_out(path, rows)
         for folder in rewalk.walk:
 
@@ -178,6 +179,23 @@ class Walking(Storing):
                 # snapshot would read as "the user deleted everything"; the user fails instead
                 raise RootUnavailable(err.error)
 
+        # a full walk finishes each folder once everything in it is stored (postorder.py): the builder
+        # then holds the open folders, not the user's whole tree
+        post = PostOrder(lambda path: builder.finish_dir(f"{self.root}/{path}")) if items is None else None
+
+        def listed(folder: BoxItem) -> None:
+            self.progress.set_folder(folder.path)
+            if post is not None:
+                post.done(folder.path)
+
+        def stored(path: str) -> Callable[[Future[None]], None]:
+            def callback(_f: Future[None]) -> None:
+                slots.release()
+                if post is not None:
+                    post.done(path)
+
+            return callback
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="box-dl") as pool:
             source = (
                 walk(
@@ -186,6 +204,7 @@ class Walking(Storing):
                     on_error=on_walk_error,
                     stats=walk_stats,
                     extra_fields=self.metadata_fields or (),
+                    on_listed=listed,
                 )
                 if items is None
                 else items(walk_stats, on_walk_error)
@@ -195,6 +214,8 @@ class Walking(Storing):
                     break
                 self.progress.found(1, item.size if item.type == "file" else 0)
                 self.placements.add(item.id, item.type, item.path, item.name)
+                if post is not None and item.type == "folder":
+                    post.opened(item.path)
                 try:
                     job = self._inline(builder, item)
                 except Exception as exc:  # noqa: BLE001 - one item's failure is reported, the run goes on
@@ -203,9 +224,12 @@ class Walking(Storing):
                     continue
                 if job is None:
                     continue
+                folder = PostOrder.parent(item.path)
+                if post is not None:
+                    post.started(folder)
                 slots.acquire()
                 future = pool.submit(self._process, builder, item, *job)
-                future.add_done_callback(lambda _f: slots.release())
+                future.add_done_callback(stored(folder))
                 futures.append(future)
                 if len(futures) > 4096:
                     futures = [f for f in futures if not f.done()]

@@ -187,6 +187,7 @@ class SnapshotBuilder:
         self._tree_jobs: list[Future[bytes]] = []
         self._lock = threading.Lock()
         self._done = False
+        self._load_tree: Callable[[bytes], list[Node]] | None = None
         self._started = datetime.now().astimezone()
 
     # --- adding nodes -------------------------------------------------------------------------------------
@@ -198,11 +199,30 @@ class SnapshotBuilder:
             if child is None:
                 child = d.children[name] = _Dir(None)
             elif isinstance(child, Node):
+                if child.type == "dir" and child.subtree is not None and self._load_tree is not None:
+                    d.children[name] = opened = self._open(child, self._load_tree)
+                    d = opened
+                    continue
                 if child.type == "dir":
                     raise InvalidArgument(f"/{'/'.join(parts)}: {name!r} was already finished")
                 raise InvalidArgument(f"{'/'.join(parts)}: {name!r} is a {child.type}, not a directory")
             d = child
         return d
+
+    @staticmethod
+    def _open(node: Node, load_tree: Callable[[bytes], list[Node]]) -> _Dir:
+        """A written directory made open again: its own node, and its children as nodes."""
+        assert node.subtree is not None
+        opened = _Dir(node)
+        opened.children = {n.name: n for n in load_tree(node.subtree)}
+        node.subtree = None
+        return opened
+
+    def reopen_finished(self, load_tree: Callable[[bytes], list[Node]]) -> None:
+        """From now on, adding below a finished directory opens it again (its tree read back with
+        `load_tree`; its tree is written again at commit) instead of being refused: for a caller that
+        learns of an item late, e.g. a folder listed again after it moved during the walk."""
+        self._load_tree = load_tree
 
     def _put(self, path: str, node: Node) -> None:
         if self._done:
@@ -309,16 +329,14 @@ class SnapshotBuilder:
         if self._done:
             raise InvalidArgument("the snapshot was already committed or aborted")
         parts = split_path(path)
+        load_tree = load_tree or self._load_tree
         with self._lock:
             d = self._root
             for name in parts[:-1]:
                 child = d.children.get(name)
                 if isinstance(child, Node) and child.type == "dir" and child.subtree and load_tree:
-                    # open the reused directory: its own node, and its children as nodes
-                    opened = _Dir(child)
-                    opened.children = {n.name: n for n in load_tree(child.subtree)}
-                    child.subtree = None
-                    d.children[name] = child = opened
+                    # a reused or finished directory: open it
+                    d.children[name] = child = self._open(child, load_tree)
                 if not isinstance(child, _Dir):
                     return False
                 d = child

@@ -1,0 +1,142 @@
+"""A user with many files (issue 18): the full walk finishes every folder as soon as everything in it is
+stored (post-order), so the builder holds the open folders, not the user's tree; progress names the folder
+and the time left."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boxcheck import Sandbox, restic, sdk_client, sdk_files, snapshot_nodes
+
+from boxvault.box.postorder import PostOrder
+from boxvault.box.progress import ProgressInfo
+from boxvault.engine.builder import SnapshotBuilder
+from boxvault.engine.tree import Node
+from support import require_binary
+
+
+def _open_dirs(b: SnapshotBuilder) -> list[str]:
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", b._root)]
+    while stack:
+        path, d = stack.pop()
+        found.append(path or "/")
+        stack.extend((f"{path}/{name}", c) for name, c in d.children.items() if not isinstance(c, Node))
+    return found
+
+
+def test_full_walk_finishes_folders_as_it_goes(
+    box_sandbox: Callable[..., Sandbox],
+    repo_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require_binary("restic")
+    from boxvault.box.backup import BackupOptions, run_backup
+    from boxvault.box.blobcache import BlobCache
+    from boxvault.box.catalog import SqliteCatalog
+    from boxvault.box.connect import CCGCredentials, Limits, connect
+    from boxvault.box.state import StateStore
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    sandbox = box_sandbox(users=1, files_per_user=300, large_files=0, seed=11)
+    creds = sandbox.creds
+    uid = creds["users"][0]["id"]
+    finished: list[str] = []
+    at_commit: list[list[str]] = []
+    finish, commit = SnapshotBuilder.finish_dir, SnapshotBuilder.commit
+
+    def spy_finish(self: SnapshotBuilder, path: str) -> bytes:
+        finished.append(path)
+        return finish(self, path)
+
+    def spy_commit(self: SnapshotBuilder) -> str:
+        at_commit.append(_open_dirs(self))
+        return commit(self)
+
+    monkeypatch.setattr(SnapshotBuilder, "finish_dir", spy_finish)
+    monkeypatch.setattr(SnapshotBuilder, "commit", spy_commit)
+    seen: list[ProgressInfo] = []
+    conn = connect(
+        CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
+        api_url=sandbox.url,
+        limits=Limits(per_user_rps=0),
+    )
+    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
+    state = tmp_path / "state"
+    report = run_backup(
+        conn,
+        repo,
+        options=BackupOptions(enterprise_id=creds["enterprise_id"], use_events=False),
+        catalog=SqliteCatalog(state / "c.sqlite"),
+        state=StateStore(state / "s.sqlite"),
+        cache=BlobCache(state / "b.sqlite", repo.id),
+        user_ids=[uid],
+        progress=seen.append,
+    )
+    assert report.status == "succeeded", report.to_json()
+    (ur,) = report.users
+    assert ur.folders > 10
+    # every folder was finished once, during the walk; at the commit only the user's root is open
+    assert len(finished) == len(set(finished)) == ur.folders
+    (open_at_commit,) = at_commit
+    assert open_at_commit == ["/", f"/{ur.login}"], open_at_commit
+    files = sdk_files(sdk_client(sandbox.url, creds, uid))
+    nodes = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], repo_env["RESTIC_PASSWORD"], ur.snapshot_id)
+    assert set(nodes) == set(files)
+    for fid, f in files.items():
+        assert nodes[fid][1]["box.sha1"].decode() == f.sha1
+    assert "no errors were found" in restic(repo_env, "check").stdout
+    # progress named the folders as the walk listed them
+    folders = {i.folder for i in seen if i.folder}
+    assert folders and all(f.count("/") < 10 for f in folders)
+    assert any(f"{ur.login}: /" in i.describe() for i in seen)
+
+
+def test_post_order_counts_listing_files_and_subfolders() -> None:
+    finished: list[str] = []
+    post = PostOrder(finished.append)
+    post.opened("a")
+    post.opened("a/b")  # a waits for its listing and for b
+    post.started("a")  # a file of a being stored
+    post.done("a")  # a's listing is done
+    post.opened("a/b/c")
+    post.done("a/b")  # b listed; waits for c
+    assert finished == []
+    post.done("a/b/c")  # c listed, empty: c, then b finish; a still waits for its file
+    assert finished == ["a/b/c", "a/b"]
+    post.done("a")  # the file is stored
+    assert finished == ["a/b/c", "a/b", "a"]
+    assert post.open_folders == 0
+    post.done("a")  # late or unknown: nothing happens
+    assert finished == ["a/b/c", "a/b", "a"]
+
+
+def test_a_failed_finish_leaves_the_folder_to_the_commit() -> None:
+    def refuse(path: str) -> None:
+        raise RuntimeError("no")
+
+    post = PostOrder(refuse)
+    post.opened("x")
+    post.done("x")
+    assert post.finished == 0 and post.open_folders == 0
+
+
+@pytest.mark.parametrize(
+    ("info", "text"),
+    [
+        (
+            ProgressInfo("ann", 5, 50, 10, 100, 10, 10.0, True, "Projects/2024"),
+            "ann: /Projects/2024 · listing",
+        ),
+        (ProgressInfo("ann", 5, 50, 50, 100, 50, 10.0, False, "A"), "ann: /A · less than 2 minutes left"),
+        (ProgressInfo("ann", 5, 50, 10, 910, 10, 10.0, False, "A"), "ann: /A · about 15 minutes left"),
+        (ProgressInfo("ann", 5, 50, 1, 10_000, 1, 10.0, False, "A"), "ann: /A · about 27.8 hours left"),
+    ],
+)
+def test_progress_says_where_and_how_long(info: ProgressInfo, text: str) -> None:
+    assert info.describe().startswith(text)
