@@ -224,3 +224,43 @@ def test_backup_now_after_the_job_ended_starts_one_and_says_why_otherwise(
     third = api.post(url, {"action": "backup_now", "box_user_ids": ["100"]}, format="json").json()
     assert len(third["jobs"]) == 1 and third["not_started"] == []
     assert Job.objects.get(pk=third["jobs"][0]["id"]).params["previous_status"] == "active"
+
+
+@pytest.mark.django_db
+def test_a_slot_that_comes_while_the_backup_still_runs_is_covered_not_doubled(
+    make_task: Any, admin: Any, client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # a first backup of a huge user runs for more than a day: the next night's slot finds it running
+    from boxvault.backups.models import TaskUser
+    from boxvault.backups.runner import _settle
+    from boxvault.backups.services import run_scheduler
+    from boxvault.jobs.models import Job, JobLogLine
+    from portal.fixtures import login
+
+    task = make_task(users=1, frequency="daily", hour_utc=10)
+    TaskUser.objects.filter(task=task).update(status=TaskUser.Status.SCHEDULED, next_run_at=T0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(run_scheduler(T0 + timedelta(minutes=1))) == 1
+    job = Job.objects.get()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.IN_PROGRESS)
+    user = TaskUser.objects.get(task=task)
+    second = user.next_run_at
+    assert second == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_scheduler(second + timedelta(minutes=1)) == []
+        assert run_scheduler(second + timedelta(minutes=2)) == []  # covered once, not again
+    assert Job.objects.count() == 1
+    user.refresh_from_db()
+    assert user.status == "in_process" and user.next_run_at == second + timedelta(days=1)
+    job.refresh_from_db()
+    assert [s.replace(tzinfo=UTC) for s in job.covered_slots] == [second]
+    assert JobLogLine.objects.filter(job=job, message__contains="is covered by this run").count() == 1
+    login(client, admin.user)
+    card = client.get(f"/jobs/{job.pk}/card/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Also covers the scheduled backup of 2026-03-02 10:00 UTC" in card
+    # the job ends: the user goes back to Active with its next slot still ahead; no catch-up job
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    _settle(user.pk, "scheduled", None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_scheduler(second + timedelta(hours=3)) == []
+    assert Job.objects.count() == 1 and TaskUser.objects.get(task=task).status == "active"

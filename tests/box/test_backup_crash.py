@@ -87,7 +87,7 @@ def test_kill_9_then_rerun(
     assert set(nodes) == set(files)
     for fid, f in files.items():
         assert nodes[fid][1]["box.sha1"].decode() == f.sha1
-    # the killed process's lock stays behind, as after a killed `restic backup`; restic itself
-    # recognises it as stale (same host, process gone) and `unlock` removes only such locks
-    restic(repo_env, "unlock")
+    # the killed process's lock was stale (same host, process gone): the rerun removed it, so stock
+    # restic needs no `unlock` before its exclusive `check`
+    assert not list(Path(repo_env["RESTIC_REPOSITORY"], "locks").iterdir())
     restic(repo_env, "check", "--read-data")

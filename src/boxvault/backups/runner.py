@@ -148,6 +148,7 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
             task_id=str(task.uuid),
             user_workers=1,
             checkpoint_seconds=10.0,
+            clear_stale_locks=False,  # the reconciler removes a lost worker's locks (backups/locks.py)
             full_walk_days=float(task.full_walk_days),
             versions=task.capture_versions,
             should_stop=reporter.cancelled,
@@ -197,6 +198,13 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
         )
         for failure in ur.failures[:200]:
             reporter.log(f"{failure.path or failure.item_id}: {failure.error}", level="warning")
+        if parent is None and ur.reused:
+            # a first backup that found content an interrupted run had already stored (issue 18)
+            reporter.log(
+                f"First backup picked up where the repository was: {ur.reused} files were already stored "
+                f"(by an interrupted earlier run, or the same content elsewhere) and were not downloaded "
+                f"again; {ur.downloaded} were downloaded."
+            )
         if outcome.canceled:
             reporter.log("Canceled: nothing was committed for this run; the repository is unchanged.")
             return outcome

@@ -486,8 +486,39 @@ def run_scheduler(now: Any = None) -> list[int]:
     """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
     now = now or clock.now()
     release_stuck(now)
+    cover_running(now)
     discover_due(now)
     return schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status))
+
+
+def cover_running(now: Any) -> int:
+    """Users whose slot came while their backup still runs (a first backup of a huge user can take days):
+    the running job covers that slot, which moves on to the next one; no second job is started, now or
+    when the running one ends. Returns the number of slots covered."""
+    from boxvault.jobs import services as jobs  # type: ignore[import-not-found,unused-ignore]
+    from boxvault.jobs.models import Job
+
+    covered = 0
+    for user in TaskUser.objects.filter(
+        next_run_at__lte=now, status=TaskUser.Status.IN_PROCESS, deletion_due_at__isnull=True
+    ).select_related("task"):
+        job = (
+            Job.objects.filter(
+                kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if job is None:
+            continue  # nothing runs: release_stuck gives the user back to the scheduler
+        slot = user.next_run_at
+        moved = TaskUser.objects.filter(
+            pk=user.pk, next_run_at=slot, status=TaskUser.Status.IN_PROCESS
+        ).update(next_run_at=schedule.next_slot(user.task.frequency, user.task.hour_utc, now))
+        if moved:
+            jobs.note_covered_slot(job, slot)
+            covered += 1
+    return covered
 
 
 DISCOVERY_INTERVAL = timedelta(minutes=10)

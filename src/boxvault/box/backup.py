@@ -22,6 +22,7 @@ from boxvault.box.state import StateStore
 from boxvault.box.userrun import UserBackup
 from boxvault.box.users import BoxUser, UserChanges, diff_users, list_users, me
 from boxvault.box.userstate import BackupOptions, RootUnavailable, TemplateFields, user_tags
+from boxvault.engine.lock import remove_stale_locks
 from boxvault.engine.repository import Repository
 from boxvault.engine.writer import Writer
 
@@ -29,12 +30,14 @@ __all__ = ["BackupOptions", "RootUnavailable", "UserBackup", "run_backup", "user
 
 
 class _Checkpointer:
-    """Makes everything stored so far durable every few seconds, then lets the blob cache know."""
+    """Makes everything stored so far durable every `interval` seconds or every `max_bytes` of new packed
+    data, whichever comes first, then lets the blob cache know: a killed run loses at most that much."""
 
-    def __init__(self, writer: Writer, content: ContentStore, interval: float) -> None:
+    def __init__(self, writer: Writer, content: ContentStore, interval: float, max_bytes: int) -> None:
         self.writer = writer
         self.content = content
         self.interval = interval
+        self.max_bytes = max_bytes
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="box-checkpoint", daemon=True)
@@ -43,9 +46,16 @@ class _Checkpointer:
         if self.interval > 0:
             self._thread.start()
 
+    def _stored(self) -> int:
+        return self.writer.stats.data_added_packed
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.checkpoint()
+        last_time, last_bytes = time.monotonic(), self._stored()
+        while not self._stop.wait(min(self.interval, 1.0)):
+            if time.monotonic() - last_time >= self.interval or self._stored() - last_bytes >= self.max_bytes:
+                last_bytes = self._stored()
+                self.checkpoint()
+                last_time = time.monotonic()
 
     def checkpoint(self) -> None:
         with self._lock:
@@ -119,9 +129,14 @@ def run_backup(
     fields = TemplateFields(conn.client) if options.metadata else None
     tracker = Progress(progress)
     latest: dict[str, str | None] = dict(parents) if parents is not None else _parents(repo, options)
+    # a run killed on this host (kill -9, OOM, restart) left its lock: the rerun clears it, as `restic
+    # unlock` would, so nobody has to (only locks restic itself calls stale: issue 18). The portal's
+    # reconciler does this for its workers (backups/locks.py) and spares every job the listing.
+    if options.clear_stale_locks:
+        remove_stale_locks(repo)
     with repo.writer() as writer:
         content = ContentStore(cache, lambda blob: bool(repo.has_blob(blob)))
-        checkpointer = _Checkpointer(writer, content, options.checkpoint_seconds)
+        checkpointer = _Checkpointer(writer, content, options.checkpoint_seconds, options.checkpoint_bytes)
         checkpointer.start()
         try:
 

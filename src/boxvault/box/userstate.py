@@ -47,6 +47,8 @@ class BackupOptions:
     full_walk_days: float = 7.0  # but list everything at least this often (what events do not report)
     refresh_extras: bool = False  # ask for every item's collaborations/comments/metadata again
     checkpoint_seconds: float = 30.0
+    checkpoint_bytes: int = 256 * 2**20  # and after this much new packed data, whichever comes first
+    clear_stale_locks: bool = True  # remove stale locks (as `restic unlock`) before the run
     verify_attempts: int = 3  # downloads whose sha1 does not match are tried this many times in all
     should_stop: Callable[[], bool] | None = None
 

@@ -92,6 +92,22 @@ def remove_dead_locks(repo: Repository, hostname: str, pid: int, now_ns: int | N
     return removed
 
 
+def remove_stale_locks(repo: Repository) -> list[str]:
+    """Remove the stale locks (as `restic unlock` does): a run that starts after a crash on this host
+    leaves a repository that stock restic can lock exclusively again. Returns the removed lock ids."""
+    removed: list[str] = []
+    now_ns = time.time_ns()
+    for lock_id, doc in repo.iter_locks():
+        if not is_stale(doc, now_ns):
+            continue
+        try:
+            repo.backend.delete(f"locks/{lock_id}")
+        except StorageError:
+            continue  # removed meanwhile, or refused: harmless, restic ignores stale locks anyway
+        removed.append(lock_id)
+    return removed
+
+
 def _age_ns(doc: dict[str, Any], now_ns: int) -> int:
     try:
         created, _ = gojson.parse_time(str(doc.get("time", "")))

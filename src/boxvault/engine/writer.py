@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .repository import Repository
 
 MIN_PACK_SIZE = 1 * 2**20
-INDEX_EVERY_PACKS = 64
+INDEX_EVERY_PACKS = 16  # 256 MiB of 16 MiB packs: what a crash can cost the next run at most
 INDEX_EVERY_SECONDS = 300.0
 
 
@@ -275,7 +275,7 @@ class Writer:
                 index.add(kind, blob_id, pack_id, offset, length, ulen)
                 self._pending.pop((kind, blob_id), None)
             self._records.append(PackRecord(pack_id, pack.blobs))
-            # an index file every 64 packs, 50,000 blobs or 5 minutes: after a crash, the next run
+            # an index file every 16 packs, 50,000 blobs or 5 minutes: after a crash, the next run
             # finds (and does not upload again) what the packs named by an index hold
             many = (
                 len(self._records) >= INDEX_EVERY_PACKS

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.apps import apps
@@ -101,6 +102,17 @@ class Job(models.Model):
             if total:
                 return max(0, min(100, int(done * 100 / total)))
         return 100 if self.status == self.Status.SUCCEEDED else None
+
+    @property
+    def covered_slots(self) -> list[datetime]:
+        """Scheduled runs that fell due while this backup ran and that it stands for (newest last)."""
+        found = []
+        for text in (self.params or {}).get("covers") or []:
+            try:
+                found.append(datetime.fromisoformat(str(text)))
+            except ValueError:
+                continue
+        return found
 
     @property
     def duration_seconds(self) -> float | None:

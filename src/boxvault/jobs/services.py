@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -154,6 +154,19 @@ def _append_log(job_id: int, lines: Iterable[tuple[str, str]], now: Any) -> None
 def add_log(job: Job, message: str, level: str = "info") -> None:
     """A log line from outside the handler (services, reconciler)."""
     _append_log(job.pk, [(level, message)], clock.now())
+
+
+def note_covered_slot(job: Job, slot: datetime) -> None:
+    """A scheduled run of the job's user fell due while the job still ran: the job stands for it (no second
+    job for that user). Kept in the job's params (shown on its card) and said in its log."""
+    with transaction.atomic():
+        row = Job.objects.select_for_update().filter(pk=job.pk).first()
+        if row is None:
+            return
+        covers = [*list(row.params.get("covers") or []), slot.isoformat()]
+        Job.objects.filter(pk=job.pk).update(params={**row.params, "covers": covers[-30:]})
+        when = f"{slot:%Y-%m-%d %H:%M} UTC"
+        add_log(row, f"The scheduled backup of {when} is covered by this run, which is still going on.")
 
 
 def finish(
