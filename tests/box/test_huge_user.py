@@ -140,3 +140,113 @@ def test_a_failed_finish_leaves_the_folder_to_the_commit() -> None:
 )
 def test_progress_says_where_and_how_long(info: ProgressInfo, text: str) -> None:
     assert info.describe().startswith(text)
+
+
+def test_bad_input_is_reported_the_rest_backed_up_and_the_next_run_catches_up(
+    box_sandbox: Callable[..., Sandbox],
+    repo_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A folder whose listing fails, a file deleted between its listing and its download, a file whose
+    bytes change during the download (sha1 mismatch): each is reported, the rest is stored, the next run
+    catches up."""
+    require_binary("restic")
+    from boxvault.box.backup import BackupOptions, run_backup
+    from boxvault.box.blobcache import BlobCache
+    from boxvault.box.catalog import SqliteCatalog
+    from boxvault.box.connect import CCGCredentials, Limits, connect
+    from boxvault.box.model import BoxItem
+    from boxvault.box.state import StateStore
+    from boxvault.box.storing import Storing
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    sandbox = box_sandbox(users=1, files_per_user=80, large_files=0, seed=12)
+    creds = sandbox.creds
+    uid = creds["users"][0]["id"]
+    sdk = sdk_client(sandbox.url, creds, uid)
+    top = sdk.folders.get_folder_items("0", fields=["id", "type", "name"]).raw_data["entries"]
+    folder = next(e for e in top if e["type"] == "folder")
+    in_folder = set(sdk_files_under(sdk, folder["id"]))
+    every = sdk_files(sdk)
+    outside = sorted(set(every) - in_folder)
+    assert in_folder and len(outside) >= 2
+    vanishing = outside[0]
+    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
+    state = tmp_path / "state"
+    catalog, store, cache = (
+        SqliteCatalog(state / "c.sqlite"),
+        StateStore(state / "s.sqlite"),
+        BlobCache(state / "b.sqlite", repo.id),
+    )
+
+    def run(**options: Any) -> Any:
+        conn = connect(
+            CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
+            api_url=sandbox.url,
+            limits=Limits(per_user_rps=0, max_attempts=2, retry_base_interval=0.01),
+        )
+        report = run_backup(
+            conn,
+            repo,
+            options=BackupOptions(enterprise_id=creds["enterprise_id"], use_events=False, **options),
+            catalog=catalog,
+            state=store,
+            cache=cache,
+            user_ids=[uid],
+        )
+        (ur,) = report.users
+        return ur
+
+    # 1. the folder's listing fails every attempt; a file is deleted just before its download
+    process = Storing._process
+
+    def delete_first(self: Storing, builder: Any, item: BoxItem, *args: Any) -> None:
+        if item.id == vanishing:
+            sdk.files.delete_file_by_id(vanishing)
+        process(self, builder, item, *args)
+
+    monkeypatch.setattr(Storing, "_process", delete_first)
+    sandbox.set_faults(fail_next=[503, 503], paths=[f"/2.0/folders/{folder['id']}/items"])
+    first = run()
+    monkeypatch.setattr(Storing, "_process", process)
+    sandbox.clear_faults()
+    assert first.status == "partially_succeeded" and first.snapshot_id
+    (failure,) = first.failures
+    assert failure.item_id == folder["id"] and "listing failed" in failure.error
+    assert first.vanished == 1
+    stored = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], repo_env["RESTIC_PASSWORD"], first.snapshot_id)
+    assert set(stored) == set(outside) - {vanishing}
+
+    # 2. the next run lists the folder; one download comes back with other bytes on every attempt
+    sandbox.set_faults(corrupt_next=3, paths=["/dl/"])
+    second = run(download_workers=1)
+    sandbox.clear_faults()
+    (mismatch,) = second.failures
+    assert "does not match" in mismatch.error and mismatch.item_id in in_folder
+    stored = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], repo_env["RESTIC_PASSWORD"], second.snapshot_id)
+    assert set(stored) == (set(every) - {vanishing, mismatch.item_id})
+
+    # 3. and the one after stores that file too: the user is whole, byte for byte
+    third = run()
+    assert third.status == "succeeded" and not third.failures
+    stored = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], repo_env["RESTIC_PASSWORD"], third.snapshot_id)
+    assert set(stored) == set(every) - {vanishing}
+    for fid in stored:
+        assert stored[fid][1]["box.sha1"].decode() == every[fid].sha1
+    assert "no errors were found" in restic(repo_env, "check", "--read-data").stdout
+
+
+def sdk_files_under(sdk: Any, folder_id: str) -> list[str]:
+    """File ids anywhere below the folder."""
+    found, todo = [], [folder_id]
+    while todo:
+        for e in sdk.folders.get_folder_items(todo.pop(), fields=["id", "type"], limit=1000).raw_data[
+            "entries"
+        ]:
+            if e["type"] == "folder":
+                todo.append(e["id"])
+            elif e["type"] == "file":
+                found.append(e["id"])
+    return found

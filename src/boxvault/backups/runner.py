@@ -198,6 +198,12 @@ def run_user_backup(user_id: int, reporter: Reporter, *, previous: str = TaskUse
         )
         for failure in ur.failures[:200]:
             reporter.log(f"{failure.path or failure.item_id}: {failure.error}", level="warning")
+        if ur.vanished:
+            reporter.log(
+                f"{ur.vanished} item(s) were deleted or trashed in Box between their listing and their "
+                "download: not in this backup (the next run's listing no longer shows them).",
+                level="warning",
+            )
         if parent is None and ur.reused:
             # a first backup that found content an interrupted run had already stored (issue 18)
             reporter.log(

@@ -91,6 +91,7 @@ class FaultsAndStats:
                 return
             state: dict[str, Any] = scope.setdefault("state", {})
             state["reset_body"] = decision.reset
+            state["corrupt_body"] = decision.corrupt
             state["expire_token"] = decision.expire_token
             await self.app(scope, receive, counting_send)
         finally:

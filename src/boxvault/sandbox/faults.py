@@ -31,6 +31,9 @@ class FaultConfig:
     fail_next: list[int] = field(default_factory=list)
     # reset the connection in the middle of the body of the next N matching downloads
     reset_next: int = 0
+    # serve the next N matching downloads with one byte changed (same length): what a file whose content
+    # changes during its download, or a damaged transfer, looks like to the client (its sha1 does not match)
+    corrupt_next: int = 0
     # only requests whose path starts with one of these prefixes are affected (all when empty)
     paths: list[str] = field(default_factory=list)
     # user event streams: probability that an event is delivered again (in the same page, or in a later
@@ -51,6 +54,7 @@ class Decision:
     reset: bool = False
     latency: float = 0.0
     expire_token: bool = False
+    corrupt: bool = False
 
 
 class Faults:
@@ -86,6 +90,7 @@ class Faults:
             raise ValueError(f"fail_next must be a list of statuses among {ERROR_STATUSES}")
         cfg.fail_next = [int(s) for s in fail_next]
         cfg.reset_next = _int(raw.get("reset_next", 0), "reset_next")
+        cfg.corrupt_next = _int(raw.get("corrupt_next", 0), "corrupt_next")
         paths = raw.get("paths", [])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValueError("paths must be a list of path prefixes")
@@ -112,6 +117,10 @@ class Faults:
             if is_download and cfg.reset_next > 0:
                 cfg.reset_next -= 1
                 decision.reset = True
+                return decision
+            if is_download and cfg.corrupt_next > 0:
+                cfg.corrupt_next -= 1
+                decision.corrupt = True
                 return decision
             # one draw per knob keeps the sequence stable when a probability changes from 0 to non-zero
             draw = self._rng.random()

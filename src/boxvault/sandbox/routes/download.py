@@ -167,9 +167,20 @@ async def dl(request: Request) -> Response:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     reset_after = (end - start) // 2 if getattr(request.state, "reset_body", False) else None
-    return DownloadResponse(
-        open_version(store, version, start, end), status, headers, (request, str(file_id)), reset_after
-    )
+    chunks = open_version(store, version, start, end)
+    if getattr(request.state, "corrupt_body", False):
+        chunks = _corrupted(chunks)
+    return DownloadResponse(chunks, status, headers, (request, str(file_id)), reset_after)
+
+
+def _corrupted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The same bytes with the first one changed (the `corrupt_next` fault)."""
+    changed = False
+    for chunk in chunks:
+        if not changed and chunk:
+            chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+            changed = True
+        yield chunk
 
 
 routes = [
