@@ -15,7 +15,7 @@ from support import require_binary, wait_for
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cancel_a_running_backup(admin: Any, tmp_path: Path) -> None:
+def test_cancel_a_running_backup(admin: Any, client: Any, tmp_path: Path) -> None:
     require_binary("restic")
     from django.db import connection
 
@@ -56,6 +56,14 @@ def test_cancel_a_running_backup(admin: Any, tmp_path: Path) -> None:
         wait_for(
             lambda: Job.objects.get(pk=job.pk).items_done >= 20, timeout=60, what="the backup to get going"
         )
+        # the card shows where the run is (the user and the folder) while it goes
+        login_ = sandbox.users[0]["login"]
+        assert Job.objects.get(pk=job.pk).message.startswith(f"{login_}: /")
+        from portal.fixtures import login
+
+        login(client, admin.user)
+        card = client.get(f"/jobs/{job.pk}/card/", HTTP_HX_REQUEST="true").content.decode()
+        assert f"{login_}: /" in card
         started = time.monotonic()
         jobs.cancel(access, Job.objects.get(pk=job.pk))
         worker.join(timeout=30)

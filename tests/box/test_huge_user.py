@@ -250,3 +250,49 @@ def sdk_files_under(sdk: Any, folder_id: str) -> list[str]:
             elif e["type"] == "file":
                 found.append(e["id"])
     return found
+
+
+def test_cli_shows_a_progress_bar_with_the_folder_on_a_terminal(
+    box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str]
+) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+
+    from support import boxvault_cmd, cli_env, run_cli
+
+    sandbox = box_sandbox(users=1, files_per_user=60, large_files=0, seed=13)
+    uid = sandbox.creds["users"][0]["id"]
+    run_cli(["repo", "init"], env=repo_env)
+    sandbox.set_faults(latency_ms=30, paths=["/dl/"])  # long enough for the bar to redraw
+    master, slave = pty.openpty()
+    env = cli_env({**repo_env, "COLUMNS": "200", "TERM": "xterm"})
+    proc = subprocess.Popen(
+        boxvault_cmd("box", "backup", *sandbox.cli_args(), "--user", uid, "--rate-per-user", "0"),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(60) == 0
+    os.close(master)
+    text = out.decode(errors="replace")
+    login = sandbox.creds["users"][0]["login"]
+    import re
+
+    assert re.search(re.escape(f"{login}: /") + r"\w", text), text[-2000:]  # the user and a folder in it
+    assert re.search(r"\d+/\d+ items", text)

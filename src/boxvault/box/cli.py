@@ -245,6 +245,7 @@ def _run_with_progress(run: Any, show: bool) -> RunReport:
     if not show or not sys.stderr.isatty():
         result: RunReport = run(None)
         return result
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -262,6 +263,7 @@ def _run_with_progress(run: Any, show: bool) -> RunReport:
         TextColumn("{task.fields[items]}"),
         TimeRemainingColumn(),
         transient=True,
+        console=Console(stderr=True),  # stdout stays for the report
     ) as bar:
         task = bar.add_task("listing", total=None, items="")
 
