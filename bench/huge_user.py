@@ -36,7 +36,7 @@ from box_backup import PASSWORD, Sandbox, backup, seed  # noqa: E402
 from support import boxvault_cmd, cli_env, run_cli, wait_for  # noqa: E402
 
 SYNTHETIC = r"""
-import os, resource, sys, tempfile, time
+import os, resource, sys, tempfile, time, tracemalloc
 from boxvault.engine.repository import Repository
 from boxvault.engine.storage import LocalBackend
 files, per_dir = int(sys.argv[1]), 100
@@ -47,6 +47,8 @@ with repo.writer() as w:
     with b.add_file("/user/seed.bin") as f:
         f.write(os.urandom(1000))
     blob = f.result.content
+    # the key derivation of init/open sets the process's peak RSS: the builder is measured on its own
+    tracemalloc.start()
     for d in range(files // per_dir):
         top, folder = f"/user/team-{d // 100:05d}", f"/user/team-{d // 100:05d}/folder-{d:07d}"
         for i in range(per_dir):
@@ -55,12 +57,14 @@ with repo.writer() as w:
         if d % 100 == 99:
             b.finish_dir(top)
     b.commit()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start)
+    _, peak = tracemalloc.get_traced_memory()
+print(peak / 2**20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start)
 """
 
 
-def synthetic(files: int, tmp: Path) -> tuple[float, float]:
-    """(peak RSS MiB, seconds) of building a snapshot of `files` files through the engine."""
+def synthetic(files: int, tmp: Path) -> tuple[float, float, float]:
+    """(peak MiB the build allocated, peak RSS MiB of the process, seconds) of a snapshot of `files`
+    files built through the engine."""
     out = subprocess.run(
         [sys.executable, "-c", SYNTHETIC, str(files), str(tmp)],
         env=cli_env(),
@@ -68,7 +72,7 @@ def synthetic(files: int, tmp: Path) -> tuple[float, float]:
         capture_output=True,
         text=True,
     ).stdout.split()
-    return float(out[0]), float(out[1])
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 def downloads(sb: Sandbox) -> int:
@@ -197,8 +201,9 @@ def kill_half(tmp: Path, files: int, workers: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--sizes", default="10000,100000", help="empty to skip the sandbox runs")
     ap.add_argument("--synthetic", type=int, default=1_000_000, help="0 to skip")
+    ap.add_argument("--anchor", type=int, default=10_000, help="the synthetic run's anchor size")
     ap.add_argument("--kill-files", type=int, default=None, help="0 to skip; default the largest size")
     ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
@@ -208,23 +213,26 @@ def main() -> None:
     try:
         for files in sizes:
             results[str(files)] = one_size(tmp, files, args.workers)
-        base = results[str(sizes[0])]["full"]["peak_rss_MiB"]
+        base = results[str(sizes[0])]["full"]["peak_rss_MiB"] if sizes else 0.0
         for files in sizes:
             full = results[str(files)]["full"]
             full["rss_ratio"] = round(full["peak_rss_MiB"] / base, 3)
         if args.synthetic:
-            small_rss, small_s = synthetic(sizes[0], tmp)
-            big_rss, big_s = synthetic(args.synthetic, tmp)
+            small_peak, small_rss, _ = synthetic(args.anchor, tmp)
+            big_peak, big_rss, big_s = synthetic(args.synthetic, tmp)
             results["synthetic"] = {
-                "anchor_files": sizes[0],
+                "anchor_files": args.anchor,
+                "anchor_build_peak_MiB": round(small_peak, 1),
                 "anchor_peak_rss_MiB": round(small_rss, 1),
                 "files": args.synthetic,
+                "build_peak_MiB": round(big_peak, 1),
                 "peak_rss_MiB": round(big_rss, 1),
                 "seconds": round(big_s, 1),
+                "build_peak_ratio": round(big_peak / small_peak, 3),
                 "rss_ratio": round(big_rss / small_rss, 3),
             }
             print("synthetic:", json.dumps(results["synthetic"]), flush=True)
-        kill_files = sizes[-1] if args.kill_files is None else args.kill_files
+        kill_files = (sizes[-1] if sizes else 0) if args.kill_files is None else args.kill_files
         if kill_files:
             results["kill"] = kill_half(tmp, kill_files, args.workers)
     finally:

@@ -192,14 +192,26 @@ class SqliteCatalog:
                 "SELECT seq FROM snapshots WHERE snapshot_id=? AND scope=? AND box_user_id=?",
                 (snapshot_id, scope, box_user_id),
             ).fetchone()
-            if row is None:
-                return iter(())
-            rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM versions WHERE scope=? AND box_user_id=? AND from_seq<=? "  # noqa: S608 - only constant column names are interpolated  # nosec B608
-                "AND (until_seq IS NULL OR until_seq>?) ORDER BY path",
-                (scope, box_user_id, row[0], row[0]),
-            ).fetchall()
-        return (CatalogEntry(*r) for r in rows)
+        if row is None:
+            return iter(())
+        return self._entries_at(scope, box_user_id, int(row[0]))
+
+    def _entries_at(self, scope: str, box_user_id: str, seq: int, page: int = 5000) -> Iterator[CatalogEntry]:
+        """Page by page in row order (keyset on the primary key): a million-row user is never held whole,
+        and the lock is held for one page at a time, not while the caller consumes."""
+        after = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {', '.join(_COLUMNS)}, id FROM versions WHERE scope=? AND box_user_id=? "  # noqa: S608 - only constant column names are interpolated  # nosec B608
+                    "AND from_seq<=? AND (until_seq IS NULL OR until_seq>?) AND id>? ORDER BY id LIMIT ?",
+                    (scope, box_user_id, seq, seq, after, page),
+                ).fetchall()
+            for r in rows:
+                yield CatalogEntry(*r[:-1])
+            if len(rows) < page:
+                return
+            after = int(rows[-1][-1])
 
     def _ranges(self, where: str, params: tuple[object, ...], limit: int) -> list[CatalogRange]:
         sql = (

@@ -173,12 +173,15 @@ class Proof:
 def make_proof(events: list[dict[str, Any]], old: list[CatalogEntry]) -> Proof | None:
     """A comparison for this full walk, or None when the incremental path would not have run either
     (no previous catalog, an event it cannot map: it would have walked everything too)."""
-    from boxvault.box.incremental import NeedFullWalk, make_plan
+    from boxvault.box.incremental import NeedFullWalk, OldEntries, make_plan
 
     if not old:
         return None
+    rows = OldEntries(old)
     try:
-        plan = make_plan(events, old)
+        plan = make_plan(events, rows)
     except NeedFullWalk:
         return None
+    finally:
+        rows.close()
     return Proof(plan, old)

@@ -11,7 +11,8 @@ are listed. Any event type not known here, or a source that is not an item, mean
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import marshal
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,9 +107,8 @@ def _parent_path(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def make_plan(events: Iterable[dict[str, Any]], old: list[CatalogEntry]) -> Plan:
-    by_id = {e.item_id: e for e in old if e.item_type in ITEM_TYPES}
-    folder_by_path = {e.path: e.item_id for e in old if e.item_type == "folder"}
+def make_plan(events: Iterable[dict[str, Any]], old: OldEntries) -> Plan:
+    folder_by_path = old.folders_by_path()
     folder_by_path[""] = ROOT_ID
     known_folders = set(folder_by_path.values())
     plan = Plan()
@@ -123,9 +123,9 @@ def make_plan(events: Iterable[dict[str, Any]], old: list[CatalogEntry]) -> Plan
         # a parent this user does not see (the owner's folder above a folder shared with this user,
         # whose copy sits in this user's root): the root is relisted
         plan.relist.add(parent if parent in known_folders else ROOT_ID)
-        previous = by_id.get(sid)
+        previous = old.item_path(sid)
         if previous is not None:
-            plan.relist.add(folder_by_path.get(_parent_path(previous.path), ROOT_ID))
+            plan.relist.add(folder_by_path.get(_parent_path(previous), ROOT_ID))
         if src["type"] == "folder":
             plan.subtrees.add(sid)
             plan.relist.add(sid)
@@ -141,22 +141,69 @@ def make_plan(events: Iterable[dict[str, Any]], old: list[CatalogEntry]) -> Plan
 
 
 class OldEntries:
-    """The previous snapshot's catalog rows, by path, to carry over with reused subtrees."""
+    """The previous snapshot's catalog rows, by path, to carry over with reused subtrees.
 
-    def __init__(self, entries: list[CatalogEntry]) -> None:
-        self.rows = sorted(entries, key=lambda e: e.path)
-        self.paths = [e.path for e in self.rows]
+    They live in a private temporary SQLite file indexed by path and item id, not in memory: a
+    million-row user costs its folders' paths and the rows being carried, not every row (issue 18).
+    Read from the walking thread only."""
+
+    def __init__(self, entries: Iterable[CatalogEntry]) -> None:
+        # "" opens a private on-disk database that SQLite deletes when it is closed
+        self._db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE rows (path TEXT, item_id TEXT, item_type TEXT, row BLOB)"
+        )
+        self.count = 0
+        batch: list[tuple[str, str, str, bytes]] = []
+        self._db.execute("BEGIN")
+        for e in entries:
+            batch.append((e.path, e.item_id, e.item_type, marshal.dumps(e.values())))
+            if len(batch) >= 5000:
+                self._insert(batch)
+        self._insert(batch)
+        self._db.execute("COMMIT")
+        self._db.executescript("CREATE INDEX by_path ON rows (path); CREATE INDEX by_id ON rows (item_id);")
+
+    def _insert(self, batch: list[tuple[str, str, str, bytes]]) -> None:
+        self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", batch)
+        self.count += len(batch)
+        batch.clear()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _rows(self, sql: str, params: tuple[object, ...]) -> Iterator[CatalogEntry]:
+        cursor = self._db.execute(sql, params)
+        while rows := cursor.fetchmany(1000):
+            for (raw,) in rows:
+                yield CatalogEntry(*marshal.loads(raw))  # noqa: S302 - our own private temporary file  # nosec B302
+
+    def folders_by_path(self) -> dict[str, str]:
+        """path -> folder id, of every folder."""
+        found = self._db.execute("SELECT path, item_id FROM rows WHERE item_type = 'folder' ORDER BY rowid")
+        return dict(found)
+
+    def folder_paths(self) -> dict[str, str]:
+        """folder id -> path, of every folder."""
+        return {fid: path for path, fid in self.folders_by_path().items()}
+
+    def item_path(self, item_id: str) -> str | None:
+        """The path of a file, folder or web link (not a version)."""
+        row = self._db.execute(
+            "SELECT path FROM rows WHERE item_id = ? AND item_type IN ('file', 'folder', 'web_link') "
+            "ORDER BY rowid DESC LIMIT 1",
+            (item_id,),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def exact(self, path: str) -> Iterator[CatalogEntry]:
-        i = bisect_left(self.paths, path)
-        while i < len(self.paths) and self.paths[i] == path:
-            yield self.rows[i]
-            i += 1
+        return self._rows("SELECT row FROM rows WHERE path = ? ORDER BY rowid", (path,))
 
     def subtree(self, path: str) -> Iterator[CatalogEntry]:
         """The row(s) at `path` and every row below it."""
         yield from self.exact(path)
-        i = bisect_left(self.paths, path + "/")
-        end = bisect_left(self.paths, path + "0")  # "0" sorts right after "/"
-        for j in range(i, end):
-            yield self.rows[j]
+        # "0" sorts right after "/": the range holds exactly the paths under `path/`
+        yield from self._rows(
+            "SELECT row FROM rows WHERE path >= ? AND path < ? ORDER BY path, rowid", (path + "/", path + "0")
+        )

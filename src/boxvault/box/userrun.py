@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from boxvault.box.incremental import NeedFullWalk, OldEntries, Plan, make_plan, 
 from boxvault.box.model import EPOCH
 from boxvault.box.placement import lookup_item
 from boxvault.box.report import FAILED, UserReport
+from boxvault.box.spool import Spool
 from boxvault.box.userstate import _node_meta, user_tags
 from boxvault.box.walking import Walking
 from boxvault.engine.gojson import format_datetime
@@ -53,21 +55,25 @@ class UserBackup(Walking):
         """What to relist, or None for a full walk (a new catalog, version history on, unknown events)."""
         if self.options.versions or self.parent is None:
             return None
-        old = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
-        if not old:
-            return None
+        old = OldEntries(self.catalog.entries_at(self.scope, self.user.id, self.parent))
         try:
+            if not old.count:
+                raise NeedFullWalk("no catalog rows")
             plan = make_plan(events, old)
+            top = self.repo.load_tree(self.repo.load_snapshot(self.parent).tree)
+            login = self.root.lstrip("/")
+            mine = [n for n in top if n.name == login and n.type == "dir" and n.subtree is not None]
+            if len(mine) != 1:
+                raise NeedFullWalk("the user's tree is not in the parent snapshot")
         except NeedFullWalk:
+            old.close()
             return None
-        top = self.repo.load_tree(self.repo.load_snapshot(self.parent).tree)
-        login = self.root.lstrip("/")
-        mine = [n for n in top if n.name == login and n.type == "dir" and n.subtree is not None]
-        if len(mine) != 1:
-            return None
+        except BaseException:
+            old.close()
+            raise
         subtree = mine[0].subtree
         assert subtree is not None
-        return plan, OldEntries(old), subtree
+        return plan, old, subtree
 
     def _reuse_parent(self, now: datetime, position: str | None, full_walk_at: float) -> UserReport | None:
         """Nothing changed in the user's Box: a new snapshot of the parent's tree, no listing at all.
@@ -75,9 +81,21 @@ class UserBackup(Walking):
         None when the catalog does not know the parent's items (a new catalog): then walk.
         """
         assert self.parent is not None
-        entries = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
-        if not entries:
-            return None
+        # spooled to a temporary file, not held: a million-row user reuses its parent in bounded memory
+        entries = Spool()
+        try:
+            for e in self.catalog.entries_at(self.scope, self.user.id, self.parent):
+                entries.append(e.values())
+            if not entries.count:
+                return None
+            return self._reuse_spooled(entries, now, position, full_walk_at)
+        finally:
+            entries.close()
+
+    def _reuse_spooled(
+        self, entries: Spool, now: datetime, position: str | None, full_walk_at: float
+    ) -> UserReport:
+        assert self.parent is not None
         parent = self.repo.load_snapshot(self.parent)
         snap = dataclasses.replace(
             parent,
@@ -88,11 +106,16 @@ class UserBackup(Walking):
             id="",
         )
         snapshot_id = str(self.repo.save_snapshot(snap))
-        self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), entries)
-        for e in entries:
-            self._count_reused(e)
-        self.progress.found(len(entries), self.report.bytes)
-        self.progress.done(len(entries), self.report.bytes)
+
+        def counted() -> Iterator[CatalogEntry]:
+            for row in entries:
+                e = CatalogEntry(*row)
+                self._count_reused(e)
+                yield e
+
+        self.catalog.record_snapshot(SnapshotRef(self.scope, self.user.id, snapshot_id, now), counted())
+        self.progress.found(entries.count, self.report.bytes)
+        self.progress.done(entries.count, self.report.bytes)
         self.report.snapshot_id = snapshot_id
         self.report.unchanged = True
         if position is not None:
@@ -143,9 +166,12 @@ class UserBackup(Walking):
                 self._walk_into(builder)
             else:
                 plan, old, old_tree = planned
-                self._walk_into(
-                    builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
-                )
+                try:
+                    self._walk_into(
+                        builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
+                    )
+                finally:
+                    old.close()
             self._take_out_gone(builder)
             if not self._stopping():
                 self._rewalk_raced(builder, position)

@@ -96,7 +96,7 @@ class Walking(Storing):
             for e in old.subtree(path):
                 self._reused_entry(e)
 
-        old_folder_path = {e.item_id: e.path for e in old.rows if e.item_type == "folder"}
+        old_folder_path = old.folder_paths()
 
         def graft(path: str, subtree: bytes, folder_id: str) -> None:
             # the previous subtree under the folder's place now; its catalog rows are found at the
