@@ -36,7 +36,8 @@ def test_kill_9_then_rerun(
     uid = creds["users"][0]["id"]
     run_cli(["repo", "init"], env=repo_env)
     sandbox.reset_stats()
-    sandbox.set_faults(latency_ms=40, paths=["/dl/"])  # slow downloads so the kill lands mid-run
+    half = len(sdk_files(sdk_client(sandbox.url, creds, uid))) // 2
+    sandbox.set_faults(latency_ms=80, paths=["/dl/"])  # slow downloads so the kill lands mid-run
     args = [
         "box",
         "backup",
@@ -60,9 +61,9 @@ def test_kill_9_then_rerun(
     )
     try:
         wait_for(
-            lambda: len(_durable_file_ids(Path(repo_env["XDG_STATE_HOME"]))) >= 40,
+            lambda: len(_durable_file_ids(Path(repo_env["XDG_STATE_HOME"]))) >= half,
             120,
-            "a checkpoint with some files",
+            "a checkpoint with half the files",
         )
         assert proc.poll() is None, "the backup finished before it could be killed"
     finally:
@@ -81,6 +82,7 @@ def test_kill_9_then_rerun(
     assert report["status"] == "succeeded"
     again = set(sandbox.stats()["downloads"])
     assert not again & durable, "re-downloaded content the killed run had stored"
+    assert len(again) <= len(files) - len(durable)
     assert report["totals"]["reused"] >= len(durable)
     (snap,) = restic_snapshots(repo_env)
     nodes = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], PASSWORD, snap["id"])
