@@ -296,3 +296,59 @@ def test_cli_shows_a_progress_bar_with_the_folder_on_a_terminal(
 
     assert re.search(re.escape(f"{login}: /") + r"\w", text), text[-2000:]  # the user and a folder in it
     assert re.search(r"\d+/\d+ items", text)
+
+
+def test_incremental_run_finishes_folders_too(
+    box_sandbox: Callable[..., Sandbox],
+    repo_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from boxvault.box.backup import BackupOptions, run_backup
+    from boxvault.box.blobcache import BlobCache
+    from boxvault.box.catalog import SqliteCatalog
+    from boxvault.box.connect import CCGCredentials, Limits, connect
+    from boxvault.box.state import StateStore
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    sandbox = box_sandbox(users=1, files_per_user=300, large_files=0, seed=14)
+    creds = sandbox.creds
+    uid = creds["users"][0]["id"]
+    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
+    state = tmp_path / "state"
+    catalog, store = SqliteCatalog(state / "c.sqlite"), StateStore(state / "s.sqlite")
+    cache = BlobCache(state / "b.sqlite", repo.id)
+
+    def run() -> Any:
+        conn = connect(
+            CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
+            api_url=sandbox.url,
+            limits=Limits(per_user_rps=0),
+        )
+        options = BackupOptions(enterprise_id=creds["enterprise_id"])
+        (ur,) = run_backup(
+            conn, repo, options=options, catalog=catalog, state=store, cache=cache, user_ids=[uid]
+        ).users
+        return ur
+
+    first = run()
+    assert first.status == "succeeded" and first.full_walk
+    sandbox.mutate(0.05, seed=3)
+    at_commit: list[list[str]] = []
+    commit = SnapshotBuilder.commit
+
+    def spy_commit(self: SnapshotBuilder) -> str:
+        at_commit.append(_open_dirs(self))
+        return commit(self)
+
+    monkeypatch.setattr(SnapshotBuilder, "commit", spy_commit)
+    second = run()
+    assert second.status == "succeeded" and not second.full_walk and not second.unchanged
+    (open_at_commit,) = at_commit
+    assert open_at_commit == ["/", f"/{second.login}"], open_at_commit
+    files = sdk_files(sdk_client(sandbox.url, creds, uid))
+    nodes = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], repo_env["RESTIC_PASSWORD"], second.snapshot_id)
+    assert set(nodes) == set(files)
+    for fid, f in files.items():
+        assert nodes[fid][1]["box.sha1"].decode() == f.sha1

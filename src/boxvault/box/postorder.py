@@ -14,8 +14,9 @@ class PostOrder:
     listing, each of its files being stored, each of its subfolders being finished. At zero the folder is
     finished and its parent waits for one thing less. The root ("") is left to the commit."""
 
-    def __init__(self, finish: Callable[[str], Any]) -> None:
+    def __init__(self, finish: Callable[[str], Any], on_listed: Callable[[str], None] | None = None) -> None:
         self._finish = finish
+        self._on_listed = on_listed
         self._lock = threading.Lock()
         self._waiting: dict[str, int] = {}
         self.finished = 0
@@ -37,6 +38,12 @@ class PostOrder:
         with self._lock:
             if path in self._waiting:
                 self._waiting[path] += 1
+
+    def listed(self, path: str) -> None:
+        """All of the folder's children were given (its own listing is done)."""
+        if self._on_listed is not None:
+            self._on_listed(path)
+        self.done(path)
 
     def done(self, path: str) -> None:
         """One thing `path` waited for is done; finish the folders this completes, innermost first."""

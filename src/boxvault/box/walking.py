@@ -53,7 +53,10 @@ class Walking(Storing):
         for folder in rewalk.walk:
 
             def again(
-                stats: WalkStats, on_error: Callable[[WalkError], None], folder: BoxItem = folder
+                stats: WalkStats,
+                on_error: Callable[[WalkError], None],
+                post: PostOrder,
+                folder: BoxItem = folder,
             ) -> Iterator[BoxItem]:
                 yield folder
                 yield from walk(
@@ -64,6 +67,7 @@ class Walking(Storing):
                     root_id=folder.id,
                     root_path=folder.path,
                     extra_fields=self.metadata_fields or (),
+                    on_listed=lambda f: post.listed(f.path),
                 )
 
             self._walk_into(builder, again)
@@ -77,9 +81,11 @@ class Walking(Storing):
         old_tree: bytes,
         stats: WalkStats,
         on_error: Callable[[WalkError], None],
+        post: PostOrder,
     ) -> Iterator[BoxItem]:
         """The items of the marked folders (to add as a walk's); everything else is taken from the
-        previous tree right here: nodes as they are, with their catalog rows (see incremental.py)."""
+        previous tree right here: nodes as they are, with their catalog rows (see incremental.py).
+        `post` is told of the folders opened and listed here (post-order, as in a walk)."""
         lock = threading.Lock()
 
         def rel(parent: str, name: str) -> str:
@@ -118,6 +124,7 @@ class Walking(Storing):
                     root_id=folder_id,
                     root_path=path,
                     extra_fields=self.metadata_fields or (),
+                    on_listed=lambda f: post.listed(f.path),  # the folder itself too
                 )
                 return
             if folder_id in plan.relist:
@@ -126,6 +133,7 @@ class Walking(Storing):
                     children = _list_folder(self.client, folder, stats, lock, self.metadata_fields or ())
                 except Exception as exc:  # noqa: BLE001 - reported per folder, as in a walk
                     on_error(WalkError(folder_id, path, f"listing failed: {describe(exc)}", is_gone(exc)))
+                    post.listed(path)
                     return
                 previous = {box_id(n): n for n in self.repo.load_tree(subtree) if n.type == "dir"}
                 for child in children:
@@ -137,6 +145,8 @@ class Walking(Storing):
                         yield from visit(child.id, child.path, prev.subtree if prev is not None else None)
                     else:
                         graft(child.path, prev.subtree, child.id)
+                        post.listed(child.path)
+                post.listed(path)
                 return
             # nothing changed in this folder itself: its children are the previous tree's
             for node in self.repo.load_tree(subtree):
@@ -145,18 +155,20 @@ class Walking(Storing):
                 if node.type == "dir" and fid is not None and fid in plan.descend:
                     below = node.subtree
                     builder.add_dir_node(f"{self.root}/{path_}", node)
+                    post.opened(path_)
                     for e in old.exact(path_):
                         self._reused_entry(e)
                     yield from visit(fid, path_, below)
                 else:
                     reuse(path_, node)
+            post.listed(path)
 
         yield from visit(ROOT_ID, "", old_tree)
 
     def _walk_into(
         self,
         builder: SnapshotBuilder,
-        items: Callable[[WalkStats, Callable[[WalkError], None]], Iterator[BoxItem]] | None = None,
+        items: Callable[[WalkStats, Callable[[WalkError], None], PostOrder], Iterator[BoxItem]] | None = None,
     ) -> None:
         report = self.report
         walk_stats = WalkStats()
@@ -179,20 +191,14 @@ class Walking(Storing):
                 # snapshot would read as "the user deleted everything"; the user fails instead
                 raise RootUnavailable(err.error)
 
-        # a full walk finishes each folder once everything in it is stored (postorder.py): the builder
-        # then holds the open folders, not the user's whole tree
-        post = PostOrder(lambda path: builder.finish_dir(f"{self.root}/{path}")) if items is None else None
-
-        def listed(folder: BoxItem) -> None:
-            self.progress.set_folder(folder.path)
-            if post is not None:
-                post.done(folder.path)
+        # each folder is finished once everything in it is stored (postorder.py): the builder then holds
+        # the open folders, not the user's whole tree
+        post = PostOrder(lambda path: builder.finish_dir(f"{self.root}/{path}"), self.progress.set_folder)
 
         def stored(path: str) -> Callable[[Future[None]], None]:
             def callback(_f: Future[None]) -> None:
                 slots.release()
-                if post is not None:
-                    post.done(path)
+                post.done(path)
 
             return callback
 
@@ -204,17 +210,17 @@ class Walking(Storing):
                     on_error=on_walk_error,
                     stats=walk_stats,
                     extra_fields=self.metadata_fields or (),
-                    on_listed=listed,
+                    on_listed=lambda f: post.listed(f.path),
                 )
                 if items is None
-                else items(walk_stats, on_walk_error)
+                else items(walk_stats, on_walk_error, post)
             )
             for item in source:
                 if self._stopping():
                     break
                 self.progress.found(1, item.size if item.type == "file" else 0)
                 self.placements.add(item.id, item.type, item.path, item.name)
-                if post is not None and item.type == "folder":
+                if item.type == "folder":
                     post.opened(item.path)
                 try:
                     job = self._inline(builder, item)
@@ -225,8 +231,7 @@ class Walking(Storing):
                 if job is None:
                     continue
                 folder = PostOrder.parent(item.path)
-                if post is not None:
-                    post.started(folder)
+                post.started(folder)
                 slots.acquire()
                 future = pool.submit(self._process, builder, item, *job)
                 future.add_done_callback(stored(folder))
