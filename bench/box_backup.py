@@ -68,11 +68,9 @@ class Sandbox:
         self.proc.wait(30)
 
 
-def backup(
-    sb: Sandbox, creds: dict[str, Any], env: dict[str, str], user: str, workers: int, *extra: str
-) -> tuple[dict[str, Any], float, float]:
-    """Run one backup; returns (report, wall seconds, peak RSS in MiB)."""
-    cmd = boxvault_cmd(
+def backup_cmd(sb: Sandbox, creds: dict[str, Any], user: str, workers: int, *extra: str) -> list[str]:
+    """`boxvault box backup` of one sandbox user, with a JSON report and no rate limit."""
+    return boxvault_cmd(
         "box",
         "backup",
         "--api-url",
@@ -92,6 +90,13 @@ def backup(
         str(workers),
         *extra,
     )
+
+
+def backup(
+    sb: Sandbox, creds: dict[str, Any], env: dict[str, str], user: str, workers: int, *extra: str
+) -> tuple[dict[str, Any], float, float]:
+    """Run one backup; returns (report, wall seconds, peak RSS in MiB)."""
+    cmd = backup_cmd(sb, creds, user, workers, *extra)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=cli_env(env), stdout=out, stderr=err)

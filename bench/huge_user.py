@@ -31,9 +31,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH)]
 
-from box_backup import PASSWORD, Sandbox, backup, seed  # noqa: E402
+from box_backup import PASSWORD, Sandbox, backup, backup_cmd, seed  # noqa: E402
 
-from support import boxvault_cmd, cli_env, run_cli, wait_for  # noqa: E402
+from support import cli_env, run_cli, wait_for  # noqa: E402
 
 SYNTHETIC = r"""
 import os, resource, sys, tempfile, time, tracemalloc
@@ -136,26 +136,7 @@ def kill_half(tmp: Path, files: int, workers: int) -> dict[str, Any]:
                 continue
             start = time.perf_counter()
             proc = subprocess.Popen(
-                boxvault_cmd(
-                    "box",
-                    "backup",
-                    "--api-url",
-                    sb.url,
-                    "--client-id",
-                    creds["client_id"],
-                    "--client-secret",
-                    creds["client_secret"],
-                    "--enterprise-id",
-                    creds["enterprise_id"],
-                    "--user",
-                    user,
-                    "--json",
-                    "--rate-per-user",
-                    "0",
-                    "--workers",
-                    str(workers),
-                    "--no-metadata",
-                ),
+                backup_cmd(sb, creds, user, workers, "--no-metadata"),
                 env=cli_env(env),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

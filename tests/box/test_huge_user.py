@@ -28,6 +28,45 @@ def _open_dirs(b: SnapshotBuilder) -> list[str]:
     return found
 
 
+class _InProcess:
+    """One sandbox user backed up with `run_backup` in this process, run after run, into one repository,
+    catalog, state and blob cache."""
+
+    def __init__(self, sandbox: Sandbox, repo_env: dict[str, str], state: Path, **limits: Any) -> None:
+        from boxvault.box.blobcache import BlobCache
+        from boxvault.box.catalog import SqliteCatalog
+        from boxvault.box.state import StateStore
+        from boxvault.engine.repository import Repository
+        from boxvault.engine.storage import open_backend
+
+        self.sandbox, self.limits = sandbox, limits
+        self.uid = sandbox.creds["users"][0]["id"]
+        self.repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
+        self.catalog, self.state = SqliteCatalog(state / "c.sqlite"), StateStore(state / "s.sqlite")
+        self.cache = BlobCache(state / "b.sqlite", self.repo.id)
+
+    def run(self, progress: Callable[[ProgressInfo], None] | None = None, **options: Any) -> Any:
+        from boxvault.box.backup import BackupOptions, run_backup
+        from boxvault.box.connect import CCGCredentials, Limits, connect
+
+        creds = self.sandbox.creds
+        conn = connect(
+            CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
+            api_url=self.sandbox.url,
+            limits=Limits(per_user_rps=0, **self.limits),
+        )
+        return run_backup(
+            conn,
+            self.repo,
+            options=BackupOptions(enterprise_id=creds["enterprise_id"], **options),
+            catalog=self.catalog,
+            state=self.state,
+            cache=self.cache,
+            user_ids=[self.uid],
+            progress=progress,
+        )
+
+
 def test_full_walk_finishes_folders_as_it_goes(
     box_sandbox: Callable[..., Sandbox],
     repo_env: dict[str, str],
@@ -35,14 +74,6 @@ def test_full_walk_finishes_folders_as_it_goes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     require_binary("restic")
-    from boxvault.box.backup import BackupOptions, run_backup
-    from boxvault.box.blobcache import BlobCache
-    from boxvault.box.catalog import SqliteCatalog
-    from boxvault.box.connect import CCGCredentials, Limits, connect
-    from boxvault.box.state import StateStore
-    from boxvault.engine.repository import Repository
-    from boxvault.engine.storage import open_backend
-
     sandbox = box_sandbox(users=1, files_per_user=300, large_files=0, seed=11)
     creds = sandbox.creds
     uid = creds["users"][0]["id"]
@@ -61,23 +92,7 @@ def test_full_walk_finishes_folders_as_it_goes(
     monkeypatch.setattr(SnapshotBuilder, "finish_dir", spy_finish)
     monkeypatch.setattr(SnapshotBuilder, "commit", spy_commit)
     seen: list[ProgressInfo] = []
-    conn = connect(
-        CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
-        api_url=sandbox.url,
-        limits=Limits(per_user_rps=0),
-    )
-    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
-    state = tmp_path / "state"
-    report = run_backup(
-        conn,
-        repo,
-        options=BackupOptions(enterprise_id=creds["enterprise_id"], use_events=False),
-        catalog=SqliteCatalog(state / "c.sqlite"),
-        state=StateStore(state / "s.sqlite"),
-        cache=BlobCache(state / "b.sqlite", repo.id),
-        user_ids=[uid],
-        progress=seen.append,
-    )
+    report = _InProcess(sandbox, repo_env, tmp_path / "state").run(seen.append, use_events=False)
     assert report.status == "succeeded", report.to_json()
     (ur,) = report.users
     assert ur.folders > 10
@@ -152,15 +167,8 @@ def test_bad_input_is_reported_the_rest_backed_up_and_the_next_run_catches_up(
     bytes change during the download (sha1 mismatch): each is reported, the rest is stored, the next run
     catches up."""
     require_binary("restic")
-    from boxvault.box.backup import BackupOptions, run_backup
-    from boxvault.box.blobcache import BlobCache
-    from boxvault.box.catalog import SqliteCatalog
-    from boxvault.box.connect import CCGCredentials, Limits, connect
     from boxvault.box.model import BoxItem
-    from boxvault.box.state import StateStore
     from boxvault.box.storing import Storing
-    from boxvault.engine.repository import Repository
-    from boxvault.engine.storage import open_backend
 
     sandbox = box_sandbox(users=1, files_per_user=80, large_files=0, seed=12)
     creds = sandbox.creds
@@ -173,30 +181,10 @@ def test_bad_input_is_reported_the_rest_backed_up_and_the_next_run_catches_up(
     outside = sorted(set(every) - in_folder)
     assert in_folder and len(outside) >= 2
     vanishing = outside[0]
-    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
-    state = tmp_path / "state"
-    catalog, store, cache = (
-        SqliteCatalog(state / "c.sqlite"),
-        StateStore(state / "s.sqlite"),
-        BlobCache(state / "b.sqlite", repo.id),
-    )
+    backups = _InProcess(sandbox, repo_env, tmp_path / "state", max_attempts=2, retry_base_interval=0.01)
 
     def run(**options: Any) -> Any:
-        conn = connect(
-            CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
-            api_url=sandbox.url,
-            limits=Limits(per_user_rps=0, max_attempts=2, retry_base_interval=0.01),
-        )
-        report = run_backup(
-            conn,
-            repo,
-            options=BackupOptions(enterprise_id=creds["enterprise_id"], use_events=False, **options),
-            catalog=catalog,
-            state=store,
-            cache=cache,
-            user_ids=[uid],
-        )
-        (ur,) = report.users
+        (ur,) = backups.run(use_events=False, **options).users
         return ur
 
     # 1. the folder's listing fails every attempt; a file is deleted just before its download
@@ -304,32 +292,13 @@ def test_incremental_run_finishes_folders_too(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from boxvault.box.backup import BackupOptions, run_backup
-    from boxvault.box.blobcache import BlobCache
-    from boxvault.box.catalog import SqliteCatalog
-    from boxvault.box.connect import CCGCredentials, Limits, connect
-    from boxvault.box.state import StateStore
-    from boxvault.engine.repository import Repository
-    from boxvault.engine.storage import open_backend
-
     sandbox = box_sandbox(users=1, files_per_user=300, large_files=0, seed=14)
     creds = sandbox.creds
     uid = creds["users"][0]["id"]
-    repo = Repository.init(open_backend(repo_env["RESTIC_REPOSITORY"]), repo_env["RESTIC_PASSWORD"])
-    state = tmp_path / "state"
-    catalog, store = SqliteCatalog(state / "c.sqlite"), StateStore(state / "s.sqlite")
-    cache = BlobCache(state / "b.sqlite", repo.id)
+    backups = _InProcess(sandbox, repo_env, tmp_path / "state")
 
     def run() -> Any:
-        conn = connect(
-            CCGCredentials(creds["client_id"], creds["client_secret"], creds["enterprise_id"]),
-            api_url=sandbox.url,
-            limits=Limits(per_user_rps=0),
-        )
-        options = BackupOptions(enterprise_id=creds["enterprise_id"])
-        (ur,) = run_backup(
-            conn, repo, options=options, catalog=catalog, state=store, cache=cache, user_ids=[uid]
-        ).users
+        (ur,) = backups.run().users
         return ur
 
     first = run()

@@ -449,12 +449,21 @@ def start_backup(user: TaskUser, *, initiator: Any, now: Any) -> Any:
     return enqueue_backup(user, initiator, previous=previous)
 
 
-def _live_backup(user: TaskUser) -> bool:
+def _live_backup_job(user: TaskUser) -> Any:
+    """The user's pending or running backup job (the newest), or None."""
     from boxvault.jobs.models import Job
 
-    return Job.objects.filter(
-        kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
-    ).exists()
+    return (
+        Job.objects.filter(
+            kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _live_backup(user: TaskUser) -> bool:
+    return _live_backup_job(user) is not None
 
 
 def not_started_reason(user: TaskUser) -> str:
@@ -496,19 +505,12 @@ def cover_running(now: Any) -> int:
     the running job covers that slot, which moves on to the next one; no second job is started, now or
     when the running one ends. Returns the number of slots covered."""
     from boxvault.jobs import services as jobs  # type: ignore[import-not-found,unused-ignore]
-    from boxvault.jobs.models import Job
 
     covered = 0
     for user in TaskUser.objects.filter(
         next_run_at__lte=now, status=TaskUser.Status.IN_PROCESS, deletion_due_at__isnull=True
     ).select_related("task"):
-        job = (
-            Job.objects.filter(
-                kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
-            )
-            .order_by("-created_at")
-            .first()
-        )
+        job = _live_backup_job(user)
         if job is None:
             continue  # nothing runs: release_stuck gives the user back to the scheduler
         slot = user.next_run_at
@@ -542,15 +544,10 @@ def discover_due(now: Any) -> int:
 def release_stuck(now: Any, grace: timedelta = timedelta(minutes=2)) -> int:
     """Users left In Process by a job that will never settle them (canceled while pending, failed before its
     handler ran) go back to Active, or Not Active when they were never scheduled."""
-    from boxvault.jobs.models import Job
-
     released = 0
     stuck = TaskUser.objects.filter(status=TaskUser.Status.IN_PROCESS, running_since__lt=now - grace)
     for user in stuck.select_related("task"):
-        live = Job.objects.filter(
-            kind="backup", task_id=user.task_id, box_user_id=user.box_user_id, status__in=Job.ACTIVE
-        ).exists()
-        if live:
+        if _live_backup(user):
             continue
         after = (
             TaskUser.Status.ACTIVE if user.next_run_at or user.last_backup_at else TaskUser.Status.NOT_ACTIVE

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -79,31 +80,30 @@ def remove_dead_locks(repo: Repository, hostname: str, pid: int, now_ns: int | N
     last resort for everything else. Returns the removed lock ids.
     """
     now_ns = time.time_ns() if now_ns is None else now_ns
-    removed: list[str] = []
-    for lock_id, doc in repo.iter_locks():
+
+    def dead(doc: dict[str, Any]) -> bool:
         owner = doc.get("hostname") == hostname and str(doc.get("pid")) == str(pid)
-        if not is_stale(doc, now_ns) and not (owner and _age_ns(doc, now_ns) > 2 * REFRESH_SECONDS * 10**9):
-            continue
-        try:
-            repo.backend.delete(f"locks/{lock_id}")
-        except StorageError:
-            continue  # removed meanwhile, or refused: the next pass tries again
-        removed.append(lock_id)
-    return removed
+        return is_stale(doc, now_ns) or (owner and _age_ns(doc, now_ns) > 2 * REFRESH_SECONDS * 10**9)
+
+    return _remove_locks(repo, dead)
 
 
 def remove_stale_locks(repo: Repository) -> list[str]:
     """Remove the stale locks (as `restic unlock` does): a run that starts after a crash on this host
     leaves a repository that stock restic can lock exclusively again. Returns the removed lock ids."""
-    removed: list[str] = []
     now_ns = time.time_ns()
+    return _remove_locks(repo, lambda doc: is_stale(doc, now_ns))
+
+
+def _remove_locks(repo: Repository, remove: Callable[[dict[str, Any]], bool]) -> list[str]:
+    removed: list[str] = []
     for lock_id, doc in repo.iter_locks():
-        if not is_stale(doc, now_ns):
+        if not remove(doc):
             continue
         try:
             repo.backend.delete(f"locks/{lock_id}")
         except StorageError:
-            continue  # removed meanwhile, or refused: harmless, restic ignores stale locks anyway
+            continue  # removed meanwhile, or refused: the next pass tries again (restic ignores stale ones)
         removed.append(lock_id)
     return removed
 
