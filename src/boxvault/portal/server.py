@@ -43,7 +43,18 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
         **proxy,  # type: ignore[arg-type]
     )
     _register_tasks()
-    web = threading.Thread(target=server.run, name="waitress", daemon=True)
+    stopping = threading.Event()
+
+    def serve_http() -> None:
+        try:
+            server.run()
+        except Exception:
+            # closing the server under its running loop (the shutdown below) may raise in this thread: that is
+            # the stop we asked for, not a failure to report as a traceback
+            if not stopping.is_set():
+                raise
+
+    web = threading.Thread(target=serve_http, name="waitress", daemon=True)
     web.start()
     print(f"boxvault is running on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     consumer = HUEY.create_consumer(
@@ -52,6 +63,7 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
     try:
         consumer.run()
     finally:
+        stopping.set()
         server.close()
         server.task_dispatcher.shutdown(timeout=5)
         print("boxvault stopped.", flush=True)
