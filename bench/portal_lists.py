@@ -122,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     schema = f"bench_lists_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
-        setup_django(Path(tmp), args.postgres_url, schema)
+        setup_django(Path(tmp), args.postgres_url, schema, None)
         try:
             t0 = time.perf_counter()
             user, task, box_user_id = _seed(args.jobs, args.snapshots)
@@ -135,6 +135,8 @@ def main() -> None:
                     "jobs_page_failed_7_days": ("/jobs/", {"status": "failed", "days": "7"}),
                     "jobs_api": ("/api/v1/jobs/", {}),
                     "jobs_api_user_search": ("/api/v1/jobs/", {"q": "user42@"}),
+                    "jobs_page_user_search": ("/jobs/", {"q": "user42@"}),
+                    "jobs_api_no_match_search": ("/api/v1/jobs/", {"q": "no such thing"}),
                     "recovery_page": (f"/recovery/tasks/{task.pk}/users/{box_user_id}/", {"from": since}),
                     "recovery_api": (
                         f"/api/v1/tasks/{task.pk}/users/{box_user_id}/snapshots/",

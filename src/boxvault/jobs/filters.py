@@ -14,6 +14,9 @@ from boxvault.core.operations import SERVICES
 from boxvault.jobs.models import Job
 
 SORTS = [("latest", "Latest first"), ("oldest", "Oldest first")]
+# The search's substring matches; each has a trigram index on PostgreSQL (jobs migration 0003, which keeps
+# its own copy of this list, as migrations must).
+SEARCHED = ("task_name", "box_user_login", "destination", "message", "initiator_label")
 
 
 class JobFilter(django_filters.FilterSet):
@@ -63,15 +66,15 @@ class JobFilter(django_filters.FilterSet):
         return queryset.filter(created_at__gte=clock.now() - timedelta(days=int(value)))
 
     def search(self, queryset: QuerySet[Job], name: str, value: str) -> QuerySet[Job]:
-        match = (
-            Q(task_name__icontains=value)
-            | Q(box_user_login__icontains=value)
-            | Q(box_user_id=value)
-            | Q(destination__icontains=value)
-            | Q(message__icontains=value)
-            | Q(initiator_label__icontains=value)
-            | Q(kind__icontains=value)
-        )
+        # With an index for every arm, PostgreSQL ORs bitmaps instead of reading every job of the tenant.
+        match = Q(box_user_id=value)
+        for column in SEARCHED:
+            match |= Q(**{f"{column}__icontains": value})
+        # the activity as the page names it ("Restore", "Export"): matched here, an indexed IN below
+        needle = value.casefold()
+        kinds = [k for k, label in Job.Kind.choices if needle in f"{k} {label}".casefold()]
+        if kinds:
+            match |= Q(kind__in=kinds)
         if value.isdigit():
             match |= Q(pk=int(value))
         return queryset.filter(match)

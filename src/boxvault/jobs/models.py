@@ -75,6 +75,9 @@ class Job(models.Model):
             # the filter choices (tasks and initiators of a tenant's jobs) are read from these alone
             models.Index(fields=["account", "task_name", "task_id"], name="jobs_job_task_choices"),
             models.Index(fields=["account", "initiator_label"], name="jobs_job_initiator_choices"),
+            # the Box user filter and the search's exact id match; the search's substring matches use trigram
+            # indexes on PostgreSQL (migration 0003, outside the model: SQLite has none)
+            models.Index(fields=["account", "box_user_id"], name="jobs_job_box_user"),
         ]
 
     def __str__(self) -> str:
