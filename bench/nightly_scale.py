@@ -2,12 +2,13 @@
 
 1. Seeds a sandbox enterprise (`--users` × `--files`), creates a CCG task through the backups service (which
    discovers the users), activates them all, then runs night 1 (everything new) and night 2 (after
-   `/_sandbox/mutate` changed 1 % of the files) the way the portal does: the scheduler (`discover_due` once,
-   then `schedule.tick` claims every due user and enqueues one "backup" job each), and `--workers` worker
-   processes (forked) claim and run the jobs through `jobs.services.run`, as `boxvault worker` does.
+   `/_sandbox/mutate` changed 1 % of the files) the way the portal does: the scheduler (`run_scheduler`:
+   `discover_due` once, then `schedule.tick` claims every due user and enqueues one "backup" job each on
+   the Redis queue), and `--workers` real `boxvault worker --workers THREADS` processes that take the jobs
+   from Redis (`--queue fork` instead hands the ids to forked processes that call `jobs.services.run`).
    Reported per night: wall time, jobs/s, Box API requests per job (the sandbox's count of `/2.0/...`
    requests; the job results' own count agrees), repository storage requests per job (the job results,
-   counted below the worker's disk cache), peak RSS per worker.
+   counted below the worker's disk cache), peak RSS per worker (VmHWM: the peak since the worker started).
 2. A one-user task: no-change jobs with 100 snapshots in its repository, then with 20,000 (other users'
    snapshots written into the repository and recorded in the catalog, as a year of a 55-user task).
    Median wall time of `--repeat` jobs each, and their storage requests (must not grow).
@@ -15,10 +16,11 @@
    Recovery page) with 20,000 snapshots in the task: p50/p95 over `--runs` requests.
 
 Everything talks to loopback only: the sandbox on 127.0.0.1, PostgreSQL on 127.0.0.1:5432 (a schema of its
-own in `--postgres-url`'s database, dropped at the end), local repositories under a temporary directory.
-The queue itself (Redis) is left out: the job ids go straight to the worker processes.
+own in `--postgres-url`'s database, dropped at the end), Redis on 127.0.0.1:6379 (a queue name of its own),
+local repositories under a temporary directory.
 
-    python bench/nightly_scale.py [--users 300] [--files 20] [--workers 2] [--snapshots 20000] [--json]
+    python bench/nightly_scale.py [--users 300] [--files 20] [--workers 2] [--threads 2] [--queue redis|fork]
+        [--snapshots 20000] [--skip-snapshots]
 """
 
 from __future__ import annotations
@@ -77,11 +79,16 @@ class Sandbox:
         self.proc.wait(30)
 
 
-def setup_django(tmp: Path, postgres_url: str, schema: str) -> None:
+def setup_django(tmp: Path, postgres_url: str, schema: str, redis_url: str | None) -> None:
+    """Django on the bench's schema; the same environment serves the `boxvault worker` subprocesses."""
     os.environ["BOXVAULT_DATA"] = str(tmp / "data")
     os.environ["BOXVAULT_KEK"] = KEK
-    os.environ["DATABASE_URL"] = postgres_url
+    # the workers find the schema through the URL (dj-database-url passes `options` to psycopg)
+    os.environ["DATABASE_URL"] = f"{postgres_url}?options=-c%20search_path%3D{schema}"
     os.environ["BOXVAULT_LOCATIONS"] = json.dumps({"local": {"label": "Local", "url": str(tmp / "repos")}})
+    if redis_url:
+        os.environ["BOXVAULT_REDIS_URL"] = redis_url
+        os.environ["BOXVAULT_QUEUE_NAME"] = schema
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "boxvault.portal.settings")
     import psycopg
 
@@ -90,7 +97,6 @@ def setup_django(tmp: Path, postgres_url: str, schema: str) -> None:
     import django
     from django.conf import settings
 
-    settings.DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c search_path={schema}"
     (tmp / "data").mkdir(parents=True, exist_ok=True)
     django.setup()
     settings.BOXVAULT_LOCATIONS = {"local": {"label": "Local", "url": str(tmp / "repos")}}
@@ -99,9 +105,45 @@ def setup_django(tmp: Path, postgres_url: str, schema: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from boxvault.jobs import services as jobs
+    if not redis_url:
+        from boxvault.jobs import services as jobs
 
-    jobs._send = lambda job_id: None  # the worker processes get the ids directly
+        jobs._send = lambda job_id: None  # the forked processes get the ids directly
+
+
+class Workers:
+    """`count` real `boxvault worker` processes on the Redis queue, started once for both nights."""
+
+    def __init__(self, count: int, threads: int, logs: Path) -> None:
+        self.procs = [
+            subprocess.Popen(
+                boxvault_cmd("worker", "--workers", str(threads)),
+                env=cli_env(),
+                stdout=(logs / f"worker{i}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for i in range(count)
+        ]
+
+    def peak_rss_mib(self) -> list[float]:
+        out = []
+        for proc in self.procs:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+            out.append(round(kib / 1024, 1))
+        return out
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def drop_schema(postgres_url: str, schema: str) -> None:
@@ -157,22 +199,9 @@ def _worker(job_ids: list[int], out: Any) -> None:
     connections.close_all()
 
 
-def night(sandbox: Sandbox, now: datetime, workers: int) -> dict[str, Any]:
-    """The scheduler's tick at `now`, then the jobs on `workers` forked processes."""
+def _run_forked(job_ids: list[int], workers: int) -> list[float]:
     from django.db import connections
 
-    from boxvault.backups import schedule, services
-    from boxvault.jobs.models import Job
-
-    sandbox.call("DELETE", "/_sandbox/stats")
-    started = time.perf_counter()
-    services.release_stuck(now)
-    discovered = services.discover_due(now)
-    claimed = schedule.tick(now, lambda u: services.enqueue_backup(u, None, previous=u.status), limit=10**6)
-    job_ids = list(
-        Job.objects.filter(kind="backup", status="pending").order_by("id").values_list("id", flat=True)
-    )
-    scheduled = time.perf_counter() - started
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
@@ -182,6 +211,36 @@ def night(sandbox: Sandbox, now: datetime, workers: int) -> dict[str, Any]:
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
+    return [r["peak_rss_mib"] for r in results]
+
+
+def _wait_queue(job_ids: list[int], pool: Workers) -> list[float]:
+    """Until every job of the night has finished (the workers take them from Redis)."""
+    from boxvault.jobs.models import Job
+
+    while Job.objects.filter(pk__in=job_ids).exclude(status__in=Job.FINISHED).exists():
+        if not pool.alive():
+            raise SystemExit("a worker process died; see its log")
+        time.sleep(0.5)
+    return pool.peak_rss_mib()
+
+
+def night(sandbox: Sandbox, now: datetime, workers: int, pool: Workers | None) -> dict[str, Any]:
+    """The scheduler's tick at `now`, then the night's jobs on the workers."""
+    from boxvault.backups import schedule, services
+    from boxvault.jobs.models import Job
+
+    sandbox.call("DELETE", "/_sandbox/stats")
+    first = Job.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    started = time.perf_counter()
+    services.release_stuck(now)
+    discovered = services.discover_due(now)
+    # the portal's tick claims up to its limit a minute; the bench claims the whole night in one go
+    claimed = schedule.tick(now, lambda u: services.enqueue_backup(u, None, previous=u.status), limit=10**6)
+    tonight = Job.objects.filter(kind="backup", pk__gt=first).order_by("id")
+    job_ids = list(tonight.values_list("id", flat=True))
+    scheduled = time.perf_counter() - started
+    rss = _wait_queue(job_ids, pool) if pool else _run_forked(job_ids, workers)
     wall = time.perf_counter() - started
     done = Job.objects.filter(pk__in=job_ids)
     rows = list(done.values_list("status", "result"))
@@ -203,7 +262,7 @@ def night(sandbox: Sandbox, now: datetime, workers: int) -> dict[str, Any]:
         "box_api_requests_per_job_reported": round(statistics.mean(box), 2) if box else 0,
         "storage_requests_per_job_mean": round(statistics.mean(storage), 2) if storage else 0,
         "storage_requests_per_job_max": max(storage, default=0),
-        "peak_rss_mib_per_worker": [r["peak_rss_mib"] for r in results],
+        "peak_rss_mib_per_worker": rss,
     }
 
 
@@ -307,7 +366,11 @@ def main() -> None:
     )
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="queue threads per `boxvault worker`")
+    parser.add_argument("--queue", choices=["redis", "fork"], default="redis")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--skip-snapshots", action="store_true", help="only the two nights")
     parser.add_argument("--snapshots", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--runs", type=int, default=40)
@@ -317,8 +380,15 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bv-nightly-"))
     schema = f"bench_nightly_{os.getpid()}"
-    report: dict[str, Any] = {"users": args.users, "files_per_user": args.files, "workers": args.workers}
-    sandbox = None
+    report: dict[str, Any] = {
+        "users": args.users,
+        "files_per_user": args.files,
+        "queue": args.queue,
+        "workers": args.workers,
+        "threads_per_worker": args.threads if args.queue == "redis" else 1,
+        "load_average_at_start": os.getloadavg(),
+    }
+    sandbox = pool = None
     try:
         t0 = time.perf_counter()
         seeded = run_cli(
@@ -330,18 +400,28 @@ def main() -> None:
         creds = json.loads(seeded.stdout)
         report["seed_s"] = round(time.perf_counter() - t0, 1)
         sandbox = Sandbox(tmp / "box")
-        setup_django(tmp, args.postgres_url, schema)
+        os.environ["BOXVAULT_BOX_API_URLS"] = sandbox.url  # the operator's allow-list, as the demo sets it
+        report["box_rate_per_user"] = os.environ.get("BOXVAULT_BOX_RATE_PER_USER", "16 (default)")
+        setup_django(tmp, args.postgres_url, schema, args.redis_url if args.queue == "redis" else None)
         from boxvault.backups import schedule
         from boxvault.backups.models import TaskUser
 
+        if args.queue == "redis":
+            pool = Workers(args.workers, args.threads, tmp)
         task, _ = make_task(sandbox, creds, "Enterprise")
         slot = TaskUser.objects.filter(task=task).exclude(next_run_at=None).first().next_run_at
-        report["night1"] = night(sandbox, slot, args.workers)
+        report["night1"] = night(sandbox, slot, args.workers, pool)
         change = sandbox.call("POST", "/_sandbox/mutate", {"fraction": 0.01, "seed": 7})
         report["mutated"] = {k: v for k, v in change.items() if isinstance(v, int)}
         report["night2"] = night(
-            sandbox, schedule.next_slot(task.frequency, task.hour_utc, slot), args.workers
+            sandbox, schedule.next_slot(task.frequency, task.hour_utc, slot), args.workers, pool
         )
+        report["load_average_at_end"] = os.getloadavg()
+        if pool is not None:
+            pool.stop()
+            pool = None
+        if args.skip_snapshots:
+            return
 
         # 2. one user's no-change job in a one-user task (another account, same enterprise): 100 snapshots
         # in its repository, then `--snapshots`
@@ -365,6 +445,8 @@ def main() -> None:
         report["snapshots_in_task"] = CatalogSnapshot.objects.filter(task=single).count()
         report["recovery_list"] = list_latency(single, admin, "bench0", args.runs)
     finally:
+        if pool is not None:
+            pool.stop()
         if sandbox is not None:
             sandbox.stop()
         try:
@@ -372,7 +454,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - report, keep cleaning
             print(f"could not drop schema {schema}: {exc}", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
