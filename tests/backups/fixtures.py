@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from support.sandbox_pool import shared_sandbox
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One small seeded Box sandbox for the whole session (3 users, a few files each)."""
-    from support.sandbox import running_sandbox
-
-    with running_sandbox(tmp_path_factory.mktemp("box"), users=3, files_per_user=12, seed=5) as server:
-        yield server
+# One small seeded Box sandbox for the whole session (3 users, a few files each).
+sandbox = shared_sandbox(users=3, files_per_user=12, seed=5)
 
 
 TEST_KEK = "dGVzdC1rZWstMDEyMzQ1Njc4OWFiY2RlZmdoaWprbG0="  # base64 of 32 bytes, tests only

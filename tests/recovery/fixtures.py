@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
+from support.sandbox_pool import shared_sandbox
 
 CREATED = datetime(2019, 3, 4, 5, 6, 7, tzinfo=UTC)
 MODIFIED = datetime(2021, 8, 9, 10, 11, 12, tzinfo=UTC)
@@ -27,13 +26,8 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One small seeded sandbox for the recovery tests (each test works on a user of its own)."""
-    from support.sandbox import running_sandbox
-
-    with running_sandbox(tmp_path_factory.mktemp("box"), users=160, files_per_user=2, seed=7) as server:
-        yield server
+# One small seeded sandbox for the recovery tests (each test works on a user of its own).
+sandbox = shared_sandbox(users=160, files_per_user=2, seed=7)
 
 
 def folder_items(client: Any, folder_id: str) -> dict[str, Any]:
