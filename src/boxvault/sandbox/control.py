@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import people
 from .auth import issue_access
-from .errors import BoxError, bad_request, not_found
+from .errors import bad_request, not_found
 from .mutate import MODES, attack, mutate
 from .runtime import sandbox
 from .seed import CONTENT_TABLES, SeedOptions, credentials, seed
@@ -207,27 +208,18 @@ async def list_users(request: Request) -> Response:
 
 async def add_user(request: Request) -> Response:
     body = await _body(request)
-    login, name = body.get("login"), body.get("name")
-    if not isinstance(login, str) or "@" not in login or not isinstance(name, str) or not name:
-        raise bad_request("'login' (an e-mail address) and 'name' are required")
-    role = body.get("role", "user")
-    if role not in ("user", "admin", "coadmin"):
-        raise bad_request("'role' must be user, admin or coadmin")
-    kind = body.get("kind", "managed")
-    if kind not in ("managed", "external"):
-        raise bad_request("'kind' must be managed or external")
     store = sandbox(request).store
-    now = now_iso()
-    with store.tx():
-        if store.scalar("SELECT 1 FROM users WHERE login = ?", login):
-            raise BoxError(409, "user_login_already_used", "A user with this login already exists")
-        next_id = int(store.scalar("SELECT COALESCE(MAX(id), 2000000) FROM users") or 0) + 1111
-        store.db.execute(
-            "INSERT INTO users (id, login, name, role, kind, created_at, modified_at) VALUES (?,?,?,?,?,?,?)",
-            (next_id, login, name, role, kind, now, now),
-        )
-    row = store.user(next_id)
+    row = people.create(
+        store, _console_admin(store), body.get("login"), body.get("name"), body.get("role", "user"),
+        body.get("kind", "managed"),
+    )  # fmt: skip
     return JSONResponse(_user_json(row), status_code=201)
+
+
+def _console_admin(store: Any) -> int:
+    """Control-plane changes stand for an enterprise admin working in Box's admin console."""
+    admin = store.scalar("SELECT id FROM users WHERE role = 'admin' AND deleted = 0 ORDER BY id LIMIT 1")
+    return int(admin or 0)
 
 
 async def set_user_status(request: Request) -> Response:
@@ -249,16 +241,9 @@ async def set_user_status(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     store = sandbox(request).store
-    raw = request.path_params["user_id"]
-    user = store.user(int(raw)) if is_id(raw) else None
-    if user is None:
-        raise not_found("user")
-    with store.tx():
-        # Box deletes the user's content with the user (unless transferred first)
-        store.db.execute("UPDATE users SET deleted = 1, status = 'inactive' WHERE id = ?", (user["id"],))
-        store.db.execute("UPDATE items SET purged = 1 WHERE owner_id = ?", (user["id"],))
-        store.db.execute("DELETE FROM collaborations WHERE user_id = ?", (user["id"],))
-        store.db.execute("UPDATE tokens SET revoked = 1 WHERE user_id = ?", (user["id"],))
+    user = people.get(store, request.path_params["user_id"])
+    # as an admin deleting a user in the console: Box deletes the user's content with the user
+    people.delete(store, _console_admin(store), user, force=True)
     return Response(status_code=204)
 
 

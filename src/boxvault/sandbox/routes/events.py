@@ -25,7 +25,10 @@ STREAM_TYPES = ("all", "changes", "sync", "admin_logs", "admin_logs_streaming")
 def _event(row: Row, user: dict[str, Any], admin: bool) -> dict[str, Any]:
     source: dict[str, Any] = json.loads(row["source"])
     event_type = row["event_type"]
-    if admin:
+    if admin and source.get("type") == "user":
+        # Box's admin events about a user (NEW_USER, EDIT_USER, DELETE_USER) carry the user as their source
+        source = {k: source[k] for k in ("type", "id", "name", "login") if k in source}
+    elif admin:
         event_type = ADMIN_EVENT.get(event_type, event_type)
         source = {
             "item_type": source.get("type"),

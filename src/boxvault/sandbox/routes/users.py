@@ -1,5 +1,6 @@
 # ruff: noqa: S608 - SQL from fixed fragments; values are always bound parameters
-"""Users: `GET /2.0/users`, `/2.0/users/me`, `/2.0/users/{id}`."""
+"""Users: `GET/POST /2.0/users`, `/2.0/users/me`, `GET/PUT/DELETE /2.0/users/{id}`, and the transfer of a
+user's content `PUT /2.0/users/{id}/folders/0`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import people
 from ..auth import authenticate, require_admin
 from ..errors import bad_request, forbidden, not_found
-from ..render import user_full
+from ..render import Renderer, user_full
 from ..runtime import sandbox
 from ..store import Row, is_id
-from .common import bool_param, decode_marker, encode_marker, fields_param, int_param, limit_param, ok
+from .common import (
+    bool_param,
+    context,
+    decode_marker,
+    encode_marker,
+    fields_param,
+    int_param,
+    json_body,
+    limit_param,
+    ok,
+)
 
 USER_STANDARD = (
     "type id name login created_at modified_at language timezone space_amount space_used max_upload_size "
@@ -102,8 +114,64 @@ async def get_user(request: Request) -> Response:
     return ok(_render(row, store.setting("enterprise_id", "") or "", fields_param(request)))
 
 
+async def create_user(request: Request) -> Response:
+    actor = authenticate(request)
+    require_admin(actor)
+    store = sandbox(request).store
+    body = await json_body(request)
+    if body.get("is_platform_access_only") is True:  # an app user: Box makes up its login
+        body.setdefault("login", f"AppUser_{store.scalar('SELECT COUNT(*) FROM users')}@boxdevedition.com")
+    row = people.create(store, actor.id, body.get("login"), body.get("name"), body.get("role", "user"))
+    return ok(_render(row, store.setting("enterprise_id", "") or "", fields_param(request)), 201)
+
+
+async def update_user(request: Request) -> Response:
+    actor = authenticate(request)
+    require_admin(actor)
+    store = sandbox(request).store
+    user = people.get(store, request.path_params["user_id"])
+    row = people.update(store, actor.id, user, await json_body(request))
+    return ok(_render(row, store.setting("enterprise_id", "") or "", fields_param(request)))
+
+
+async def delete_user(request: Request) -> Response:
+    actor = authenticate(request)
+    require_admin(actor)
+    store = sandbox(request).store
+    user = people.get(store, request.path_params["user_id"])
+    if int(user["id"]) == actor.id:
+        raise forbidden("A user cannot delete their own account")
+    people.delete(store, actor.id, user, force=bool_param(request, "force"))
+    return Response(status_code=204)
+
+
+async def transfer_content(request: Request) -> Response:
+    """Box moves everything the user owns into a new folder of the destination user (`owned_by.id`)."""
+    store, actor, _ = context(request)
+    require_admin(actor)
+    if request.path_params["folder_id"] != "0":
+        raise bad_request("Only the root folder (0) of a user can be transferred")
+    source = people.get(store, request.path_params["user_id"])
+    body = await json_body(request)
+    owned_by = body.get("owned_by")
+    target_id = owned_by.get("id") if isinstance(owned_by, dict) else None
+    if not isinstance(target_id, str):
+        raise bad_request("'owned_by.id' (the destination user) is required")
+    target = people.get(store, target_id)
+    folder_id = people.transfer(store, actor.id, source, target)
+    renderer = Renderer(store, int(target["id"]), str(request.base_url).rstrip("/"))
+    row = store.item(folder_id)
+    if row is None:
+        raise not_found("folder")
+    return ok(renderer.item(row))
+
+
 routes = [
     Route("/2.0/users", list_users, methods=["GET"]),
+    Route("/2.0/users", create_user, methods=["POST"]),
     Route("/2.0/users/me", me, methods=["GET"]),
     Route("/2.0/users/{user_id}", get_user, methods=["GET"]),
+    Route("/2.0/users/{user_id}", update_user, methods=["PUT"]),
+    Route("/2.0/users/{user_id}", delete_user, methods=["DELETE"]),
+    Route("/2.0/users/{user_id}/folders/{folder_id}", transfer_content, methods=["PUT"]),
 ]
