@@ -120,3 +120,55 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert len(inside) == 1
     _assert_as_backed_up(other, str(find(other, f"Inbox/{inside[0]}/Proj").id))
     assert find(sdk, "Inbox") is None  # nothing went to the source user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_departed_users_files_restored_into_another_users_box(
+    client: Any, admin: Any, new_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user deleted in Box (with their content, through the Box API) becomes Archived at the next
+    discovery, keeps their backups, and their files go into a colleague's Box; restoring into the departed
+    user is refused with a sentence."""
+    import recovery.fixtures as fixtures
+    from boxvault.backups.models import TaskUser
+    from boxvault.backups.services import discover_users
+
+    box = new_sandbox(users=3, files_per_user=2, seed=19)  # its own: a user is deleted for good
+    monkeypatch.setattr(fixtures, "_used", [])
+    backed = back_up(client, admin, box)
+    leaver, colleague = backed.user["box_user_id"], backed.other["box_user_id"]
+
+    box.ccg_client().users.delete_user_by_id(leaver, force=True)
+    assert discover_users(backed.task)["archived"] == 1
+    row = TaskUser.objects.get(task=backed.task, box_user_id=leaver)
+    assert row.status == TaskUser.Status.ARCHIVED and row.archived_at is not None
+    users = client.get(f"/api/v1/tasks/{backed.task.pk}/users/", {"status": "archived"}).json()["results"]
+    assert [u["box_user_id"] for u in users] == [leaver]
+    snaps = client.get(f"/api/v1/tasks/{backed.task.pk}/users/{leaver}/snapshots/").json()
+    assert [s["id"] for s in snaps["results"]] == [backed.snapshot]  # the backups stay
+
+    refused = client.post(
+        "/api/v1/restores/",
+        {
+            "snapshot": backed.snapshot,
+            "paths": [backed.proj],
+            "mode": "non_destructive",
+            "destination": {"box_user_id": leaver},
+        },
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "deleted in Box" in refused.content.decode()
+
+    done = _restore(
+        client,
+        {
+            "snapshot": backed.snapshot,
+            "paths": [backed.proj],
+            "mode": "non_destructive",
+            "destination": {"box_user_id": colleague, "folder_id": "0"},
+        },
+    )
+    theirs = backed.other_client
+    restored = [name for name in folder_items(theirs, "0") if name.startswith("Restored ")]
+    assert len(restored) == 1 and done["result"]["failed"] == 0
+    _assert_as_backed_up(theirs, str(find(theirs, f"{restored[0]}/Proj").id))
