@@ -339,3 +339,39 @@ def test_delete_a_previous_version(user_client, folder: str) -> None:
     user_client.file_versions.delete_file_version_by_id(f.id, f.file_version.id)
     listed = user_client.file_versions.get_file_versions(f.id).entries
     assert [v.id for v in listed] == [f.file_version.id] and listed[0].trashed_at is not None
+
+
+def test_a_trashed_version_is_restored_before_it_can_be_promoted_and_promote_brings_its_name_back(
+    user_client, folder: str
+) -> None:
+    from box_sdk_gen.internal.null_value import NullValue
+
+    f = upload(user_client, folder, "plan.txt", b"v1 plan")
+    user_client.uploads.upload_file_version(
+        f.id, UploadFileVersionAttributes(name="plan-final.txt"), io.BytesIO(b"v2 final")
+    )
+    user_client.file_versions.delete_file_version_by_id(f.id, f.file_version.id)
+    with pytest.raises(BoxAPIError) as trashed:
+        user_client.file_versions.promote_file_version(
+            f.id, id=f.file_version.id, type=PromoteFileVersionType.FILE_VERSION
+        )
+    assert trashed.value.response_info.status_code == 400
+
+    back = user_client.file_versions.update_file_version_by_id(
+        f.id, f.file_version.id, trashed_at=NullValue()
+    )
+    assert back.id == f.file_version.id and back.trashed_at is None
+    with pytest.raises(BoxAPIError) as bad:
+        user_client.file_versions.update_file_version_by_id(f.id, f.file_version.id, trashed_at="2020-01-01")
+    assert bad.value.response_info.status_code == 400
+
+    promoted = user_client.file_versions.promote_file_version(
+        f.id, id=f.file_version.id, type=PromoteFileVersionType.FILE_VERSION
+    )
+    assert promoted.sha_1 == hashlib.sha1(b"v1 plan").hexdigest()
+    now = user_client.files.get_file_by_id(f.id)
+    assert now.name == "plan.txt" and now.file_version.id == promoted.id  # Box brings the name back too
+    assert user_client.downloads.download_file(f.id).read() == b"v1 plan"
+    with pytest.raises(BoxAPIError) as gone:
+        user_client.file_versions.update_file_version_by_id(f.id, "999999999", trashed_at=NullValue())
+    assert gone.value.response_info.status_code == 404

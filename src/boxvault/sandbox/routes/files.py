@@ -124,8 +124,11 @@ async def promote_version(request: Request) -> Response:
     )
     if old is None:
         raise not_found("file_version")
+    if old["trashed_at"]:
+        raise bad_request("This version is in the trash: restore it before promoting it")
     content = (int(old["size"]), str(old["sha1"]), str(old["source"]), str(old["ref"]))
-    items.new_version(store, row, actor.id, content)
+    # Box: "the exact same contents as the older version, with the same hash digest, etag, and name"
+    items.new_version(store, row, actor.id, content, name=str(old["name"]))
     fresh = store.item(int(row["id"]))
     assert fresh is not None
     current = store.one("SELECT * FROM versions WHERE id = ?", fresh["version_id"])
@@ -153,6 +156,28 @@ async def delete_version(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def restore_version(request: Request) -> Response:
+    """`PUT .../versions/{id}` with `{"trashed_at": null}` takes a previous version out of the trash."""
+    store, actor, renderer = context(request)
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    items.require(store, actor.id, row, "edit")
+    version_id = items.parse_id(request.path_params["version_id"], "file_version")
+    version = store.one("SELECT * FROM versions WHERE id = ? AND file_id = ?", version_id, row["id"])
+    if version is None:
+        raise not_found("file_version")
+    body = await json_body(request)
+    if "trashed_at" not in body or body["trashed_at"] is not None:
+        raise bad_request("'trashed_at' must be null: the only change a version takes is leaving the trash")
+    with store.tx():
+        store.db.execute(
+            "UPDATE versions SET trashed_at = NULL, trashed_by = NULL WHERE id = ?", (version_id,)
+        )
+    fresh = store.one("SELECT * FROM versions WHERE id = ?", version_id)
+    if fresh is None:
+        raise not_found("file_version")
+    return ok(renderer.file_version(fresh))
+
+
 routes = [
     Route("/2.0/files/{file_id}", get_file, methods=["GET"]),
     Route("/2.0/files/{file_id}", update_file, methods=["PUT"]),
@@ -161,5 +186,6 @@ routes = [
     Route("/2.0/files/{file_id}/versions/current", promote_version, methods=["POST"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
     Route("/2.0/files/{file_id}/versions/{version_id}", delete_version, methods=["DELETE"]),
+    Route("/2.0/files/{file_id}/versions/{version_id}", restore_version, methods=["PUT"]),
     *trashed_routes("file"),
 ]
