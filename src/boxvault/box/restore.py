@@ -30,6 +30,7 @@ from typing import Any
 
 from box_sdk_gen import BoxClient
 from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
+from box_sdk_gen.managers.file_versions import PromoteFileVersionType
 from box_sdk_gen.managers.folders import CreateFolderParent
 from box_sdk_gen.managers.uploads import (
     UploadFileAttributes,
@@ -378,6 +379,83 @@ class BoxRestorer:
         outcome.action = "created"
         self._listing(parent_id)[name] = _Entry("web_link", str(link.id))
 
+    # --- one previous version of a file
+    def restore_version(self, rel: str, version: Node, *, as_copy: bool) -> Outcome:
+        """Put one stored previous version (a `file_version` node) of the file at `rel` back into Box.
+
+        As the current version: Box's promote when Box still holds that version (nothing is uploaded), an
+        upload of the stored bytes as a new version otherwise; when the file itself is gone from Box, it
+        comes back at its path (below the destination folder) with that content. As a copy: a new file
+        "<name> (version N)" beside the live file, or at the file's path when it is gone."""
+        outcome = Outcome(path=rel, kind="file_version", action="failed", size=version.size)
+        self._folders.setdefault("", self.options.folder_id)
+        file_id = xattr_text(version, "box.id") or ""
+        version_id = xattr_text(version, "box.version_id") or ""
+        parent_rel, _, current_name = rel.rpartition("/")
+        name = xattr_text(version, "box.name") or current_name
+        try:
+            live = self._live_file(file_id)
+            if as_copy:
+                parent_id = live[1] if live else self._folder_for(parent_rel)
+                number = xattr_text(version, "box.version_number") or version_id
+                outcome.box_id = self._upload_copy(parent_id, _copy_name(name, number), version)
+                outcome.action = "created"
+            elif live is None:
+                self._restore_file(self._folder_for(parent_rel), name, version, outcome)
+            elif live[0] == (xattr_text(version, "box.sha1") or "-"):
+                outcome.box_id, outcome.action = file_id, "unchanged"
+            else:
+                outcome.box_id = file_id
+                outcome.action = self._promote_or_upload(file_id, version_id, name, version)
+        except (BoxSDKError, RestoreError, OSError, ValueError) as exc:
+            outcome.action = "failed"
+            outcome.error = describe(exc)
+        self.on_item(outcome)
+        return outcome
+
+    def _live_file(self, file_id: str) -> tuple[str, str] | None:
+        """(sha1, parent folder id) of the file while it is live in Box; None once deleted or trashed."""
+        if not file_id:
+            return None
+        try:
+            live = self.client.files.get_file_by_id(file_id, fields=["sha1", "parent", "item_status"])
+        except BoxAPIError as exc:
+            if exc.response_info.status_code == 404:
+                return None
+            raise
+        status = getattr(live.item_status, "value", live.item_status)
+        if status and status != "active" or live.parent is None:
+            return None
+        return str(live.sha_1 or ""), str(live.parent.id)
+
+    def _promote_or_upload(self, file_id: str, version_id: str, name: str, version: Node) -> str:
+        try:
+            self.client.file_versions.promote_file_version(
+                file_id, id=version_id, type=PromoteFileVersionType.FILE_VERSION
+            )
+            return "promoted"
+        except BoxAPIError as exc:
+            # Box no longer holds that version (deleted, in the trash, past the enterprise's version limit):
+            # the stored bytes become the current version instead.
+            if exc.response_info.status_code not in (400, 404):
+                raise
+        self._upload_version(file_id, name, version)
+        return "new_version"
+
+    def _upload_copy(self, parent_id: str, name: str, node: Node) -> str:
+        stem, dot, ext = name.rpartition(".")
+        base = stem if dot and stem else name
+        suffix = f".{ext}" if dot and stem else ""
+        candidate, n = name, 1
+        while True:
+            try:
+                return self._upload_new(parent_id, candidate, node)
+            except _NameTaken:
+                n += 1
+                candidate = f"{base} ({n}){suffix}"
+                if n > 50:
+                    raise RestoreError(f"no free name for a copy of {name!r}") from None
+
     # --- collaborations and metadata (best effort: a failure is logged on the item, not fatal)
     def _reapply(self, node: Node, kind: str, item_id: str) -> None:
         if self.options.collaborations:
@@ -432,6 +510,14 @@ class BoxRestorer:
                 )
         except (BoxSDKError, ValueError):
             return
+
+
+def _copy_name(name: str, number: str) -> str:
+    """'plan.txt', '2' -> 'plan (version 2).txt'."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem:
+        return f"{stem} (version {number}).{ext}"
+    return f"{name} (version {number})"
 
 
 def _scope_kind(scope: str) -> str:

@@ -18,9 +18,9 @@ from boxvault.api.pagination import Pagination
 from boxvault.backups.models import Task, TaskUser
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
-from boxvault.recovery import services
+from boxvault.recovery import services, versions
 from boxvault.recovery.folders import box_folders
-from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
+from boxvault.recovery.serializers import ExportRequest, RestoreRequest, VersionRestoreRequest, parse
 from boxvault.recovery.snapshots import BadRequest, children, clean_path, locate, snapshot_rows
 from boxvault.recovery.views import date_range
 
@@ -146,6 +146,41 @@ class TreeView(APIView):
             except BadRequest as exc:
                 raise _bad(exc) from exc
         return Response({"snapshot": located.ref, "path": path, "results": entries})
+
+
+class VersionsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("path", OpenApiTypes.STR, description="a file inside the snapshot")],
+        responses=inline_serializer(
+            "FileVersions",
+            {
+                "file": serializers.DictField(),
+                "versions": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
+    def get(self, request: Request, ref: str) -> Response:
+        """The file's previous versions that this backup holds, newest first."""
+        access = for_user(request.user, Operation.PREVIEW_DATA)
+        try:
+            return Response(versions.list_versions(access, ref, request.GET.get("path")))
+        except BadRequest as exc:
+            raise _bad(exc) from exc
+
+
+class VersionRestoresView(APIView):
+    @extend_schema(request=VersionRestoreRequest, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Restore one stored version of a file: as its current version in Box, or as a copy beside it."""
+        access = for_user(request.user, Operation.RESTORE)
+        try:
+            data = parse(VersionRestoreRequest, request.data)
+            job = versions.start_version_restore(
+                access, data["snapshot"], data["path"], data["version_id"], data["restore_as"]
+            )
+        except ValueError as exc:  # BadRequest is one
+            raise _bad(exc) from exc
+        return Response(job_json(job), status=status.HTTP_201_CREATED)
 
 
 class RestoresView(APIView):

@@ -11,6 +11,7 @@ from django.conf import settings
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
 from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
+from boxvault.core.errors import ServiceError
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
 from boxvault.recovery.snapshots import open_repo
@@ -36,10 +37,27 @@ def _totals(repo: Any, snapshot: Any, include: list[str], *, versions_too: bool)
     return items, size
 
 
+def _restore_version(ctx: Any, restorer: BoxRestorer, repo: Any, snapshot: Any, path: str) -> Any:
+    """One stored version of one file (params["version"]: its id, its path in the snapshot, "as")."""
+    from boxvault.recovery.erasing import find
+
+    wanted = (ctx.job.params or {})["version"]
+    node = find(repo, snapshot, str(wanted["path"]))
+    if node is None:
+        raise ServiceError(f"version {wanted['id']} of {path} is no longer in this backup")
+    ctx.progress(items_total=1, bytes_total=node.size)
+    root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
+    outcome = restorer.restore_version(path[len(root) + 1 :], node, as_copy=wanted.get("as") == "copy")
+    return outcome
+
+
 @handler("restore")
 def run_restore_job(ctx: Any) -> None:
     params = ctx.job.params or {}
     task, repo, snapshot, include = _load(ctx)
+    if params.get("version"):
+        _run_version_restore(ctx, task, repo, snapshot, include[0])
+        return
     with repo:
         items_total, bytes_total = _totals(repo, snapshot, include, versions_too=False)
         ctx.progress(items_total=items_total, bytes_total=bytes_total, message="restoring")
@@ -83,6 +101,45 @@ def run_restore_job(ctx: Any) -> None:
     else:
         # the card and the e-mail show the job's message: "restoring" would stay after the end
         ctx.progress(message=f"Restored {report.items} item(s) into Box")
+
+
+def _run_version_restore(ctx: Any, task: Task, repo: Any, snapshot: Any, path: str) -> None:
+    with repo:
+        conn = open_connection(task)
+        client = conn.as_user(str(ctx.job.box_user_id))
+
+        def on_item(outcome: Outcome) -> None:
+            if outcome.action == "failed":
+                ctx.log(f"failed: {outcome.path}: {outcome.error}", "warning")
+            else:
+                ctx.log(f"{outcome.action}: {outcome.path}")
+            done = outcome.size if outcome.action in ("created", "new_version") else 0
+            ctx.progress(items_done=1, items_failed=int(outcome.action == "failed"), bytes_done=done)
+
+        options = Options(mode=Mode.REPLACE, folder_id="0")
+        restorer = BoxRestorer(client, repo.open_file, options, on_item=on_item, cancelled=ctx.cancelled)
+        outcome = _restore_version(ctx, restorer, repo, snapshot, path)
+    wanted = (ctx.job.params or {})["version"]
+    ctx.set_result(
+        items=1,
+        bytes=outcome.size if outcome.action in ("created", "new_version") else 0,
+        failed=int(outcome.action == "failed"),
+        skipped=0,
+        version=str(wanted["id"]),
+        action=outcome.action,
+        file_id=outcome.box_id,
+        mode="version_" + str(wanted.get("as") or "current"),
+    )
+    if outcome.action == "failed":
+        raise ServiceError(f"the version could not be restored: {outcome.error}")
+    what = {"promoted": "made current again in Box", "new_version": "uploaded as the current version"}.get(
+        outcome.action, "restored"
+    )
+    if outcome.action == "created":
+        what = "restored as a copy" if wanted.get("as") == "copy" else "restored as the file"
+    if outcome.action == "unchanged":
+        what = "already the current version in Box: nothing to do"
+    ctx.progress(message=f"Version {wanted['id']} {what}")
 
 
 def exports_dir() -> Path:

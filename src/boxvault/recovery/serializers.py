@@ -56,6 +56,26 @@ class RestoreRequest(_Selection):
     metadata = serializers.BooleanField(required=False, default=False)
 
 
+class VersionRestoreRequest(serializers.Serializer[Any]):
+    """One stored previous version of one file back into the file owner's Box."""
+
+    snapshot = StrictCharField(help_text="<task id>:<snapshot id>")
+    path = StrictCharField(help_text="the file's path inside the snapshot")
+    version_id = StrictCharField(max_length=64, help_text="the Box file version id (from .../versions/)")
+    restore_as = serializers.ChoiceField(
+        ["current", "copy"],
+        default="current",
+        error_messages={"invalid_choice": "as must be current or copy"},
+        help_text="current: the file's current version again in Box; copy: a new file beside it",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # "as" is the request's word for it (a Python keyword, so not a field name here)
+        if isinstance(data, dict) and "as" in data:
+            data = {**{k: v for k, v in data.items() if k != "as"}, "restore_as": data["as"]}
+        return super().to_internal_value(data)
+
+
 class ExportRequest(_Selection):
     target = serializers.DictField(help_text="{kind: zip|s3|azure|gcs, ...credentials}")
 
@@ -75,7 +95,9 @@ def first_error(errors: Any) -> str:
         field, inner = next(iter(errors.items()))
         message = first_error(inner)
         return (
-            message if message.startswith(("mode must", "target.kind", "at most")) else f"{field}: {message}"
+            message
+            if message.startswith(("mode must", "target.kind", "at most", "as must"))
+            else f"{field}: {message}"
         )
     return str(errors)
 
