@@ -32,6 +32,7 @@ PAGES = [
     "/recovery/snapshots/{ref}/?path={proj}",
     "/recovery/snapshots/{ref}/act/?action=restore",
     "/recovery/snapshots/{ref}/act/?action=zip",
+    "/recovery/snapshots/{ref}/versions/?path={proj}/a.txt",
     "/recovery/snapshots/{ref}/erase/?paths={proj}/a.txt",
     "/recovery/erasures/",
     "/settings/",

@@ -86,10 +86,29 @@ def test_a_file_restored_to_its_second_of_three_versions_and_every_other_way(
     )
     assert done["result"]["action"] == "new_version" and _content(sdk, file_id) == V1
 
-    # 3. as a copy beside the file; the file itself is left as it is
-    done = _restore_version(
-        client, {"snapshot": backed.snapshot, "path": path, "version_id": second, "as": "copy"}
+    # the Recovery page: the file's row links to its versions, which can be restored from there
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    home = f"/{backed.user['login']}"
+    browse = client.get(f"/recovery/snapshots/{backed.snapshot}/", {"path": home}).content.decode()
+    assert browse.count('class="versions-link"') == 1  # plan.txt only: the Proj files have one version
+    assert "/versions/?path=" + home.replace("@", "%40") + "/plan.txt" in browse
+    page = client.get(f"/recovery/snapshots/{backed.snapshot}/versions/", {"path": path}).content.decode()
+    assert page.count('name="version_id"') == 2 and f'data-version="{second}"' in page
+    refused = client.post(
+        f"/recovery/snapshots/{backed.snapshot}/versions/", {"path": path, "version_id": second, "as": "up"}
     )
+    assert refused.status_code == 400 and "as must be current or copy" in refused.content.decode()
+
+    # 3. as a copy beside the file (from the page); the file itself is left as it is
+    started = client.post(
+        f"/recovery/snapshots/{backed.snapshot}/versions/", {"path": path, "version_id": second, "as": "copy"}
+    )
+    assert started.status_code == 302 and "/jobs/" in started["Location"]
+    job = Job.objects.filter(kind="restore").latest("id")
+    assert jobs.run(job.pk) == "succeeded"
+    done = {"result": Job.objects.get(pk=job.pk).result}
     copy_id = done["result"]["file_id"]
     assert copy_id != file_id and _content(sdk, copy_id) == V2 and _content(sdk, file_id) == V1
     assert sdk.files.get_file_by_id(copy_id).name == "plan (version 2).txt"

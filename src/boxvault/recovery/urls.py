@@ -11,6 +11,7 @@ urlpatterns = [
     path("recovery/tasks/<int:task_id>/box-folders/", views.box_folder_picker, name="box-folders"),
     path("recovery/snapshots/<str:ref>/", views.browse, name="browse"),
     path("recovery/snapshots/<str:ref>/act/", views.act, name="act"),
+    path("recovery/snapshots/<str:ref>/versions/", views.file_versions, name="versions"),
     path("recovery/download/<str:token>/", views.download, name="download"),
     path("recovery/snapshots/<str:ref>/erase/", erasure_views.erase, name="erase"),
     path("recovery/erasures/", erasure_views.erasures, name="erasures"),

@@ -73,6 +73,14 @@ def stored_versions(repo: Repository, snapshot: Snapshot, path: str) -> tuple[No
     return node, stored
 
 
+def files_with_versions(repo: Repository, snapshot: Snapshot) -> set[str]:
+    """Box ids of the files whose previous versions this snapshot holds (one tree read)."""
+    folder = find(repo, snapshot, f"{root_of(snapshot)}/{VERSIONS_DIR}")
+    if folder is None or folder.subtree is None:
+        return set()
+    return {n.name for n in repo.load_tree(folder.subtree)}
+
+
 def list_versions(access: Access, ref: str, path: str | None) -> dict[str, Any]:
     """The file (its current content in this backup) and its stored previous versions, for page and API."""
     located = locate(access, ref)

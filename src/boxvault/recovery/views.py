@@ -19,10 +19,10 @@ from boxvault.core.access import requires
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
 from boxvault.jobs.models import Job
-from boxvault.recovery import links, services
+from boxvault.recovery import links, services, versions
 from boxvault.recovery.folders import box_folders
 from boxvault.recovery.handlers import exports_dir
-from boxvault.recovery.serializers import ExportRequest, RestoreRequest, parse
+from boxvault.recovery.serializers import ExportRequest, RestoreRequest, VersionRestoreRequest, parse
 from boxvault.recovery.snapshots import (
     BadRequest,
     SnapshotRows,
@@ -142,6 +142,9 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
             entries = children(located, path)
         except BadRequest as exc:
             return _bad(request, str(exc))
+        with_versions = versions.files_with_versions(located.repo, located.snapshot)
+        for e in entries:
+            e["has_versions"] = bool(e["box_id"]) and e["box_id"] in with_versions
         # object lock: the exact retain-until date stored with the snapshot file (one S3 request set)
         locked = None if request.headers.get("HX-Request") else stored_protected_until(located)
     root = located.root.rstrip("/")
@@ -166,6 +169,44 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
     }
     template = "recovery/_tree.html" if request.headers.get("HX-Request") else "recovery/browse.html"
     return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Operation.PREVIEW_DATA)
+def file_versions(request: HttpRequest, ref: str) -> HttpResponse:
+    """A file's previous versions in this backup; restoring one (POST) as the current version or a copy."""
+    access = request.access  # type: ignore[attr-defined]
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        listed = versions.list_versions(access, ref, data.get("path"))
+    except BadRequest as exc:
+        return _bad(request, str(exc))
+    context: dict[str, Any] = {
+        "ref": ref,
+        "file": listed["file"],
+        "versions": listed["versions"],
+        "can_restore": access.can(Operation.RESTORE),
+        "values": data,
+    }
+    if request.method == "POST":
+        try:
+            parsed = parse(
+                VersionRestoreRequest,
+                {
+                    "snapshot": ref,
+                    "path": listed["file"]["path"],
+                    "version_id": data.get("version_id", ""),
+                    "as": data.get("as", "current"),
+                },
+            )
+            job = versions.start_version_restore(
+                access, parsed["snapshot"], parsed["path"], parsed["version_id"], parsed["restore_as"]
+            )
+        except (ValueError, ServiceError) as exc:  # BadRequest is a ValueError
+            context["error"] = str(exc)
+            return render(request, "recovery/versions.html", context, status=400)
+        return redirect(f"/jobs/?q=&highlight={job.pk}#job-{job.pk}")
+    return render(request, "recovery/versions.html", context)
 
 
 def _bad(request: HttpRequest, message: str) -> HttpResponse:
