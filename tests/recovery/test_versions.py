@@ -145,3 +145,43 @@ def test_bad_version_requests_get_a_sentence_and_no_job(client: Any, admin: Any,
     assert Job.objects.count() == before
     listed = client.get(f"/api/v1/snapshots/{backed.snapshot}/versions/", {"path": backed.proj})
     assert listed.status_code == 400 and "is not a file" in listed.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_versions_from_the_cli(client: Any, admin: Any, sandbox: Any) -> None:
+    import json
+
+    from box_sdk_gen.managers.uploads import UploadFileVersionAttributes
+    from typer.testing import CliRunner
+
+    from boxvault.recovery.cli import app
+
+    made: dict[str, str] = {}
+
+    def two_versions(sdk: Any, _other: Any) -> None:
+        from boxvault.backups.models import Task
+
+        Task.objects.filter(account=admin.account).update(capture_versions=True)
+        made["id"] = upload(sdk, "0", "memo.md", V1)
+        sdk.uploads.upload_file_version(made["id"], UploadFileVersionAttributes("memo.md"), io.BytesIO(V2))
+
+    backed = back_up(client, admin, sandbox, prepare=two_versions)
+    path, email = f"/{backed.user['login']}/memo.md", admin.user.email
+    runner = CliRunner()
+
+    def call(*args: str) -> Any:
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    listed = call("versions", backed.snapshot, "--path", path, "--email", email, "--json")
+    assert listed.exit_code == 0, listed.output
+    (only,) = json.loads(listed.stdout)["versions"]
+    assert only["sha1"] == sha1(V1)
+    done = call(
+        "restore-version", backed.snapshot, "--path", path, "--version", only["id"], "--as", "copy",
+        "--email", email, "--wait", "--json",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    copy_id = json.loads(done.stdout)["result"]["file_id"]
+    assert _content(backed.client, copy_id) == V1 and _content(backed.client, made["id"]) == V2
+    refused = call("restore-version", backed.snapshot, "--path", path, "--version", "1", "--email", email)
+    assert refused.exit_code == 2 and "is not in this backup" in refused.output

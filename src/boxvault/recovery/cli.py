@@ -185,6 +185,48 @@ def restore(
     _finish(job, wait, as_json)
 
 
+@app.command("versions")
+def versions_cmd(
+    snapshot: Annotated[str, typer.Argument(help="<task id>:<snapshot id>")],
+    email: EmailOption,
+    path: Annotated[str, typer.Option("--path", help="the file's path inside the snapshot")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A file's previous versions that the snapshot holds, newest first."""
+    access = _access(email, data)
+    from boxvault.recovery import versions
+
+    doc = _guard(versions.list_versions, access, snapshot, path)
+    lines = [f"{doc['file']['path']}  (in this backup: {doc['file']['size']} bytes)"]
+    lines += [
+        f"  version {v['number'] or '?'}  id {v['id']}  {v['size']} bytes  {v['modified_at']}"
+        for v in doc["versions"]
+    ]
+    _emit(doc, as_json, lines if doc["versions"] else [*lines, "  no previous versions in this backup"])
+
+
+@app.command("restore-version")
+def restore_version(
+    snapshot: Annotated[str, typer.Argument(help="<task id>:<snapshot id>")],
+    email: EmailOption,
+    path: Annotated[str, typer.Option("--path", help="the file's path inside the snapshot")],
+    version: Annotated[str, typer.Option("--version", help="the version id (see `versions`)")],
+    as_: Annotated[
+        str, typer.Option("--as", help="current (Box's current version again) or copy")
+    ] = "current",
+    wait: WaitOption = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore one previous version of a file into its owner's Box."""
+    access = _access(email, data)
+    from boxvault.recovery import versions
+
+    job = _guard(versions.start_version_restore, access, snapshot, path, version, as_)
+    _finish(job, wait, as_json)
+
+
 @app.command("export")
 def export(
     snapshot: Annotated[str, typer.Argument(help="<task id>:<snapshot id>")],
