@@ -74,3 +74,24 @@ def test_the_backup_job_keeps_previous_versions_only_when_asked(admin: Any, tmp_
         kept = CatalogVersion.objects.filter(task=task, item_type="file_version")
         assert kept.exists(), "the seed has files with several versions"
         assert all(v.path.startswith(".box-versions/") for v in kept), [v.path for v in kept[:3]]
+
+        # what the versions cost: counted in the usage figures and shown on the task page
+        from django.db.models import Sum
+
+        from boxvault.backups import usage
+
+        task.refresh_from_db()  # the first backup gave it its repository
+        row = usage.refresh(task)
+        live = kept.filter(until_snapshot__isnull=True)
+        assert row.versions["held"] == live.count() > 0
+        assert row.versions["logical_bytes"] == live.aggregate(total=Sum("size"))["total"]
+        assert 0 < row.versions["stored_bytes_only_for_them"] < row.stored_bytes
+        assert usage.usage_json(task)["versions"] == row.versions
+        from django.test import Client
+
+        page = Client()
+        page.force_login(admin.user)
+        html = page.get(f"/tasks/{task.pk}/").content.decode()
+        assert (
+            'id="versions-cost"' in html and f"{row.versions['held']} versions in the newest backups" in html
+        )

@@ -215,6 +215,8 @@ class StorageUsage(models.Model):
     snapshots = models.IntegerField(default=0)
     # box user id -> {login, snapshots, latest_logical_bytes, share_bytes, exclusive_bytes}
     users = models.JSONField(default=dict, blank=True)
+    # Box's previous versions: {held, logical_bytes, stored_bytes_only_for_them}; {} when none are captured
+    versions = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"usage of task {self.task_id}"

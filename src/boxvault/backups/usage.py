@@ -7,6 +7,9 @@
   snapshot's summary, else the sum of its file sizes), **exclusive bytes** (stored size of the blobs only this
   user's snapshots need: what deleting the user would free), and **share bytes** (each blob's stored size
   divided evenly among the users needing it; the shares add up to the referenced bytes).
+- **Box's previous versions** (tasks that capture them): how many the users' newest snapshots hold and their
+  size as Box counts it, and the stored size of the blobs only they need (what not capturing versions would
+  have saved: a version whose bytes a current file also has costs nothing).
 
 Computing reads the index and the tree blobs (folder listings), never a data blob; each tree is read once per
 user however many snapshots share it. It runs after each backup, erasure, retention and purge job (at most
@@ -28,6 +31,7 @@ from boxvault.core import clock
 
 log = logging.getLogger(__name__)
 DEBOUNCE = timedelta(seconds=60)
+VERSIONS_DIR = ".box-versions"  # box/versions.py: /<login>/.box-versions/<file id>/<version>
 REFRESH_AFTER = ("backup", "erasure", "retention", "purge")
 
 
@@ -35,13 +39,20 @@ def _user_of(snapshot: Any) -> str:
     return next((t[5:] for t in snapshot.tags if t.startswith("user:")), "")
 
 
-def _walk(repo: Any, tree: bytes, seen_trees: set[bytes], blobs: set[tuple[str, bytes]]) -> int:
-    """Add every tree and data blob below `tree` to `blobs`; the logical size of the files found."""
+def _walk(
+    repo: Any,
+    tree: bytes,
+    seen_trees: set[bytes],
+    blobs: set[tuple[str, bytes]],
+    skip: frozenset[bytes] = frozenset(),
+) -> int:
+    """Add every tree and data blob below `tree` (but not below the trees of `skip`) to `blobs`; the
+    logical size of the files found."""
     size = 0
     stack = [tree]
     while stack:
         tid = stack.pop()
-        if tid in seen_trees:
+        if tid in seen_trees or tid in skip:
             continue
         seen_trees.add(tid)
         blobs.add(("tree", tid))
@@ -53,6 +64,33 @@ def _walk(repo: Any, tree: bytes, seen_trees: set[bytes], blobs: set[tuple[str, 
             elif node.subtree is not None:
                 stack.append(node.subtree)
     return size
+
+
+def _versions_tree(repo: Any, snapshot: Any) -> bytes | None:
+    """The subtree of the user's `.box-versions` folder in `snapshot` (None: no versions captured)."""
+    tree: bytes | None = snapshot.tree
+    root = snapshot.paths[0] if snapshot.paths else ""
+    for part in [*[p for p in root.split("/") if p], VERSIONS_DIR]:
+        if tree is None:
+            return None
+        node = next((n for n in repo.load_tree(tree) if n.name == part), None)
+        if node is None:
+            return None
+        tree = node.subtree
+    return tree
+
+
+def _count(repo: Any, tree: bytes) -> tuple[int, int]:
+    """(files, logical bytes) below `tree`."""
+    files = size = 0
+    stack = [tree]
+    while stack:
+        for node in repo.load_tree(stack.pop()):
+            if node.type == "file":
+                files, size = files + 1, size + node.size
+            elif node.subtree is not None:
+                stack.append(node.subtree)
+    return files, size
 
 
 def _latest_size(repo: Any, snapshot: Any) -> int:
@@ -67,7 +105,9 @@ def compute(task: Task) -> dict[str, Any]:
     from boxvault.backups.repository import open_repository
 
     if not task.repository_id:
-        return {"stored_bytes": 0, "packs": 0, "referenced_bytes": 0, "snapshots": 0, "users": {}}
+        return {
+            "stored_bytes": 0, "packs": 0, "referenced_bytes": 0, "snapshots": 0, "users": {}, "versions": {}
+        }  # fmt: skip
     logins = dict(TaskUser.objects.filter(task=task).values_list("box_user_id", "login"))
     with open_repository(task) as repo:
         listing = list(repo.backend.list("data"))
@@ -77,14 +117,27 @@ def compute(task: Task) -> dict[str, Any]:
             by_user[_user_of(snap)].append(snap)
         needed: dict[tuple[str, bytes], set[str]] = defaultdict(set)
         users: dict[str, dict[str, Any]] = {}
+        version_blobs: set[tuple[str, bytes]] = set()  # below some .box-versions folder
+        other_blobs: set[tuple[str, bytes]] = set()  # anywhere else
+        versions_held = versions_bytes = 0
         for user, snaps in by_user.items():
             blobs: set[tuple[str, bytes]] = set()
             seen: set[bytes] = set()
+            newest = max(snaps, key=lambda s: s.time_ns)
+            vtrees = {snap.id: _versions_tree(repo, snap) for snap in snaps}
+            skip = frozenset(t for t in vtrees.values() if t is not None)
             for snap in snaps:
-                _walk(repo, snap.tree, seen, blobs)
+                _walk(repo, snap.tree, seen, blobs, skip)
+            other_blobs |= blobs
+            vseen: set[bytes] = set()
+            for vtree in skip:
+                _walk(repo, vtree, vseen, version_blobs)
+                _walk(repo, vtree, seen, blobs)
+            if vtrees.get(newest.id) is not None:
+                held, size = _count(repo, vtrees[newest.id])
+                versions_held, versions_bytes = versions_held + held, versions_bytes + size
             for key in blobs:
                 needed[key].add(user)
-            newest = max(snaps, key=lambda s: s.time_ns)
             users[user] = {
                 "login": logins.get(user, ""),
                 "snapshots": len(snaps),
@@ -105,9 +158,20 @@ def compute(task: Task) -> dict[str, Any]:
                 shares[user] += loc.length / len(holders)
             if len(holders) == 1:
                 users[next(iter(holders))]["exclusive_bytes"] += loc.length
+        only_versions = 0
+        for kind, blob_id in version_blobs - other_blobs:
+            loc = repo.lookup(blob_id, kind)
+            only_versions += loc.length if loc is not None else 0
     for user, share in shares.items():
         users[user]["share_bytes"] = round(share)
     return {
+        "versions": {
+            "held": versions_held,
+            "logical_bytes": versions_bytes,
+            "stored_bytes_only_for_them": only_versions,
+        }
+        if version_blobs
+        else {},
         "stored_bytes": sum(size for _name, size in listing),
         "packs": len(listing),
         "referenced_bytes": referenced,
@@ -171,5 +235,6 @@ def usage_json(task: Task) -> dict[str, Any]:
         "referenced_bytes": row.referenced_bytes,
         "unreferenced_bytes": max(0, row.stored_bytes - row.referenced_bytes),
         "snapshots": row.snapshots,
+        "versions": row.versions,
         "users": users,
     }
