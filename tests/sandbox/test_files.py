@@ -375,3 +375,34 @@ def test_a_trashed_version_is_restored_before_it_can_be_promoted_and_promote_bri
     with pytest.raises(BoxAPIError) as gone:
         user_client.file_versions.update_file_version_by_id(f.id, "999999999", trashed_at=NullValue())
     assert gone.value.response_info.status_code == 404
+
+
+def test_shared_items_finds_the_item_behind_a_link_and_checks_its_password(user_client, folder: str) -> None:
+    f = upload(user_client, folder, "shared.txt", b"shared content")
+    linked = user_client.shared_links_files.add_share_link_to_file(
+        f.id,
+        "shared_link",
+        shared_link=AddShareLinkToFileSharedLink(
+            access=AddShareLinkToFileSharedLinkAccessField.OPEN, password="correct horse"
+        ),
+    )
+    link = linked.shared_link
+    assert link.is_password_enabled is True
+    assert "_password_sha256" not in link.to_dict()  # the sandbox's own bookkeeping never shows
+    found = user_client.shared_links_files.find_file_for_shared_link(
+        f"shared_link={link.url}&shared_link_password=correct horse"
+    )
+    assert found.id == f.id
+    with pytest.raises(BoxAPIError) as wrong:
+        user_client.shared_links_files.find_file_for_shared_link(
+            f"shared_link={link.url}&shared_link_password=wrong horse"
+        )
+    assert wrong.value.response_info.status_code == 403
+    with pytest.raises(BoxAPIError) as unknown:
+        user_client.shared_links_files.find_file_for_shared_link("shared_link=https://example.invalid/s/nope")
+    assert unknown.value.response_info.status_code == 404
+    with pytest.raises(BoxAPIError) as short:
+        user_client.shared_links_files.add_share_link_to_file(
+            f.id, "shared_link", shared_link=AddShareLinkToFileSharedLink(password="short")
+        )
+    assert short.value.response_info.status_code == 400

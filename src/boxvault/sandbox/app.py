@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import auth, oauth_page
 from .control import routes as control_routes
 from .errors import BoxError, OAuthError
-from .routes import collab, copies, download, events, files, folders, metadata, uploads, users
+from .routes import collab, copies, download, events, files, folders, links, metadata, uploads, users
 from .routes.download import InjectedReset
 from .runtime import Sandbox
 
@@ -130,6 +130,7 @@ def build_routes() -> list[BaseRoute]:
         *collab.routes,
         *copies.routes,
         *metadata.routes,
+        *links.routes,
         *events.routes,
         *control_routes,
     ]

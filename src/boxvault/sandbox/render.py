@@ -222,7 +222,7 @@ class Renderer:
         if not row["shared_link"] or row["trashed_at"]:
             return None
         link: dict[str, Any] = json.loads(row["shared_link"])
-        return link
+        return {k: v for k, v in link.items() if not k.startswith("_")}  # the password's hash stays here
 
     def version(self, row: Row) -> Row | None:
         if row["version_id"] is None:
