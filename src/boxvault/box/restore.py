@@ -57,6 +57,7 @@ class Options:
     restored_folder_name: str = ""  # non-destructive: the new folder's name ("Restored ..." by default)
     collaborations: bool = False  # reapply the captured collaborations
     metadata: bool = False  # reapply the captured metadata instances
+    shared_links: bool = False  # re-create the captured shared links (Box gives them new URLs)
     chunk_threshold: int = CHUNK_THRESHOLD
 
 
@@ -79,6 +80,7 @@ class Report:
     cancelled: bool = False
     root_folder_id: str = ""
     outcomes: list[Outcome] = field(default_factory=list)
+    links: list[dict[str, str]] = field(default_factory=list)  # {path, old_url, new_url, access, note}
 
 
 class RestoreError(Exception):
@@ -159,6 +161,7 @@ class BoxRestorer:
         self.cancelled = cancelled or (lambda: False)
         self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
         self._listings: dict[str, dict[str, _Entry]] = {}  # Box folder id -> name -> entry
+        self.links: list[dict[str, str]] = []  # shared links re-created (or why not)
 
     # --- listing and folders
     def _listing(self, folder_id: str) -> dict[str, _Entry]:
@@ -227,6 +230,7 @@ class BoxRestorer:
         report = Report()
         root_id = self._root()
         report.root_folder_id = root_id
+        report.links = self.links
         self._folders[""] = root_id
         prefix = base.rstrip("/") + "/"
         for path, node in items:
@@ -262,7 +266,7 @@ class BoxRestorer:
                 outcome.box_id = folder_id
                 outcome.action = "created" if created else "merged"
                 if created:
-                    self._reapply(node, "folder", folder_id)
+                    self._reapply(node, "folder", folder_id, rel)
             elif kind == "web_link":
                 self._restore_web_link(parent_id, name, node, outcome)
             else:
@@ -303,7 +307,7 @@ class BoxRestorer:
         self._listing(parent_id)[name] = _Entry("file", file_id, sha1)
         outcome.box_id = file_id
         outcome.action = "created"
-        self._reapply(node, "file", file_id)
+        self._reapply(node, "file", file_id, outcome.path)
 
     def _content(self, node: Node) -> io.BufferedIOBase:
         reader = self.open_content(node)
@@ -457,13 +461,86 @@ class BoxRestorer:
                     raise RestoreError(f"no free name for a copy of {name!r}") from None
 
     # --- collaborations and metadata (best effort: a failure is logged on the item, not fatal)
-    def _reapply(self, node: Node, kind: str, item_id: str) -> None:
+    def _reapply(self, node: Node, kind: str, item_id: str, path: str) -> None:
+        if self.options.shared_links:
+            self._share(node, kind, item_id, path)
         if self.options.collaborations:
             for collab in _json_list(node, "box.collaborations"):
                 self._collaborate(kind, item_id, collab)
         if self.options.metadata:
             for instance in _json_list(node, "box.metadata"):
                 self._apply_metadata(kind, item_id, instance)
+
+    def _share(self, node: Node, kind: str, item_id: str, path: str) -> None:
+        """The item's shared link as it was: same access, permissions and expiry; Box makes the URL."""
+        try:
+            doc = json.loads(xattr_text(node, "box.shared_link") or "null")
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not doc.get("url"):
+            return
+        record = {
+            "path": path,
+            "old_url": str(doc["url"]),
+            "new_url": "",
+            "access": str(doc.get("access") or ""),
+        }
+        expires = _parse_time(doc.get("unshared_at"))
+        if doc.get("is_password_enabled"):
+            # Box never gives a link's password out, and inventing one would put a secret in the job's results
+            record["note"] = (
+                "it had a password, which Box never reveals: share it again in Box with a password"
+            )
+        elif expires is not None and expires <= datetime.now(expires.tzinfo):
+            record["note"] = f"it had expired ({doc['unshared_at']})"
+        else:
+            try:
+                record["new_url"] = self._add_link(kind, item_id, doc, expires)
+            except (BoxSDKError, ValueError) as exc:
+                record["note"] = describe(exc)
+        self.links.append(record)
+
+    def _add_link(self, kind: str, item_id: str, doc: dict[str, Any], expires: datetime | None) -> str:
+        raw = doc.get("permissions")
+        permissions: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        access = doc.get("access") or None
+        if kind == "folder":
+            from box_sdk_gen.managers.shared_links_folders import (
+                AddShareLinkToFolderSharedLink,
+                AddShareLinkToFolderSharedLinkAccessField,
+                AddShareLinkToFolderSharedLinkPermissionsField,
+            )
+
+            folder = self.client.shared_links_folders.add_share_link_to_folder(
+                item_id,
+                "shared_link",
+                shared_link=AddShareLinkToFolderSharedLink(
+                    access=AddShareLinkToFolderSharedLinkAccessField(access) if access else None,
+                    unshared_at=expires,
+                    permissions=AddShareLinkToFolderSharedLinkPermissionsField(
+                        can_download=permissions.get("can_download")
+                    ),
+                ),
+            )
+            return str(folder.shared_link.url) if folder.shared_link else ""
+        from box_sdk_gen.managers.shared_links_files import (
+            AddShareLinkToFileSharedLink,
+            AddShareLinkToFileSharedLinkAccessField,
+            AddShareLinkToFileSharedLinkPermissionsField,
+        )
+
+        file = self.client.shared_links_files.add_share_link_to_file(
+            item_id,
+            "shared_link",
+            shared_link=AddShareLinkToFileSharedLink(
+                access=AddShareLinkToFileSharedLinkAccessField(access) if access else None,
+                unshared_at=expires,
+                permissions=AddShareLinkToFileSharedLinkPermissionsField(
+                    can_download=permissions.get("can_download"), can_edit=permissions.get("can_edit")
+                ),
+            ),
+        )
+        return str(file.shared_link.url) if file.shared_link else ""
 
     def _collaborate(self, kind: str, item_id: str, collab: dict[str, Any]) -> None:
         from box_sdk_gen.managers.user_collaborations import (
@@ -510,6 +587,15 @@ class BoxRestorer:
                 )
         except (BoxSDKError, ValueError):
             return
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _copy_name(name: str, number: str) -> str:

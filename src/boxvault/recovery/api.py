@@ -196,6 +196,7 @@ class RestoresView(APIView):
                 data["mode"],
                 data.get("destination") or {},
                 collaborations=data["collaborations"],
+                shared_links=data["shared_links"],
                 metadata=data["metadata"],
             )
         except ValueError as exc:  # BadRequest is one

@@ -162,6 +162,7 @@ def restore(
     to_user: Annotated[str, typer.Option("--to-user", help="destination Box user (default: the same)")] = "",
     folder: Annotated[str, typer.Option("--folder", help="destination Box folder id")] = "0",
     collaborations: Annotated[bool, typer.Option(help="reapply collaborations")] = False,
+    shared_links: Annotated[bool, typer.Option(help="re-create shared links (new URLs)")] = False,
     metadata: Annotated[bool, typer.Option(help="reapply metadata")] = False,
     wait: WaitOption = False,
     data: DataOption = None,
@@ -180,6 +181,7 @@ def restore(
         mode,
         destination,
         collaborations=collaborations,
+        shared_links=shared_links,
         metadata=metadata,
     )
     _finish(job, wait, as_json)

@@ -82,12 +82,18 @@ def run_restore_job(ctx: Any) -> None:
             restored_folder_name=_now().strftime("Restored %Y-%m-%d %H:%M"),  # UTC, the portal clock
             folder_id=str(destination.get("folder_id") or "0"),
             collaborations=bool(params.get("collaborations")),
+            shared_links=bool(params.get("shared_links")),
             metadata=bool(params.get("metadata")),
         )
         restorer = BoxRestorer(client, repo.open_file, options, on_item=on_item, cancelled=ctx.cancelled)
         report = restorer.run(
             repo.walk(snapshot, include or None), snapshot.paths[0] if snapshot.paths else "/"
         )
+    for link in report.links:
+        if link.get("new_url"):
+            ctx.log(f"shared link: {link['path']}: {link['old_url']} → {link['new_url']} ({link['access']})")
+        else:
+            ctx.log(f"shared link not re-created: {link['path']}: {link['note']}", "warning")
     ctx.set_result(
         items=report.items,
         bytes=report.bytes,
@@ -95,6 +101,7 @@ def run_restore_job(ctx: Any) -> None:
         skipped=report.skipped,
         folder_id=report.root_folder_id,
         mode=options.mode.value,
+        **({"shared_links": report.links} if options.shared_links else {}),
     )
     if report.failed:
         ctx.partial(f"{report.failed} of {report.items} items could not be restored")

@@ -53,6 +53,9 @@ class RestoreRequest(_Selection):
     )
     destination = Destination(required=False, help_text="{box_user_id, folder_id}; default: the source user")
     collaborations = serializers.BooleanField(required=False, default=False)
+    shared_links = serializers.BooleanField(
+        required=False, default=False, help_text="re-create the items' shared links (new URLs, same access)"
+    )
     metadata = serializers.BooleanField(required=False, default=False)
 
 

@@ -71,6 +71,7 @@ def start_restore(
     destination: Any,
     *,
     collaborations: bool = False,
+    shared_links: bool = False,
     metadata: bool = False,
 ) -> Job:
     _require(access, Operation.RESTORE, "restoring")
@@ -109,6 +110,7 @@ def start_restore(
                 "mode": chosen_mode.value,
                 "destination": {"box_user_id": target_user, "folder_id": folder_id},
                 "collaborations": bool(collaborations),
+                "shared_links": bool(shared_links),
                 "metadata": bool(metadata),
             },
         )

@@ -259,6 +259,7 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
                             "folder_id": data.get("folder_pick") or data.get("folder_id") or "0",
                         },
                         "collaborations": bool(data.get("collaborations")),
+                        "shared_links": bool(data.get("shared_links")),
                         "metadata": bool(data.get("metadata")),
                     },
                 )
@@ -269,6 +270,7 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
                     parsed["mode"],
                     parsed["destination"],
                     collaborations=parsed["collaborations"],
+                    shared_links=parsed["shared_links"],
                     metadata=parsed["metadata"],
                 )
             else:
