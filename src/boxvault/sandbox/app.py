@@ -19,7 +19,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import auth, oauth_page
 from .control import routes as control_routes
 from .errors import BoxError, OAuthError
-from .routes import collab, copies, download, events, files, folders, links, metadata, uploads, users
+from .routes import (
+    collab,
+    copies,
+    download,
+    events,
+    files,
+    folders,
+    groups,
+    links,
+    metadata,
+    uploads,
+    users,
+)
 from .routes.download import InjectedReset
 from .runtime import Sandbox
 
@@ -131,6 +143,7 @@ def build_routes() -> list[BaseRoute]:
         *copies.routes,
         *metadata.routes,
         *links.routes,
+        *groups.routes,
         *events.routes,
         *control_routes,
     ]

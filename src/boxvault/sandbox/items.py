@@ -85,7 +85,7 @@ def role(store: Store, user_id: int, row: Row) -> str | None:
     while current is not None and int(current["id"]) not in seen:
         seen.add(int(current["id"]))
         found = store.scalar(
-            "SELECT role FROM collaborations WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
+            "SELECT role FROM grants WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
             current["id"],
             user_id,
         )
@@ -185,7 +185,7 @@ def audience(store: Store, row_id: int) -> set[int]:
         """WITH RECURSIVE up(id, parent_id) AS (
                SELECT id, parent_id FROM items WHERE id = ?
                UNION SELECT i.id, i.parent_id FROM items i JOIN up ON i.id = up.parent_id)
-           SELECT DISTINCT user_id FROM collaborations WHERE item_id IN (SELECT id FROM up)""",
+           SELECT DISTINCT user_id FROM grants WHERE item_id IN (SELECT id FROM up)""",
         (row_id,),
     ).fetchall():
         users.add(int(uid))

@@ -180,10 +180,17 @@ class Renderer:
             self._users[user_id] = self.store.one("SELECT * FROM users WHERE id = ?", user_id)
         return user_mini(self._users[user_id])
 
+    def grantee(self, c: Row) -> dict[str, Any]:
+        if c["group_id"] is not None:
+            group = self.store.one("SELECT * FROM groups WHERE id = ?", c["group_id"])
+            name = group["name"] if group is not None else ""
+            return {"type": "group", "id": str(c["group_id"]), "name": name, "group_type": "managed_group"}
+        return {**self.user(c["user_id"]), "is_active": True}
+
     def collaborated(self, item_id: int) -> bool:
         return (
             self.store.scalar(
-                "SELECT 1 FROM collaborations WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
+                "SELECT 1 FROM grants WHERE item_id = ? AND user_id = ? AND status = 'accepted'",
                 item_id,
                 self.viewer_id,
             )
@@ -358,7 +365,7 @@ class Renderer:
             "type": "collaboration",
             "id": str(c["id"]),
             "item": item_json,
-            "accessible_by": {**self.user(c["user_id"]), "is_active": True},
+            "accessible_by": self.grantee(c),
             "invite_email": None,
             "role": c["role"],
             "expires_at": None,

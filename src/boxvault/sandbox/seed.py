@@ -29,6 +29,8 @@ CONTENT_TABLES = (
     "items",
     "versions",
     "collaborations",
+    "groups",
+    "group_memberships",
     "metadata",
     "comments",
     "events",

@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS collaborations (
 );
 CREATE INDEX IF NOT EXISTS collaborations_user ON collaborations (user_id, item_id);
 CREATE INDEX IF NOT EXISTS collaborations_item ON collaborations (item_id);
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL, modified_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_memberships (
+    id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+    role TEXT NOT NULL DEFAULT 'member', created_at TEXT NOT NULL, UNIQUE (group_id, user_id)
+);
 CREATE TABLE IF NOT EXISTS metadata (
     item_id INTEGER NOT NULL, scope TEXT NOT NULL, template TEXT NOT NULL, id TEXT NOT NULL, data TEXT
         NOT NULL,
@@ -134,6 +142,17 @@ class Store:
         if "trashed_at" not in columns:
             self.db.execute("ALTER TABLE versions ADD COLUMN trashed_at TEXT")
             self.db.execute("ALTER TABLE versions ADD COLUMN trashed_by INTEGER")
+        # a group collaboration: group_id set, user_id 0
+        if "group_id" not in {row[1] for row in self.db.execute("PRAGMA table_info(collaborations)")}:
+            self.db.execute("ALTER TABLE collaborations ADD COLUMN group_id INTEGER")
+        # who may see what through collaborations: a user's own, and their groups' for each member
+        self.db.execute(
+            """CREATE VIEW IF NOT EXISTS grants AS
+               SELECT item_id, user_id, role, status FROM collaborations WHERE group_id IS NULL
+               UNION ALL
+               SELECT c.item_id, m.user_id, c.role, c.status FROM collaborations c
+               JOIN group_memberships m ON m.group_id = c.group_id WHERE c.group_id IS NOT NULL"""
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -33,13 +33,15 @@ async def create_collaboration(request: Request) -> Response:
     if not isinstance(item_ref, dict) or item_ref.get("type") not in ("folder", "file"):
         raise bad_request("'item' must be an object with type folder or file and an id")
     grantee = body.get("accessible_by")
-    if not isinstance(grantee, dict) or grantee.get("type", "user") != "user":
-        raise bad_request("'accessible_by' must be an object of type user with an id or a login")
+    if not isinstance(grantee, dict) or grantee.get("type", "user") not in ("user", "group"):
+        raise bad_request("'accessible_by' must be an object of type user or group with an id")
     role = body.get("role")
     if role not in ROLES:
         raise bad_request(f"'role' must be one of {', '.join(ROLES)}")
     item = items.get_item(store, actor.id, ref_id(body, "item"), str(item_ref["type"]))
     items.require(store, actor.id, item, "edit")
+    if grantee.get("type") == "group":
+        return _collaborate_group(request, store, actor.id, item, str(grantee.get("id") or ""), role)
     user: Row | None = None
     if grantee.get("id") is not None:
         raw = str(grantee["id"])
@@ -64,6 +66,31 @@ async def create_collaboration(request: Request) -> Response:
         items.record(store, "COLLAB_ADD_COLLABORATOR", int(item["id"]), actor.id)
     c = store.one("SELECT * FROM collaborations WHERE id = ?", cur.lastrowid)
     assert c is not None
+    return ok(renderer.collaboration(c), 201)
+
+
+def _collaborate_group(
+    request: Request, store: Store, actor_id: int, item: Row, raw: str, role: str
+) -> Response:
+    _, _, renderer = context(request)
+    group = store.one("SELECT * FROM groups WHERE id = ?", int(raw)) if is_id(raw) else None
+    if group is None:
+        raise not_found("group")
+    with store.tx():
+        if store.scalar(
+            "SELECT 1 FROM collaborations WHERE item_id = ? AND group_id = ?", item["id"], group["id"]
+        ):
+            raise BoxError(400, "user_already_collaborator", "The group is already a collaborator")
+        now = now_iso()
+        cur = store.db.execute(
+            "INSERT INTO collaborations (item_id, user_id, group_id, role, created_by, created_at, "
+            "modified_at) VALUES (?,0,?,?,?,?,?)",
+            (item["id"], group["id"], role, actor_id, now, now),
+        )
+        items.record(store, "COLLAB_ADD_COLLABORATOR", int(item["id"]), actor_id)
+    c = store.one("SELECT * FROM collaborations WHERE id = ?", cur.lastrowid)
+    if c is None:
+        raise not_found("collaboration")
     return ok(renderer.collaboration(c), 201)
 
 

@@ -71,7 +71,7 @@ def children_where(store: Store, folder_id: int, user_id: int) -> tuple[str, lis
     if folder_id == 0:
         return (
             """i.purged = 0 AND i.trashed_at IS NULL AND ((i.parent_id = 0 AND i.owner_id = ?) OR i.id IN (
-                   SELECT c.item_id FROM collaborations c JOIN items f ON f.id = c.item_id
+                   SELECT c.item_id FROM grants c JOIN items f ON f.id = c.item_id
                    WHERE c.user_id = ? AND c.status = 'accepted' AND f.owner_id != ?))""",
             [user_id, user_id, user_id],
         )
