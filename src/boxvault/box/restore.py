@@ -81,6 +81,8 @@ class Report:
     root_folder_id: str = ""
     outcomes: list[Outcome] = field(default_factory=list)
     links: list[dict[str, str]] = field(default_factory=list)  # {path, old_url, new_url, access, note}
+    # collaborations and metadata instances that could not be put back: {path, what, reason}
+    not_reapplied: list[dict[str, str]] = field(default_factory=list)
 
 
 class RestoreError(Exception):
@@ -162,6 +164,7 @@ class BoxRestorer:
         self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
         self._listings: dict[str, dict[str, _Entry]] = {}  # Box folder id -> name -> entry
         self.links: list[dict[str, str]] = []  # shared links re-created (or why not)
+        self.not_reapplied: list[dict[str, str]] = []
 
     # --- listing and folders
     def _listing(self, folder_id: str) -> dict[str, _Entry]:
@@ -231,6 +234,7 @@ class BoxRestorer:
         root_id = self._root()
         report.root_folder_id = root_id
         report.links = self.links
+        report.not_reapplied = self.not_reapplied
         self._folders[""] = root_id
         prefix = base.rstrip("/") + "/"
         for path, node in items:
@@ -466,10 +470,10 @@ class BoxRestorer:
             self._share(node, kind, item_id, path)
         if self.options.collaborations:
             for collab in _json_list(node, "box.collaborations"):
-                self._collaborate(kind, item_id, collab)
+                self._collaborate(kind, item_id, collab, path)
         if self.options.metadata:
             for instance in _json_list(node, "box.metadata"):
-                self._apply_metadata(kind, item_id, instance)
+                self._apply_metadata(kind, item_id, instance, path)
 
     def _share(self, node: Node, kind: str, item_id: str, path: str) -> None:
         """The item's shared link as it was: same access, permissions and expiry; Box makes the URL."""
@@ -542,7 +546,13 @@ class BoxRestorer:
         )
         return str(file.shared_link.url) if file.shared_link else ""
 
-    def _collaborate(self, kind: str, item_id: str, collab: dict[str, Any]) -> None:
+    def _not_reapplied(self, path: str, what: str, exc: BaseException) -> None:
+        reason = describe(exc)
+        if isinstance(exc, BoxAPIError) and exc.response_info.status_code == 404:
+            reason = "it no longer exists in Box"
+        self.not_reapplied.append({"path": path, "what": what, "reason": reason})
+
+    def _collaborate(self, kind: str, item_id: str, collab: dict[str, Any], path: str) -> None:
         from box_sdk_gen.managers.user_collaborations import (
             CreateCollaborationAccessibleBy,
             CreateCollaborationAccessibleByTypeField,
@@ -555,6 +565,8 @@ class BoxRestorer:
         role = str(collab.get("role") or "")
         if not who.get("id") or not role or role == "owner":
             return
+        who_type = str(who.get("type") or "user")
+        label = f"collaboration of {who_type} {who.get('name') or who.get('login') or who['id']} ({role})"
         try:
             self.client.user_collaborations.create_collaboration(
                 CreateCollaborationItem(type=CreateCollaborationItemTypeField(kind), id=item_id),
@@ -564,10 +576,14 @@ class BoxRestorer:
                 CreateCollaborationRole(role),
                 notify=False,
             )
-        except (BoxSDKError, ValueError):
-            return  # already a collaborator, or a user who left: the item itself is restored
+        except BoxAPIError as exc:
+            if exc.response_info.code == "user_already_collaborator":
+                return  # the collaboration is there already (inherited from a folder above)
+            self._not_reapplied(path, label, exc)  # e.g. a user or group that no longer exists
+        except (BoxSDKError, ValueError) as exc:
+            self._not_reapplied(path, label, exc)
 
-    def _apply_metadata(self, kind: str, item_id: str, instance: dict[str, Any]) -> None:
+    def _apply_metadata(self, kind: str, item_id: str, instance: dict[str, Any], path: str) -> None:
         scope, template = instance.get("$scope"), instance.get("$template")
         if not scope or not template:
             return
@@ -585,8 +601,8 @@ class BoxRestorer:
                 self.client.file_metadata.create_file_metadata_by_id(
                     item_id, CreateFileMetadataByIdScope(_scope_kind(scope)), template, body
                 )
-        except (BoxSDKError, ValueError):
-            return
+        except (BoxSDKError, ValueError) as exc:
+            self._not_reapplied(path, f"metadata {scope}.{template}", exc)
 
 
 def _parse_time(text: Any) -> datetime | None:

@@ -89,6 +89,8 @@ def run_restore_job(ctx: Any) -> None:
         report = restorer.run(
             repo.walk(snapshot, include or None), snapshot.paths[0] if snapshot.paths else "/"
         )
+    for missed in report.not_reapplied:
+        ctx.log(f"not re-applied: {missed['path']}: {missed['what']}: {missed['reason']}", "warning")
     for link in report.links:
         if link.get("new_url"):
             ctx.log(f"shared link: {link['path']}: {link['old_url']} → {link['new_url']} ({link['access']})")
@@ -102,9 +104,15 @@ def run_restore_job(ctx: Any) -> None:
         folder_id=report.root_folder_id,
         mode=options.mode.value,
         **({"shared_links": report.links} if options.shared_links else {}),
+        **({"not_reapplied": report.not_reapplied} if report.not_reapplied else {}),
     )
     if report.failed:
         ctx.partial(f"{report.failed} of {report.items} items could not be restored")
+    elif report.not_reapplied:
+        ctx.partial(
+            f"Restored {report.items} item(s); {len(report.not_reapplied)} collaboration(s) or metadata "
+            "instance(s) could not be re-applied (see the log)"
+        )
     else:
         # the card and the e-mail show the job's message: "restoring" would stay after the end
         ctx.progress(message=f"Restored {report.items} item(s) into Box")
