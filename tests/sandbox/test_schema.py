@@ -228,6 +228,35 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
         "POST",
         f"/2.0/folders/{fid}/metadata/enterprise/projectInfo",
         "/folders/{folder_id}/metadata/{scope}/{template_key}",
+        404,  # no such template yet: Box's instance_tuple_not_found
+        json={"name": "x"},
+    )
+    api(
+        "POST",
+        "/2.0/metadata_templates/schema",
+        "/metadata_templates/schema",
+        201,
+        headers={"As-User": None},  # templates are the enterprise's: the service account makes them
+        json={
+            "scope": "enterprise",
+            "templateKey": "projectInfo",
+            "displayName": "Project info",
+            "fields": [
+                {"type": "string", "key": "name", "displayName": "Name"},
+                {"type": "enum", "key": "stage", "displayName": "Stage", "options": [{"key": "draft"}]},
+            ],
+        },
+    )
+    api(
+        "GET",
+        "/2.0/metadata_templates/enterprise/projectInfo/schema",
+        "/metadata_templates/{scope}/{template_key}/schema",
+        200,
+    )
+    api(
+        "POST",
+        f"/2.0/folders/{fid}/metadata/enterprise/projectInfo",
+        "/folders/{folder_id}/metadata/{scope}/{template_key}",
         201,
         json={"name": "x"},
     )

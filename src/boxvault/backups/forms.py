@@ -22,6 +22,7 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "archived_retention_days",
             "full_walk_days",
             "capture_versions",
+            "recreate_metadata_templates",
             "frequency",
             "hour_utc",
         ]
@@ -31,6 +32,9 @@ class TaskSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "archived_retention_days": "Retain auto-archived backups for (days)",
             "full_walk_days": "Full walk of every user's Box every (days)",
             "capture_versions": "Also back up Box's previous versions of each file",
+            "recreate_metadata_templates": (
+                "When a restore needs an enterprise metadata template deleted in Box, create it again"
+            ),
             "frequency": "Backup frequency",
             "hour_utc": "Backup hour (UTC)",
         }

@@ -71,6 +71,8 @@ class Task(models.Model):
     full_walk_days = models.PositiveSmallIntegerField(default=7)
     # Box's previous versions of each file, under /<login>/.box-versions/<file id>/ (box/versions.py)
     capture_versions = models.BooleanField(default=False)
+    # a restore whose metadata's enterprise template was deleted in Box may create it again from the copy
+    recreate_metadata_templates = models.BooleanField(default=False)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
     hour_utc = models.PositiveSmallIntegerField(default=1)
     retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.UNLIMITED)
@@ -201,6 +203,28 @@ class CatalogVersion(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class MetadataTemplateCopy(models.Model):
+    """An enterprise metadata template as Box last showed it to the task (copied at each user discovery),
+    kept after it is deleted in Box: a restore can create it again from here."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="template_copies")
+    scope = models.CharField(max_length=64)
+    template_key = models.CharField(max_length=64)
+    schema = models.JSONField(default=dict)  # displayName, hidden, copyInstanceOnItemCopy, fields
+    last_seen_at = models.DateTimeField()
+    gone_since = models.DateTimeField(null=True, blank=True)  # no longer listed by Box
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["task", "scope", "template_key"], name="backups_template_copy_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}.{self.template_key}"
 
 
 class StorageUsage(models.Model):

@@ -38,6 +38,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "archived_retention_days",
             "full_walk_days",
             "capture_versions",
+            "recreate_metadata_templates",
             "retention",
             "retention_value",
             "created_at",
@@ -71,6 +72,10 @@ class TaskSettingsSerializer(serializers.Serializer[Any]):
     )
     capture_versions = serializers.BooleanField(
         required=False, help_text="Also back up Box's previous versions of each file (more storage)."
+    )
+    recreate_metadata_templates = serializers.BooleanField(
+        required=False,
+        help_text="A restore may create a deleted enterprise metadata template again from the task's copy.",
     )
 
 

@@ -26,6 +26,7 @@ from boxvault.backups.models import CatalogSnapshot, CatalogVersion, Task, TaskU
 from boxvault.backups.repository import LocationError, location_for
 from boxvault.billing import services as billing
 from boxvault.box.connect import BOX_API_URL, Limits, base_urls, verify
+from boxvault.box.extras import list_enterprise_templates
 from boxvault.core import clock
 from boxvault.core.errors import ServiceError
 from boxvault.core.operations import Operation
@@ -55,6 +56,7 @@ SETTINGS_FIELDS = (
     "archived_retention_days",
     "full_walk_days",
     "capture_versions",
+    "recreate_metadata_templates",
 )
 ACTION_WORDS = {
     "activate": "Activated",
@@ -269,7 +271,38 @@ def discover_users(task: Task, limits: Limits | None = INTERACTIVE) -> dict[str,
         if is_auth_failure(exc):
             mark_disconnected(task, describe(exc))
         raise
-    return _apply_users(task, found)
+    counts = _apply_users(task, found)
+    if task.acts_as_users:
+        try:
+            copy_templates(task, list_enterprise_templates(conn.client))
+        except Exception as exc:  # noqa: BLE001 - the users are discovered; the copy waits for the next time
+            log.warning("task %s: metadata templates not copied: %s", task.pk, describe(exc))
+    return counts
+
+
+def copy_templates(task: Task, templates: list[dict[str, Any]]) -> None:
+    """Keep the task's copy of the enterprise's metadata templates up to date; one Box no longer lists is
+    kept, marked gone (a restore may need to create it again)."""
+    from boxvault.backups.models import MetadataTemplateCopy
+
+    now = clock.now()
+    seen: set[tuple[str, str]] = set()
+    with transaction.atomic():
+        for t in templates:
+            scope, key = str(t.get("scope") or ""), str(t.get("templateKey") or "")
+            if not scope.startswith("enterprise") or not key:
+                continue
+            seen.add((scope, key))
+            schema = {k: t.get(k) for k in ("displayName", "hidden", "copyInstanceOnItemCopy", "fields")}
+            MetadataTemplateCopy.objects.update_or_create(
+                task=task,
+                scope=scope,
+                template_key=key,
+                defaults={"schema": schema, "last_seen_at": now, "gone_since": None},
+            )
+        for copy in MetadataTemplateCopy.objects.filter(task=task, gone_since__isnull=True):
+            if (copy.scope, copy.template_key) not in seen:
+                MetadataTemplateCopy.objects.filter(pk=copy.pk).update(gone_since=now)
 
 
 def _fetch_users(conn: Any, task: Task) -> list[Any]:
@@ -594,8 +627,9 @@ def update_settings(access: Access, task: Task, **changes: Any) -> Task:
         days = changes["full_walk_days"]
         if not (isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 90):
             raise ServiceError("full_walk_days must be from 1 to 90.")
-    if "capture_versions" in changes and not isinstance(changes["capture_versions"], bool):
-        raise ServiceError("capture_versions must be true or false.")
+    for flag in ("capture_versions", "recreate_metadata_templates"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise ServiceError(f"{flag} must be true or false.")
     with transaction.atomic():
         before = {key: getattr(task, key) for key in changes}
         for key, value in changes.items():

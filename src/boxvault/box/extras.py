@@ -58,6 +58,14 @@ def metadata_fields(client: BoxClient) -> tuple[list[str], int]:
     return out, pages
 
 
+def list_enterprise_templates(client: BoxClient) -> list[dict[str, Any]]:
+    """The enterprise's metadata templates with their fields (what re-creating one needs)."""
+    out: list[dict[str, Any]] = []
+    for page in iter_marker_pages(client, "/2.0/metadata_templates/enterprise", {}, 100):
+        out.extend(t for t in page if isinstance(t, dict))
+    return out
+
+
 def apply_listed_metadata(item: BoxItem, extras: dict[str, bytes]) -> dict[str, bytes]:
     """The extras with `box.metadata` as the listing showed it."""
     if item.listed_metadata is None:

@@ -58,6 +58,9 @@ class Options:
     collaborations: bool = False  # reapply the captured collaborations
     metadata: bool = False  # reapply the captured metadata instances
     shared_links: bool = False  # re-create the captured shared links (Box gives them new URLs)
+    # creates a deleted enterprise metadata template again: (scope, key) -> None when done, else why not;
+    # None: the task does not allow it
+    recreate_template: Callable[[str, str], str | None] | None = None
     chunk_threshold: int = CHUNK_THRESHOLD
 
 
@@ -165,6 +168,7 @@ class BoxRestorer:
         self._listings: dict[str, dict[str, _Entry]] = {}  # Box folder id -> name -> entry
         self.links: list[dict[str, str]] = []  # shared links re-created (or why not)
         self.not_reapplied: list[dict[str, str]] = []
+        self._templates_made: dict[tuple[str, str], str] = {}  # (scope, key) -> "" or why not
 
     # --- listing and folders
     def _listing(self, folder_id: str) -> dict[str, _Entry]:
@@ -588,21 +592,51 @@ class BoxRestorer:
         if not scope or not template:
             return
         body = {k: v for k, v in instance.items() if not k.startswith("$")}
+        what = f"metadata {scope}.{template}"
         try:
-            if kind == "folder":
-                from box_sdk_gen.managers.folder_metadata import CreateFolderMetadataByIdScope
-
-                self.client.folder_metadata.create_folder_metadata_by_id(
-                    item_id, CreateFolderMetadataByIdScope(_scope_kind(scope)), template, body
-                )
-            else:
-                from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
-
-                self.client.file_metadata.create_file_metadata_by_id(
-                    item_id, CreateFileMetadataByIdScope(_scope_kind(scope)), template, body
-                )
+            self._create_instance(kind, item_id, str(scope), str(template), body)
+        except BoxAPIError as exc:
+            if exc.response_info.code != "instance_tuple_not_found" or str(scope) == "global":
+                self._not_reapplied(path, what, exc)
+                return
+            why = self._template_back(str(scope), str(template))
+            if why:
+                self.not_reapplied.append({"path": path, "what": what, "reason": why})
+                return
+            try:
+                self._create_instance(kind, item_id, str(scope), str(template), body)
+            except (BoxSDKError, ValueError) as again:
+                self._not_reapplied(path, what, again)
         except (BoxSDKError, ValueError) as exc:
-            self._not_reapplied(path, f"metadata {scope}.{template}", exc)
+            self._not_reapplied(path, what, exc)
+
+    def _template_back(self, scope: str, template: str) -> str:
+        """'' once the deleted template exists again, else why it does not."""
+        if self.options.recreate_template is None:
+            return (
+                "its template was deleted in Box, and the task does not create deleted templates again "
+                "(a setting of the task)"
+            )
+        if (scope, template) not in self._templates_made:
+            self._templates_made[(scope, template)] = self.options.recreate_template(scope, template) or ""
+        failed = self._templates_made[(scope, template)]
+        return f"its template was deleted in Box and could not be created again: {failed}" if failed else ""
+
+    def _create_instance(
+        self, kind: str, item_id: str, scope: str, template: str, body: dict[str, Any]
+    ) -> None:
+        if kind == "folder":
+            from box_sdk_gen.managers.folder_metadata import CreateFolderMetadataByIdScope
+
+            self.client.folder_metadata.create_folder_metadata_by_id(
+                item_id, CreateFolderMetadataByIdScope(_scope_kind(scope)), template, body
+            )
+        else:
+            from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
+
+            self.client.file_metadata.create_file_metadata_by_id(
+                item_id, CreateFileMetadataByIdScope(_scope_kind(scope)), template, body
+            )
 
 
 def _parse_time(text: Any) -> datetime | None:

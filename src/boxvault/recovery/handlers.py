@@ -37,6 +37,27 @@ def _totals(repo: Any, snapshot: Any, include: list[str], *, versions_too: bool)
     return items, size
 
 
+def _template_maker(ctx: Any, task: Task, conn: Any) -> Any:
+    """Creates a deleted enterprise metadata template again from the task's copy (the service account's
+    client: templates are the enterprise's), and says so in the job's log."""
+    from boxvault.backups.connection import describe
+    from boxvault.backups.models import MetadataTemplateCopy
+    from boxvault.box.templates import create_template
+
+    def make(scope: str, key: str) -> str | None:
+        copy = MetadataTemplateCopy.objects.filter(task=task, scope=scope, template_key=key).first()
+        if copy is None:
+            return "the task never saw that template (no copy of its fields)"
+        try:
+            create_template(conn.client, key, copy.schema)
+        except Exception as exc:  # noqa: BLE001 - reported on each instance that needed it
+            return describe(exc)
+        ctx.log(f"metadata template {key} created again in Box from the task's copy", "warning")
+        return None
+
+    return make
+
+
 def _restore_version(ctx: Any, restorer: BoxRestorer, repo: Any, snapshot: Any, path: str) -> Any:
     """One stored version of one file (params["version"]: its id, its path in the snapshot, "as")."""
     from boxvault.recovery.erasing import find
@@ -78,6 +99,7 @@ def run_restore_job(ctx: Any) -> None:
             ctx.progress(items_done=done["items"], items_failed=done["failed"], bytes_done=done["bytes"])
 
         options = Options(
+            recreate_template=_template_maker(ctx, task, conn) if task.recreate_metadata_templates else None,
             mode=Mode(params.get("mode") or "non_destructive"),
             restored_folder_name=_now().strftime("Restored %Y-%m-%d %H:%M"),  # UTC, the portal clock
             folder_id=str(destination.get("folder_id") or "0"),

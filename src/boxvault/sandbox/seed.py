@@ -31,6 +31,7 @@ CONTENT_TABLES = (
     "collaborations",
     "groups",
     "group_memberships",
+    "metadata_templates",
     "metadata",
     "comments",
     "events",

@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS collaborations (
 );
 CREATE INDEX IF NOT EXISTS collaborations_user ON collaborations (user_id, item_id);
 CREATE INDEX IF NOT EXISTS collaborations_item ON collaborations (item_id);
+CREATE TABLE IF NOT EXISTS metadata_templates (
+    scope TEXT NOT NULL, template_key TEXT NOT NULL, id TEXT NOT NULL, display_name TEXT NOT NULL,
+    hidden INTEGER NOT NULL DEFAULT 0, copy_on_copy INTEGER NOT NULL DEFAULT 0, fields TEXT NOT NULL,
+    PRIMARY KEY (scope, template_key)
+);
 CREATE TABLE IF NOT EXISTS groups (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL, modified_at TEXT NOT NULL

@@ -1,4 +1,7 @@
-"""Metadata instances on files and folders: create, list, get, update (JSON Patch), delete."""
+"""Metadata instances on files and folders: create, list, get, update (JSON Patch), delete; and the
+enterprise's metadata templates: `POST /metadata_templates/schema`, `GET/DELETE
+/metadata_templates/{scope}/{key}/schema`, the lists. An instance of an enterprise template needs the
+template (404 `instance_tuple_not_found` otherwise, as on Box); Box's global `properties` always exists."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import items
-from ..errors import BoxError, bad_request
+from ..auth import require_admin
+from ..errors import BoxError, bad_request, not_found
 from ..render import metadata_instance
 from ..store import Row, Store
 from .common import context, json_body, ok
@@ -79,6 +83,8 @@ async def create_instance(request: Request) -> Response:
     scope = _scope(store, request.path_params["scope"])
     template = request.path_params["template"]
     data = _valid_data(await json_body(request, required=False))
+    if scope != "global" and _template(store, scope, template) is None:
+        raise BoxError(404, "instance_tuple_not_found", f"The metadata template {template} was not found")
     with store.tx():
         if store.scalar(
             "SELECT 1 FROM metadata WHERE item_id = ? AND scope = ? AND template = ?",
@@ -155,36 +161,152 @@ async def delete_instance(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def list_templates(request: Request) -> Response:
-    """`GET /metadata_templates/enterprise|global`: the templates of that scope that items use (the
-    sandbox has no template definitions: a template exists once an instance of it does; `global`
-    always has Box's `properties`). One page."""
+FIELD_TYPES = ("string", "float", "date", "enum", "multiSelect", "taxonomy")
+
+
+def _template(store: Store, scope: str, key: str) -> Row | None:
+    return store.one("SELECT * FROM metadata_templates WHERE scope = ? AND template_key = ?", scope, key)
+
+
+def _template_json(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "type": "metadata_template",
+        "scope": row["scope"],
+        "templateKey": row["template_key"],
+        "displayName": row["display_name"],
+        "hidden": bool(row["hidden"]),
+        "copyInstanceOnItemCopy": bool(row["copy_on_copy"]),
+        "fields": json.loads(row["fields"]),
+    }
+
+
+def _properties() -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "box-sandbox:global/properties")),
+        "type": "metadata_template",
+        "scope": "global",
+        "templateKey": "properties",
+        "displayName": "Properties",
+        "hidden": False,
+        "copyInstanceOnItemCopy": False,
+        "fields": [],
+    }
+
+
+def _clean_fields(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise bad_request("'fields' must be a list of fields")
+    fields: list[dict[str, Any]] = []
+    for f in raw:
+        if not isinstance(f, dict) or f.get("type") not in FIELD_TYPES:
+            raise bad_request(f"each field needs a 'type' of {', '.join(FIELD_TYPES)}")
+        if not isinstance(f.get("key"), str) or not f["key"] or not isinstance(f.get("displayName"), str):
+            raise bad_request("each field needs a 'key' and a 'displayName'")
+        options = f.get("options") or []
+        if f["type"] in ("enum", "multiSelect") and not all(
+            isinstance(o, dict) and o.get("key") for o in options
+        ):
+            raise bad_request(f"the options of field {f['key']} must be objects with a 'key'")
+        fields.append(
+            {
+                "id": str(uuid.uuid4()),
+                "type": f["type"],
+                "key": f["key"],
+                "displayName": f["displayName"],
+                "hidden": bool(f.get("hidden", False)),
+                **({"description": f["description"]} if isinstance(f.get("description"), str) else {}),
+                **(
+                    {"options": [{"id": str(uuid.uuid4()), "key": str(o["key"])} for o in options]}
+                    if f["type"] in ("enum", "multiSelect")
+                    else {}
+                ),
+            }
+        )
+    return fields
+
+
+async def create_template(request: Request) -> Response:
+    store, actor, _ = context(request)
+    require_admin(actor)
+    body = await json_body(request)
+    if body.get("scope") != "enterprise":
+        raise bad_request("'scope' must be enterprise: only enterprise templates can be created")
+    display = body.get("displayName")
+    if not isinstance(display, str) or not display.strip():
+        raise bad_request("'displayName' is required")
+    key = body.get("templateKey") or "".join(ch for ch in display.title() if ch.isalnum())
+    if (
+        not isinstance(key, str)
+        or not key[:1].isalpha()
+        or not key.replace("_", "").isalnum()
+        or len(key) > 64
+    ):
+        raise bad_request("'templateKey' must start with a letter and hold letters, digits and _ only")
+    scope = _scope(store, "enterprise")
+    fields = _clean_fields(body.get("fields"))
+    with store.tx():
+        if _template(store, scope, key) is not None:
+            raise BoxError(409, "conflict", f"A metadata template with the key {key} already exists")
+        store.db.execute(
+            "INSERT INTO metadata_templates (scope, template_key, id, display_name, hidden, copy_on_copy, "
+            "fields) VALUES (?,?,?,?,?,?,?)",
+            (
+                scope, key, str(uuid.uuid4()), display, int(bool(body.get("hidden"))),
+                int(bool(body.get("copyInstanceOnItemCopy"))), json.dumps(fields),
+            ),
+        )  # fmt: skip
+    row = _template(store, scope, key)
+    if row is None:
+        raise not_found("metadata_template")
+    return ok(_template_json(row), 201)
+
+
+async def get_template(request: Request) -> Response:
     store, _, _ = context(request)
-    enterprise = request.url.path.rstrip("/").endswith("/enterprise")
-    scope = f"enterprise_{store.setting('enterprise_id', '')}" if enterprise else "global"
-    keys = [
-        str(r["template"])
-        for r in store.all("SELECT DISTINCT template FROM metadata WHERE scope = ? ORDER BY template", scope)
-    ]
-    if not enterprise and "properties" not in keys:
-        keys.insert(0, "properties")
-    entries = [
-        {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"box-sandbox:{scope}/{key}")),
-            "type": "metadata_template",
-            "scope": scope,
-            "templateKey": key,
-            "displayName": key,
-            "hidden": False,
-            "copyInstanceOnItemCopy": False,
-            "fields": [],
-        }
-        for key in keys
-    ]
+    scope = _scope(store, request.path_params["scope"])
+    key = request.path_params["template"]
+    if scope == "global" and key == "properties":
+        return ok(_properties())
+    row = _template(store, scope, key)
+    if row is None:
+        raise not_found("metadata_template")
+    return ok(_template_json(row))
+
+
+async def delete_template(request: Request) -> Response:
+    """Deleting a template deletes its instances on every item, as on Box."""
+    store, actor, _ = context(request)
+    require_admin(actor)
+    scope = _scope(store, request.path_params["scope"])
+    key = request.path_params["template"]
+    row = _template(store, scope, key)
+    if row is None:
+        raise not_found("metadata_template")
+    with store.tx():
+        store.db.execute("DELETE FROM metadata WHERE scope = ? AND template = ?", (scope, key))
+        store.db.execute("DELETE FROM metadata_templates WHERE scope = ? AND template_key = ?", (scope, key))
+    return Response(status_code=204)
+
+
+async def list_templates(request: Request) -> Response:
+    """`GET /metadata_templates/enterprise|global`: the enterprise's templates, or Box's global
+    `properties`. One page."""
+    store, _, _ = context(request)
+    if not request.url.path.rstrip("/").endswith("/enterprise"):
+        return ok({"entries": [_properties()], "limit": 100, "next_marker": None, "prev_marker": None})
+    scope = _scope(store, "enterprise")
+    rows = store.all("SELECT * FROM metadata_templates WHERE scope = ? ORDER BY template_key", scope)
+    entries = [_template_json(r) for r in rows]
     return ok({"entries": entries, "limit": 100, "next_marker": None, "prev_marker": None})
 
 
 routes = [
+    Route("/2.0/metadata_templates/schema", create_template, methods=["POST"]),
+    Route("/2.0/metadata_templates/{scope}/{template}/schema", get_template, methods=["GET"]),
+    Route("/2.0/metadata_templates/{scope}/{template}/schema", delete_template, methods=["DELETE"]),
     Route("/2.0/metadata_templates/enterprise", list_templates, methods=["GET"]),
     Route("/2.0/metadata_templates/global", list_templates, methods=["GET"]),
     Route("/2.0/{kind}/{item_id}/metadata", list_instances, methods=["GET"]),
