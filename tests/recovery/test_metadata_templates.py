@@ -118,3 +118,15 @@ def test_a_deleted_template_is_created_again_only_when_the_task_allows_it(
         instance.to_dict().get("party"),
         instance.to_dict().get("stage"),
     ) == ("ACME", "signed")
+
+    # 3. a template the task never copied cannot be created again: said so, the file still comes back
+    MetadataTemplateCopy.objects.filter(task=backed.task, template_key=key).delete()
+    box_admin.metadata_templates.delete_metadata_template(DeleteMetadataTemplateScope.ENTERPRISE, key)
+    sdk.files.delete_file_by_id(str(find(sdk, "Proj/a.txt").id))
+    job = _restore_a(client, backed)
+    assert job.status == "partially_succeeded" and find(sdk, "Proj/a.txt") is not None
+    (missed,) = job.result["not_reapplied"]
+    assert missed["reason"] == (
+        "its template was deleted in Box and could not be created again: "
+        "the task never saw that template (no copy of its fields)"
+    )

@@ -172,3 +172,38 @@ def test_a_departed_users_files_restored_into_another_users_box(
     restored = [name for name in folder_items(theirs, "0") if name.startswith("Restored ")]
     assert len(restored) == 1 and done["result"]["failed"] == 0
     _assert_as_backed_up(theirs, str(find(theirs, f"{restored[0]}/Proj").id))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_destination_user_who_may_not_receive_gets_a_clear_failure(
+    client: Any, admin: Any, sandbox: Any
+) -> None:
+    """An admin set the colleague's Box to 'cannot upload': the restore into their Box fails with Box's
+    answer on the card and in the log, and their Box is left as it was."""
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    backed = back_up(client, admin, sandbox)
+    colleague = backed.other["box_user_id"]
+    before = set(folder_items(backed.other_client, "0"))
+    box_admin = sandbox.ccg_client()
+    box_admin.users.update_user_by_id(colleague, status="cannot_delete_edit_upload")
+    try:
+        response = client.post(
+            "/api/v1/restores/",
+            {
+                "snapshot": backed.snapshot,
+                "paths": [backed.proj],
+                "mode": "non_destructive",
+                "destination": {"box_user_id": colleague},
+            },
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        assert jobs.run(response.json()["id"]) == "failed"
+        job = Job.objects.get(pk=response.json()["id"])
+        assert "Box refused the destination folder: Box answered 403" in job.message
+        assert any("403" in line for line in job.log.values_list("message", flat=True))
+        assert set(folder_items(backed.other_client, "0")) == before
+    finally:
+        box_admin.users.update_user_by_id(colleague, status="active")

@@ -235,7 +235,11 @@ class BoxRestorer:
     def run(self, items: Iterable[tuple[str, Node]], base: str) -> Report:
         """Restore every `(path, node)` below `base` (the user's root, e.g. `/jane@corp.com`)."""
         report = Report()
-        root_id = self._root()
+        try:
+            root_id = self._root()
+        except BoxSDKError as exc:
+            # nothing can be restored: say where it stopped (e.g. a user whose Box takes no uploads)
+            raise RestoreError(f"Box refused the destination folder: {describe(exc)}") from exc
         report.root_folder_id = root_id
         report.links = self.links
         report.not_reapplied = self.not_reapplied

@@ -85,7 +85,7 @@ def _active_user(store: Store, user_id: str) -> Row:
     user = store.user(int(user_id))
     if user is None:
         raise OAuthError("invalid_grant", "Please check the 'sub' claim / subject id: user not found")
-    if user["status"] != "active":
+    if user["status"] == "inactive":
         raise OAuthError("invalid_grant", "The user is not active")
     return user
 
@@ -240,7 +240,7 @@ def authenticate(request: Request, upload: bool = False) -> Actor:
     if row["expires_at"] < time.time():
         raise unauthorized("The access token provided has expired")
     token_user = sb.store.user(int(row["user_id"]))
-    if token_user is None or token_user["status"] != "active":
+    if token_user is None or token_user["status"] == "inactive":
         raise unauthorized("The user of this access token is not active")
     actor = Actor(user=token_user, token_user=token_user)
     as_user = request.headers.get("as-user")
@@ -250,7 +250,8 @@ def authenticate(request: Request, upload: bool = False) -> Actor:
         target = sb.store.user(int(as_user)) if is_id(as_user.strip()) else None
         if target is None:
             raise BoxError(404, "not_found", "The user in the As-User header does not exist")
-        if target["status"] != "active":
+        # the restricted statuses (cannot_delete_edit[_upload]) are active users with fewer rights
+        if target["status"] == "inactive":
             raise BoxError(403, "access_denied_insufficient_permissions", "The As-User user is not active")
         actor = Actor(user=target, token_user=token_user)
     wait = sb.limiter.check(int(token_user["id"]) if as_user is None else actor.id, upload)

@@ -114,8 +114,24 @@ ROLE_ACTIONS = {
 }
 
 
+# what an admin's user status takes away (Box's `status` of a user)
+STATUS_DENIES = {
+    "cannot_delete_edit": {"edit"},
+    "cannot_delete_edit_upload": {"edit", "upload"},
+}
+
+
+def require_status(store: Store, user_id: int, action: str) -> None:
+    user = store.user(user_id)
+    status = str(user["status"]) if user is not None else "active"
+    if action in STATUS_DENIES.get(status, set()):
+        raise forbidden(f"Access denied: this user's status ({status}) does not allow this operation")
+
+
 def require(store: Store, user_id: int, row: Row, action: str) -> None:
-    """403 when the user's role on the item does not allow `action` (download, upload or edit)."""
+    """403 when the user's role on the item (or their status) does not allow `action` (download, upload
+    or edit)."""
+    require_status(store, user_id, action)
     current = role(store, user_id, row)
     if current is None:
         raise not_found(str(row["type"]))
@@ -168,6 +184,7 @@ def conflict_error(store: Store, row: Row, as_list: bool) -> BoxError:
 def target_folder(store: Store, user_id: int, raw_id: Any) -> tuple[int, int]:
     """(folder id, owner of new items) for a parent given by id; `0` is the user's own root."""
     if str(raw_id) == "0":
+        require_status(store, user_id, "upload")
         return 0, user_id
     folder = get_item(store, user_id, raw_id, "folder")
     require(store, user_id, folder, "upload")
