@@ -58,6 +58,9 @@ class Options:
     collaborations: bool = False  # reapply the captured collaborations
     metadata: bool = False  # reapply the captured metadata instances
     shared_links: bool = False  # re-create the captured shared links (Box gives them new URLs)
+    comments: bool = False  # post the captured comments again on restored files
+    # a client acting as another Box user (a comment's author posts it again when they still can)
+    client_for: Callable[[str], BoxClient] | None = None
     # creates a deleted enterprise metadata template again: (scope, key) -> None when done, else why not;
     # None: the task does not allow it
     recreate_template: Callable[[str, str], str | None] | None = None
@@ -482,6 +485,36 @@ class BoxRestorer:
         if self.options.metadata:
             for instance in _json_list(node, "box.metadata"):
                 self._apply_metadata(kind, item_id, instance, path)
+        if self.options.comments and kind == "file":
+            comments = _json_list(node, "box.comments")
+            for comment in sorted(comments, key=lambda c: str(c.get("created_at") or "")):
+                self._comment(item_id, comment, path)
+
+    def _comment(self, file_id: str, comment: dict[str, Any], path: str) -> None:
+        """Box stamps a comment with its poster and the time it is posted: the author posts it again when
+        they still can; otherwise the restoring user does, with the author and the time in the text."""
+        from box_sdk_gen.managers.comments import CreateCommentItem, CreateCommentItemTypeField
+
+        message = str(comment.get("message") or "")
+        if not message:
+            return
+        raw = comment.get("created_by")
+        author: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        author_id = str(author.get("id") or "")
+        reply = "(reply) " if comment.get("is_reply_comment") else ""
+        item = CreateCommentItem(id=file_id, type=CreateCommentItemTypeField.FILE)
+        if author_id and self.options.client_for is not None:
+            try:
+                self.options.client_for(author_id).comments.create_comment(reply + message, item)
+                return
+            except BoxSDKError:
+                pass  # the author left, or may not see the restored file: posted on their behalf below
+        who = str(author.get("name") or author.get("login") or "someone")
+        when = str(comment.get("created_at") or "")[:16].replace("T", " ")
+        try:
+            self.client.comments.create_comment(f"{reply}[{who}, {when}] {message}", item)
+        except (BoxSDKError, ValueError) as exc:
+            self._not_reapplied(path, f"comment by {who}", exc)
 
     def _share(self, node: Node, kind: str, item_id: str, path: str) -> None:
         """The item's shared link as it was: same access, permissions and expiry; Box makes the URL."""

@@ -197,6 +197,7 @@ class RestoresView(APIView):
                 data.get("destination") or {},
                 collaborations=data["collaborations"],
                 shared_links=data["shared_links"],
+                comments=data["comments"],
                 metadata=data["metadata"],
             )
         except ValueError as exc:  # BadRequest is one

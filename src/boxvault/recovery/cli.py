@@ -163,6 +163,7 @@ def restore(
     folder: Annotated[str, typer.Option("--folder", help="destination Box folder id")] = "0",
     collaborations: Annotated[bool, typer.Option(help="reapply collaborations")] = False,
     shared_links: Annotated[bool, typer.Option(help="re-create shared links (new URLs)")] = False,
+    comments: Annotated[bool, typer.Option(help="post the files' comments again")] = False,
     metadata: Annotated[bool, typer.Option(help="reapply metadata")] = False,
     wait: WaitOption = False,
     data: DataOption = None,
@@ -182,6 +183,7 @@ def restore(
         destination,
         collaborations=collaborations,
         shared_links=shared_links,
+        comments=comments,
         metadata=metadata,
     )
     _finish(job, wait, as_json)

@@ -105,6 +105,8 @@ def run_restore_job(ctx: Any) -> None:
             folder_id=str(destination.get("folder_id") or "0"),
             collaborations=bool(params.get("collaborations")),
             shared_links=bool(params.get("shared_links")),
+            comments=bool(params.get("comments")),
+            client_for=conn.as_user if task.acts_as_users else None,
             metadata=bool(params.get("metadata")),
         )
         restorer = BoxRestorer(client, repo.open_file, options, on_item=on_item, cancelled=ctx.cancelled)

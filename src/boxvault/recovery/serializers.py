@@ -53,6 +53,11 @@ class RestoreRequest(_Selection):
     )
     destination = Destination(required=False, help_text="{box_user_id, folder_id}; default: the source user")
     collaborations = serializers.BooleanField(required=False, default=False)
+    comments = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="post the files' comments again (by their authors if they can)",
+    )
     shared_links = serializers.BooleanField(
         required=False, default=False, help_text="re-create the items' shared links (new URLs, same access)"
     )

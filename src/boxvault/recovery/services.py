@@ -72,6 +72,7 @@ def start_restore(
     *,
     collaborations: bool = False,
     shared_links: bool = False,
+    comments: bool = False,
     metadata: bool = False,
 ) -> Job:
     _require(access, Operation.RESTORE, "restoring")
@@ -111,6 +112,7 @@ def start_restore(
                 "destination": {"box_user_id": target_user, "folder_id": folder_id},
                 "collaborations": bool(collaborations),
                 "shared_links": bool(shared_links),
+                "comments": bool(comments),
                 "metadata": bool(metadata),
             },
         )

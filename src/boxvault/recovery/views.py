@@ -260,6 +260,7 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
                         },
                         "collaborations": bool(data.get("collaborations")),
                         "shared_links": bool(data.get("shared_links")),
+                        "comments": bool(data.get("comments")),
                         "metadata": bool(data.get("metadata")),
                     },
                 )
@@ -271,6 +272,7 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
                     parsed["destination"],
                     collaborations=parsed["collaborations"],
                     shared_links=parsed["shared_links"],
+                    comments=parsed["comments"],
                     metadata=parsed["metadata"],
                 )
             else:
