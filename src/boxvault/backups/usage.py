@@ -68,16 +68,9 @@ def _walk(
 
 def _versions_tree(repo: Any, snapshot: Any) -> bytes | None:
     """The subtree of the user's `.box-versions` folder in `snapshot` (None: no versions captured)."""
-    tree: bytes | None = snapshot.tree
     root = snapshot.paths[0] if snapshot.paths else ""
-    for part in [*[p for p in root.split("/") if p], VERSIONS_DIR]:
-        if tree is None:
-            return None
-        node = next((n for n in repo.load_tree(tree) if n.name == part), None)
-        if node is None:
-            return None
-        tree = node.subtree
-    return tree
+    node = repo.node_at(snapshot.tree, f"{root}/{VERSIONS_DIR}")
+    return node.subtree if node is not None else None
 
 
 def _count(repo: Any, tree: bytes) -> tuple[int, int]:

@@ -341,6 +341,20 @@ class Repository:
         except MissingObject:
             raise SnapshotNotFound(ref) from None
 
+    def node_at(self, tree_id: bytes, path: str) -> Node | None:
+        """The node at the slash-separated `path` below the tree `tree_id`; None when there is none (and for
+        the tree itself, which is no node)."""
+        tree: bytes | None = tree_id
+        node: Node | None = None
+        for part in (p for p in path.split("/") if p):
+            if tree is None:
+                return None
+            node = next((n for n in self.load_tree(tree) if n.name == part), None)
+            if node is None:
+                return None
+            tree = node.subtree
+        return node
+
     def load_tree(self, tree_id: bytes) -> list[Node]:
         data = self.load_blob(tree_id, "tree")
         try:

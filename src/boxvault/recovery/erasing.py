@@ -39,17 +39,7 @@ def user_snapshots(repo: Repository, box_user_id: str) -> list[Snapshot]:
 
 def find(repo: Repository, snapshot: Snapshot, path: str) -> Node | None:
     """The node at absolute ``path`` in the snapshot; None when absent (the root itself is not a node)."""
-    parts = [p for p in path.split("/") if p]
-    tree: bytes | None = snapshot.tree
-    node: Node | None = None
-    for part in parts:
-        if tree is None:
-            return None
-        node = next((n for n in repo.load_tree(tree) if n.name == part), None)
-        if node is None:
-            return None
-        tree = node.subtree
-    return node
+    return repo.node_at(snapshot.tree, path)
 
 
 def root_of(snapshot: Snapshot) -> str:

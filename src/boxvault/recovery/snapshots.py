@@ -233,17 +233,11 @@ def clean_path(located: Located, path: str | None) -> str:
 
 def find_node(located: Located, path: str) -> Node | None:
     """The node at `path` (None for the snapshot's own top, which has no node)."""
-    parts = [p for p in path.split("/") if p]
-    tree = located.snapshot.tree
-    node: Node | None = None
-    for i, part in enumerate(parts):
-        node = next((n for n in located.repo.load_tree(tree) if n.name == part), None)
-        if node is None:
-            raise Http404(f"{path} is not in this snapshot")
-        if i < len(parts) - 1:
-            if node.subtree is None:
-                raise Http404(f"{path} is not in this snapshot")
-            tree = node.subtree
+    if not [p for p in path.split("/") if p]:
+        return None
+    node = located.repo.node_at(located.snapshot.tree, path)
+    if node is None:
+        raise Http404(f"{path} is not in this snapshot")
     return node
 
 
