@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from .. import items
 from ..errors import BoxError, bad_request, not_found
-from ..store import now_iso
+from ..store import Row, Store, now_iso
 from .common import context, fields_param, int_param, json_body, limit_param, ok, ref_id
 from .links import apply_shared_link
 from .trashed import trashed_routes
@@ -136,15 +136,20 @@ async def promote_version(request: Request) -> Response:
     return ok(renderer.file_version(current), 201)
 
 
+def _editable_version(request: Request, store: Store, actor_id: int) -> tuple[Row, int]:
+    """(the file, the version id of the path) for a change to one of the file's versions."""
+    row = items.get_item(store, actor_id, request.path_params["file_id"], "file")
+    items.require(store, actor_id, row, "edit")
+    version_id = items.parse_id(request.path_params["version_id"], "file_version")
+    if store.one("SELECT 1 FROM versions WHERE id = ? AND file_id = ?", version_id, row["id"]) is None:
+        raise not_found("file_version")
+    return row, version_id
+
+
 async def delete_version(request: Request) -> Response:
     """Moves a previous version to the trash (Box keeps listing it, with `trashed_at`)."""
     store, actor, _ = context(request)
-    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
-    items.require(store, actor.id, row, "edit")
-    version_id = items.parse_id(request.path_params["version_id"], "file_version")
-    version = store.one("SELECT * FROM versions WHERE id = ? AND file_id = ?", version_id, row["id"])
-    if version is None:
-        raise not_found("file_version")
+    row, version_id = _editable_version(request, store, actor.id)
     check_if_match(request, str(row["sequence_id"]))
     if version_id == row["version_id"]:
         raise bad_request("The current version cannot be deleted: delete the file instead")
@@ -159,12 +164,7 @@ async def delete_version(request: Request) -> Response:
 async def restore_version(request: Request) -> Response:
     """`PUT .../versions/{id}` with `{"trashed_at": null}` takes a previous version out of the trash."""
     store, actor, renderer = context(request)
-    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
-    items.require(store, actor.id, row, "edit")
-    version_id = items.parse_id(request.path_params["version_id"], "file_version")
-    version = store.one("SELECT * FROM versions WHERE id = ? AND file_id = ?", version_id, row["id"])
-    if version is None:
-        raise not_found("file_version")
+    _row, version_id = _editable_version(request, store, actor.id)
     body = await json_body(request)
     if "trashed_at" not in body or body["trashed_at"] is not None:
         raise bad_request("'trashed_at' must be null: the only change a version takes is leaving the trash")
