@@ -195,9 +195,8 @@ def test_rename_move_trash_restore_purge(user_client, folder: str) -> None:
     assert moved.name == "moved.txt" and moved.parent.id == other.id
     assert [p.id for p in moved.path_collection.entries][-1] == other.id
     user_client.files.delete_file_by_id(f.id)
-    with pytest.raises(BoxAPIError) as err:
-        user_client.files.get_file_by_id(f.id)
-    assert err.value.response_info.status_code == 404
+    # Box still answers a trashed file, marked as such
+    assert user_client.files.get_file_by_id(f.id, fields=["item_status"]).item_status.value == "trashed"
     trashed = user_client.trashed_files.get_trashed_file_by_id(f.id)
     assert trashed.item_status.value == "trashed"
     listed = user_client.trashed_items.get_trashed_items(limit=1000)
@@ -209,6 +208,9 @@ def test_rename_move_trash_restore_purge(user_client, folder: str) -> None:
     user_client.trashed_folders.delete_trashed_folder_by_id(other.id)
     with pytest.raises(BoxAPIError):
         user_client.trashed_files.get_trashed_file_by_id(f.id)
+    with pytest.raises(BoxAPIError) as purged:
+        user_client.files.get_file_by_id(f.id)  # purged: gone for good
+    assert purged.value.response_info.status_code == 404
 
 
 def test_shared_links_metadata_comments_web_links(user_client, folder: str) -> None:
@@ -406,3 +408,22 @@ def test_shared_items_finds_the_item_behind_a_link_and_checks_its_password(user_
             f.id, "shared_link", shared_link=AddShareLinkToFileSharedLink(password="short")
         )
     assert short.value.response_info.status_code == 400
+
+
+def test_a_trashed_item_is_still_answered_with_its_status(user_client, folder: str) -> None:
+    from box_sdk_gen import CreateFolderParent
+
+    inner = user_client.folders.create_folder("inner", CreateFolderParent(id=folder))
+    f = upload(user_client, inner.id, "trashed.txt", b"soon in the trash")
+    user_client.files.delete_file_by_id(f.id)
+    got = user_client.files.get_file_by_id(f.id, fields=["item_status", "trashed_at", "name"])
+    assert got.item_status.value == "trashed" and got.trashed_at is not None and got.name == "trashed.txt"
+    with pytest.raises(BoxAPIError) as no_content:
+        user_client.downloads.download_file(f.id)
+    assert no_content.value.response_info.status_code == 404
+    g = upload(user_client, inner.id, "inside.txt", b"in a folder that goes to the trash")
+    user_client.folders.delete_folder_by_id(inner.id, recursive=True)
+    assert (
+        user_client.folders.get_folder_by_id(inner.id, fields=["item_status"]).item_status.value == "trashed"
+    )
+    assert user_client.files.get_file_by_id(g.id, fields=["item_status"]).item_status.value == "trashed"

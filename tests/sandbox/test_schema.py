@@ -321,7 +321,8 @@ def test_folders_files_and_friends_validate(api, sandbox: SandboxServer) -> None
     api("GET", f"/2.0/web_links/{link['id']}/trash", "/web_links/{web_link_id}/trash", 200)
     api("POST", f"/2.0/web_links/{link['id']}", "/web_links/{web_link_id}", 201, json={})
     api("DELETE", f"/2.0/files/{file_id}", "/files/{file_id}", 204)
-    api("GET", f"/2.0/files/{file_id}", "/files/{file_id}", 404)
+    trashed = api("GET", f"/2.0/files/{file_id}", "/files/{file_id}", 200).json()
+    assert trashed["item_status"] == "trashed"  # Box answers a file in the trash, marked as such
     api("GET", f"/2.0/files/{file_id}/trash", "/files/{file_id}/trash", 200)
     api("GET", "/2.0/folders/trash/items", "/folders/trash/items", 200)
     api("POST", f"/2.0/files/{file_id}", "/files/{file_id}", 201, json={})

@@ -26,13 +26,18 @@ def check_if_match(request: Request, etag: str) -> None:
 
 
 async def get_file(request: Request) -> Response:
+    """A file in the trash is still answered, with `item_status: trashed` (as Box does); what it cannot
+    do there (download, change) answers 404 `trashed`."""
     store, actor, renderer = context(request)
-    row = items.get_item(store, actor.id, request.path_params["file_id"], "file")
+    row = items.get_item(store, actor.id, request.path_params["file_id"], "file", allow_trashed=True)
     etag = str(row["sequence_id"])
     none_match = request.headers.get("if-none-match")
     if none_match is not None and none_match.strip('"') == etag:
         return Response(status_code=304)
-    return ok(renderer.item(row, fields_param(request)))
+    data = renderer.item(row, fields_param(request))
+    if "item_status" in data and items.ancestors_trashed(store, row):
+        data["item_status"] = "trashed"  # in the trash with the folder that holds it
+    return ok(data)
 
 
 async def update_file(request: Request) -> Response:

@@ -26,6 +26,8 @@ def _folder_json(request: Request, row: Row | None, status: int = 200) -> Respon
             data = {k: v for k, v in data.items() if k in ("type", "id", "etag", *fields)}
     else:
         data = renderer.item(row, fields)
+        if "item_status" in data and items.ancestors_trashed(store, row):
+            data["item_status"] = "trashed"  # in the trash with the folder that holds it
     if fields is None or "item_collection" in fields:
         folder_id = 0 if row is None else int(row["id"])
         where, args = children_where(store, folder_id, actor.id)
@@ -38,7 +40,8 @@ async def get_folder(request: Request) -> Response:
     raw = request.path_params["folder_id"]
     if raw == "0":
         return _folder_json(request, None)
-    return _folder_json(request, items.get_item(store, actor.id, raw, "folder"))
+    # a folder in the trash is still answered, `item_status: trashed`, as Box does
+    return _folder_json(request, items.get_item(store, actor.id, raw, "folder", allow_trashed=True))
 
 
 async def folder_items(request: Request) -> Response:
