@@ -443,7 +443,7 @@ class BoxRestorer:
                 return None
             raise
         status = getattr(live.item_status, "value", live.item_status)
-        if status and status != "active" or live.parent is None:
+        if (status and status != "active") or live.parent is None:
             return None
         return str(live.sha_1 or ""), str(live.parent.id)
 
