@@ -134,8 +134,8 @@ def run_restore_job(ctx: Any) -> None:
         ctx.partial(f"{report.failed} of {report.items} items could not be restored")
     elif report.not_reapplied:
         ctx.partial(
-            f"Restored {report.items} item(s); {len(report.not_reapplied)} collaboration(s) or metadata "
-            "instance(s) could not be re-applied (see the log)"
+            f"Restored {report.items} item(s); {len(report.not_reapplied)} collaboration(s), metadata "
+            "instance(s) or comment(s) could not be re-applied (see the log)"
         )
     else:
         # the card and the e-mail show the job's message: "restoring" would stay after the end
