@@ -23,10 +23,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from box_sdk_gen import BoxClient
 from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
@@ -38,116 +35,39 @@ from box_sdk_gen.managers.uploads import (
     UploadFileVersionAttributes,
 )
 
+from boxvault.box.reapply import Reapplier
+from boxvault.box.restore_base import (
+    CHUNK_THRESHOLD,
+    VERSIONS_DIR,
+    ListedEntry,
+    Mode,
+    NameTaken,
+    Options,
+    Outcome,
+    Report,
+    RestoreError,
+    conflict_id,
+    describe,
+    node_kind,
+    xattr_text,
+    xattr_time,
+)
 from boxvault.engine.tree import Node
 
-CHUNK_THRESHOLD = 20 * 2**20
-VERSIONS_DIR = ".box-versions"
-
-
-class Mode(StrEnum):
-    NON_DESTRUCTIVE = "non_destructive"
-    REPLACE = "replace"
-    BYPASS = "bypass"
-
-
-@dataclass
-class Options:
-    mode: Mode = Mode.NON_DESTRUCTIVE
-    folder_id: str = "0"  # the destination folder (of the destination user)
-    restored_folder_name: str = ""  # non-destructive: the new folder's name ("Restored ..." by default)
-    collaborations: bool = False  # reapply the captured collaborations
-    metadata: bool = False  # reapply the captured metadata instances
-    shared_links: bool = False  # re-create the captured shared links (Box gives them new URLs)
-    comments: bool = False  # post the captured comments again on restored files
-    # a client acting as another Box user (a comment's author posts it again when they still can)
-    client_for: Callable[[str], BoxClient] | None = None
-    # creates a deleted enterprise metadata template again: (scope, key) -> None when done, else why not;
-    # None: the task does not allow it
-    recreate_template: Callable[[str, str], str | None] | None = None
-    chunk_threshold: int = CHUNK_THRESHOLD
-
-
-@dataclass
-class Outcome:
-    path: str  # relative to the selection's user root
-    kind: str  # file, folder, web_link
-    action: str  # created, new_version, unchanged, skipped, merged, failed
-    box_id: str = ""
-    size: int = 0
-    error: str = ""
-
-
-@dataclass
-class Report:
-    items: int = 0
-    bytes: int = 0
-    failed: int = 0
-    skipped: int = 0
-    cancelled: bool = False
-    root_folder_id: str = ""
-    outcomes: list[Outcome] = field(default_factory=list)
-    links: list[dict[str, str]] = field(default_factory=list)  # {path, old_url, new_url, access, note}
-    # collaborations and metadata instances that could not be put back: {path, what, reason}
-    not_reapplied: list[dict[str, str]] = field(default_factory=list)
-
-
-class RestoreError(Exception):
-    pass
-
-
-def xattr_text(node: Node, name: str) -> str | None:
-    raw = node.xattr(name)
-    return raw.decode("utf-8", "replace") if raw is not None else None
-
-
-def node_kind(node: Node) -> str:
-    declared = xattr_text(node, "box.type")
-    if declared:
-        return declared
-    return "folder" if node.type == "dir" else "file"
-
-
-def _when(node: Node, name: str) -> datetime | None:
-    text = xattr_text(node, name)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, BoxAPIError):
-        info = exc.response_info
-        return f"Box answered {info.status_code} {info.code or ''}".strip()
-    if isinstance(exc, BoxSDKError):
-        return str(exc.message)[:300]
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-
-def _conflict_id(exc: BoxAPIError) -> tuple[str, str] | None:
-    """(type, id) of the item a 409 item_name_in_use names (a list for folders, an object for uploads)."""
-    info = exc.response_info.context_info or {}
-    conflicts: Any = info.get("conflicts")
-    if isinstance(conflicts, list):
-        conflicts = conflicts[0] if conflicts else None
-    if isinstance(conflicts, dict) and conflicts.get("id"):
-        return str(conflicts.get("type", "")), str(conflicts["id"])
-    return None
-
-
-class _NameTaken(Exception):
-    def __init__(self, file_id: str) -> None:
-        super().__init__(file_id)
-        self.file_id = file_id
-
-
-@dataclass
-class _Entry:
-    kind: str
-    id: str
-    sha1: str = ""
+# what the portal and the CLI import from here
+__all__ = [
+    "CHUNK_THRESHOLD",
+    "VERSIONS_DIR",
+    "BoxRestorer",
+    "Mode",
+    "Options",
+    "Outcome",
+    "Report",
+    "RestoreError",
+    "describe",
+    "node_kind",
+    "xattr_text",
+]
 
 
 class BoxRestorer:
@@ -168,24 +88,22 @@ class BoxRestorer:
         self.on_item = on_item or (lambda outcome: None)
         self.cancelled = cancelled or (lambda: False)
         self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
-        self._listings: dict[str, dict[str, _Entry]] = {}  # Box folder id -> name -> entry
-        self.links: list[dict[str, str]] = []  # shared links re-created (or why not)
-        self.not_reapplied: list[dict[str, str]] = []
-        self._templates_made: dict[tuple[str, str], str] = {}  # (scope, key) -> "" or why not
+        self._listings: dict[str, dict[str, ListedEntry]] = {}  # Box folder id -> name -> entry
+        self.reapply = Reapplier(client, options)
 
     # --- listing and folders
-    def _listing(self, folder_id: str) -> dict[str, _Entry]:
+    def _listing(self, folder_id: str) -> dict[str, ListedEntry]:
         cached = self._listings.get(folder_id)
         if cached is not None:
             return cached
-        entries: dict[str, _Entry] = {}
+        entries: dict[str, ListedEntry] = {}
         marker: str | None = None
         while True:
             page = self.client.folders.get_folder_items(
                 folder_id, fields=["name", "type", "sha1"], usemarker=True, marker=marker, limit=1000
             )
             for item in page.entries or []:
-                entries[str(item.name)] = _Entry(
+                entries[str(item.name)] = ListedEntry(
                     str(item.type.value), str(item.id), str(getattr(item, "sha_1", "") or "")
                 )
             marker = getattr(page, "next_marker", None)
@@ -205,11 +123,11 @@ class BoxRestorer:
             folder = self.client.folders.create_folder(name, CreateFolderParent(id=parent_id))
             folder_id, created = str(folder.id), True
         except BoxAPIError as exc:
-            conflict = _conflict_id(exc) if exc.response_info.status_code == 409 else None
+            conflict = conflict_id(exc) if exc.response_info.status_code == 409 else None
             if conflict is None or conflict[0] != "folder":
                 raise
             folder_id, created = conflict[1], False  # another restore (or a person) made it meanwhile
-        self._listings[parent_id][name] = _Entry("folder", folder_id)
+        self._listings[parent_id][name] = ListedEntry("folder", folder_id)
         if created:
             self._listings[folder_id] = {}  # a new folder is empty: no listing request needed
         return folder_id, created
@@ -244,8 +162,8 @@ class BoxRestorer:
             # nothing can be restored: say where it stopped (e.g. a user whose Box takes no uploads)
             raise RestoreError(f"Box refused the destination folder: {describe(exc)}") from exc
         report.root_folder_id = root_id
-        report.links = self.links
-        report.not_reapplied = self.not_reapplied
+        report.links = self.reapply.links
+        report.not_reapplied = self.reapply.not_reapplied
         self._folders[""] = root_id
         prefix = base.rstrip("/") + "/"
         for path, node in items:
@@ -281,7 +199,7 @@ class BoxRestorer:
                 outcome.box_id = folder_id
                 outcome.action = "created" if created else "merged"
                 if created:
-                    self._reapply(node, "folder", folder_id, rel)
+                    self.reapply.apply(node, "folder", folder_id, rel)
             elif kind == "web_link":
                 self._restore_web_link(parent_id, name, node, outcome)
             else:
@@ -309,9 +227,9 @@ class BoxRestorer:
             return
         try:
             file_id = self._upload_new(parent_id, name, node)
-        except _NameTaken as taken:
+        except NameTaken as taken:
             # Someone uploaded the same name since the listing: the file exists after all.
-            self._listing(parent_id)[name] = _Entry("file", taken.file_id)
+            self._listing(parent_id)[name] = ListedEntry("file", taken.file_id)
             outcome.box_id = taken.file_id
             if self.options.mode is Mode.BYPASS:
                 outcome.action = "skipped"
@@ -319,10 +237,10 @@ class BoxRestorer:
             self._upload_version(taken.file_id, name, node)
             outcome.action = "new_version"
             return
-        self._listing(parent_id)[name] = _Entry("file", file_id, sha1)
+        self._listing(parent_id)[name] = ListedEntry("file", file_id, sha1)
         outcome.box_id = file_id
         outcome.action = "created"
-        self._reapply(node, "file", file_id, outcome.path)
+        self.reapply.apply(node, "file", file_id, outcome.path)
 
     def _content(self, node: Node) -> io.BufferedIOBase:
         reader = self.open_content(node)
@@ -343,16 +261,16 @@ class BoxRestorer:
             attributes = UploadFileAttributes(
                 name,
                 UploadFileAttributesParentField(id=parent_id),
-                content_created_at=_when(node, "box.content_created_at"),
-                content_modified_at=_when(node, "box.content_modified_at") or node.mtime_dt,
+                content_created_at=xattr_time(node, "box.content_created_at"),
+                content_modified_at=xattr_time(node, "box.content_modified_at") or node.mtime_dt,
             )
             try:
                 files = self.client.uploads.upload_file(attributes, stream)
             except BoxAPIError as exc:
-                conflict = _conflict_id(exc) if exc.response_info.status_code == 409 else None
+                conflict = conflict_id(exc) if exc.response_info.status_code == 409 else None
                 if conflict is None or conflict[0] != "file":
                     raise
-                raise _NameTaken(conflict[1]) from exc
+                raise NameTaken(conflict[1]) from exc
             entries = files.entries or []
             if not entries:
                 raise RestoreError("Box accepted the upload but returned no file")
@@ -369,7 +287,7 @@ class BoxRestorer:
                 )
                 return
             attributes = UploadFileVersionAttributes(
-                name, content_modified_at=_when(node, "box.content_modified_at") or node.mtime_dt
+                name, content_modified_at=xattr_time(node, "box.content_modified_at") or node.mtime_dt
             )
             self.client.uploads.upload_file_version(file_id, attributes, stream)
         finally:
@@ -396,7 +314,7 @@ class BoxRestorer:
         )
         outcome.box_id = str(link.id)
         outcome.action = "created"
-        self._listing(parent_id)[name] = _Entry("web_link", str(link.id))
+        self._listing(parent_id)[name] = ListedEntry("web_link", str(link.id))
 
     # --- one previous version of a file
     def restore_version(self, rel: str, version: Node, *, as_copy: bool) -> Outcome:
@@ -469,220 +387,11 @@ class BoxRestorer:
         while True:
             try:
                 return self._upload_new(parent_id, candidate, node)
-            except _NameTaken:
+            except NameTaken:
                 n += 1
                 candidate = f"{base} ({n}){suffix}"
                 if n > 50:
                     raise RestoreError(f"no free name for a copy of {name!r}") from None
-
-    # --- collaborations and metadata (best effort: a failure is logged on the item, not fatal)
-    def _reapply(self, node: Node, kind: str, item_id: str, path: str) -> None:
-        if self.options.shared_links:
-            self._share(node, kind, item_id, path)
-        if self.options.collaborations:
-            for collab in _json_list(node, "box.collaborations"):
-                self._collaborate(kind, item_id, collab, path)
-        if self.options.metadata:
-            for instance in _json_list(node, "box.metadata"):
-                self._apply_metadata(kind, item_id, instance, path)
-        if self.options.comments and kind == "file":
-            comments = _json_list(node, "box.comments")
-            for comment in sorted(comments, key=lambda c: str(c.get("created_at") or "")):
-                self._comment(item_id, comment, path)
-
-    def _comment(self, file_id: str, comment: dict[str, Any], path: str) -> None:
-        """Box stamps a comment with its poster and the time it is posted: the author posts it again when
-        they still can; otherwise the restoring user does, with the author and the time in the text."""
-        from box_sdk_gen.managers.comments import CreateCommentItem, CreateCommentItemTypeField
-
-        message = str(comment.get("message") or "")
-        if not message:
-            return
-        raw = comment.get("created_by")
-        author: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        author_id = str(author.get("id") or "")
-        reply = "(reply) " if comment.get("is_reply_comment") else ""
-        item = CreateCommentItem(id=file_id, type=CreateCommentItemTypeField.FILE)
-        if author_id and self.options.client_for is not None:
-            try:
-                self.options.client_for(author_id).comments.create_comment(reply + message, item)
-                return
-            except BoxSDKError:
-                pass  # the author left, or may not see the restored file: posted on their behalf below
-        who = str(author.get("name") or author.get("login") or "someone")
-        when = str(comment.get("created_at") or "")[:16].replace("T", " ")
-        try:
-            self.client.comments.create_comment(f"{reply}[{who}, {when}] {message}", item)
-        except (BoxSDKError, ValueError) as exc:
-            self._not_reapplied(path, f"comment by {who}", exc)
-
-    def _share(self, node: Node, kind: str, item_id: str, path: str) -> None:
-        """The item's shared link as it was: same access, permissions and expiry; Box makes the URL."""
-        try:
-            doc = json.loads(xattr_text(node, "box.shared_link") or "null")
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or not doc.get("url"):
-            return
-        record = {
-            "path": path,
-            "old_url": str(doc["url"]),
-            "new_url": "",
-            "access": str(doc.get("access") or ""),
-        }
-        expires = _parse_time(doc.get("unshared_at"))
-        if doc.get("is_password_enabled"):
-            # Box never gives a link's password out, and inventing one would put a secret in the job's results
-            record["note"] = (
-                "it had a password, which Box never reveals: share it again in Box with a password"
-            )
-        elif expires is not None and expires <= datetime.now(expires.tzinfo):
-            record["note"] = f"it had expired ({doc['unshared_at']})"
-        else:
-            try:
-                record["new_url"] = self._add_link(kind, item_id, doc, expires)
-            except (BoxSDKError, ValueError) as exc:
-                record["note"] = describe(exc)
-        self.links.append(record)
-
-    def _add_link(self, kind: str, item_id: str, doc: dict[str, Any], expires: datetime | None) -> str:
-        raw = doc.get("permissions")
-        permissions: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        access = doc.get("access") or None
-        if kind == "folder":
-            from box_sdk_gen.managers.shared_links_folders import (
-                AddShareLinkToFolderSharedLink,
-                AddShareLinkToFolderSharedLinkAccessField,
-                AddShareLinkToFolderSharedLinkPermissionsField,
-            )
-
-            folder = self.client.shared_links_folders.add_share_link_to_folder(
-                item_id,
-                "shared_link",
-                shared_link=AddShareLinkToFolderSharedLink(
-                    access=AddShareLinkToFolderSharedLinkAccessField(access) if access else None,
-                    unshared_at=expires,
-                    permissions=AddShareLinkToFolderSharedLinkPermissionsField(
-                        can_download=permissions.get("can_download")
-                    ),
-                ),
-            )
-            return str(folder.shared_link.url) if folder.shared_link else ""
-        from box_sdk_gen.managers.shared_links_files import (
-            AddShareLinkToFileSharedLink,
-            AddShareLinkToFileSharedLinkAccessField,
-            AddShareLinkToFileSharedLinkPermissionsField,
-        )
-
-        file = self.client.shared_links_files.add_share_link_to_file(
-            item_id,
-            "shared_link",
-            shared_link=AddShareLinkToFileSharedLink(
-                access=AddShareLinkToFileSharedLinkAccessField(access) if access else None,
-                unshared_at=expires,
-                permissions=AddShareLinkToFileSharedLinkPermissionsField(
-                    can_download=permissions.get("can_download"), can_edit=permissions.get("can_edit")
-                ),
-            ),
-        )
-        return str(file.shared_link.url) if file.shared_link else ""
-
-    def _not_reapplied(self, path: str, what: str, exc: BaseException) -> None:
-        reason = describe(exc)
-        if isinstance(exc, BoxAPIError) and exc.response_info.status_code == 404:
-            reason = "it no longer exists in Box"
-        self.not_reapplied.append({"path": path, "what": what, "reason": reason})
-
-    def _collaborate(self, kind: str, item_id: str, collab: dict[str, Any], path: str) -> None:
-        from box_sdk_gen.managers.user_collaborations import (
-            CreateCollaborationAccessibleBy,
-            CreateCollaborationAccessibleByTypeField,
-            CreateCollaborationItem,
-            CreateCollaborationItemTypeField,
-            CreateCollaborationRole,
-        )
-
-        who = collab.get("accessible_by") or {}
-        role = str(collab.get("role") or "")
-        if not who.get("id") or not role or role == "owner":
-            return
-        who_type = str(who.get("type") or "user")
-        label = f"collaboration of {who_type} {who.get('name') or who.get('login') or who['id']} ({role})"
-        try:
-            self.client.user_collaborations.create_collaboration(
-                CreateCollaborationItem(type=CreateCollaborationItemTypeField(kind), id=item_id),
-                CreateCollaborationAccessibleBy(
-                    type=CreateCollaborationAccessibleByTypeField(who.get("type", "user")), id=str(who["id"])
-                ),
-                CreateCollaborationRole(role),
-                notify=False,
-            )
-        except BoxAPIError as exc:
-            if exc.response_info.code == "user_already_collaborator":
-                return  # the collaboration is there already (inherited from a folder above)
-            self._not_reapplied(path, label, exc)  # e.g. a user or group that no longer exists
-        except (BoxSDKError, ValueError) as exc:
-            self._not_reapplied(path, label, exc)
-
-    def _apply_metadata(self, kind: str, item_id: str, instance: dict[str, Any], path: str) -> None:
-        scope, template = instance.get("$scope"), instance.get("$template")
-        if not scope or not template:
-            return
-        body = {k: v for k, v in instance.items() if not k.startswith("$")}
-        what = f"metadata {scope}.{template}"
-        try:
-            self._create_instance(kind, item_id, str(scope), str(template), body)
-        except BoxAPIError as exc:
-            if exc.response_info.code != "instance_tuple_not_found" or str(scope) == "global":
-                self._not_reapplied(path, what, exc)
-                return
-            why = self._template_back(str(scope), str(template))
-            if why:
-                self.not_reapplied.append({"path": path, "what": what, "reason": why})
-                return
-            try:
-                self._create_instance(kind, item_id, str(scope), str(template), body)
-            except (BoxSDKError, ValueError) as again:
-                self._not_reapplied(path, what, again)
-        except (BoxSDKError, ValueError) as exc:
-            self._not_reapplied(path, what, exc)
-
-    def _template_back(self, scope: str, template: str) -> str:
-        """'' once the deleted template exists again, else why it does not."""
-        if self.options.recreate_template is None:
-            return (
-                "its template was deleted in Box, and the task does not create deleted templates again "
-                "(a setting of the task)"
-            )
-        if (scope, template) not in self._templates_made:
-            self._templates_made[(scope, template)] = self.options.recreate_template(scope, template) or ""
-        failed = self._templates_made[(scope, template)]
-        return f"its template was deleted in Box and could not be created again: {failed}" if failed else ""
-
-    def _create_instance(
-        self, kind: str, item_id: str, scope: str, template: str, body: dict[str, Any]
-    ) -> None:
-        if kind == "folder":
-            from box_sdk_gen.managers.folder_metadata import CreateFolderMetadataByIdScope
-
-            self.client.folder_metadata.create_folder_metadata_by_id(
-                item_id, CreateFolderMetadataByIdScope(_scope_kind(scope)), template, body
-            )
-        else:
-            from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
-
-            self.client.file_metadata.create_file_metadata_by_id(
-                item_id, CreateFileMetadataByIdScope(_scope_kind(scope)), template, body
-            )
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _copy_name(name: str, number: str) -> str:
@@ -691,21 +400,3 @@ def _copy_name(name: str, number: str) -> str:
     if dot and stem:
         return f"{stem} (version {number}).{ext}"
     return f"{name} (version {number})"
-
-
-def _scope_kind(scope: str) -> str:
-    # Instances carry "enterprise_12345"; the create call takes "enterprise" or "global".
-    return "global" if scope == "global" else "enterprise"
-
-
-def _json_list(node: Node, name: str) -> list[dict[str, Any]]:
-    text = xattr_text(node, name)
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return []
-    if isinstance(value, dict):
-        value = value.get("entries", [])
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
