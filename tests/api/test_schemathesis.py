@@ -28,6 +28,8 @@ SEMANTIC = {
     "POST /api/v1/restores/": "the snapshot, its paths and the destination user must exist in the task",
     "POST /api/v1/exports/": "the snapshot and its paths must exist; a target must be reachable",
     "GET /api/v1/snapshots/{ref}/tree/": "the path must lie inside the snapshot",
+    "GET /api/v1/snapshots/{ref}/versions/": "the snapshot must exist and the path name a file inside it",
+    "POST /api/v1/restores/versions/": "the snapshot, the file and that version of it must be in the backup",
     "GET /api/v1/activity/": "task and activity filters take the account's own values only",
     "GET /api/v1/jobs/": "task and initiator filters take the account's own values only",
     "GET /api/v1/audit/": "'until' must not be before 'since' (nothing could match: said, not shown empty)",
