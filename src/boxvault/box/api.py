@@ -27,6 +27,27 @@ def get_json(
     return data if isinstance(data, dict) else {}
 
 
+def put_json(
+    client: BoxClient,
+    path: str,
+    body: dict[str, Any],
+    params: Mapping[str, str | int | None] | None = None,
+) -> dict[str, Any]:
+    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+    response = client.make_request(
+        FetchOptions(
+            url=client.network_session.base_urls.base_url + path,
+            method="PUT",
+            params=query,
+            data=body,
+            content_type="application/json",
+            response_format=ResponseFormat.JSON,
+        )
+    )
+    data = response.data
+    return data if isinstance(data, dict) else {}
+
+
 def iter_marker_pages(
     client: BoxClient, path: str, params: Mapping[str, str | int | None], limit: int = 1000
 ) -> Iterator[list[dict[str, Any]]]:

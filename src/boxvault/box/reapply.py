@@ -11,6 +11,7 @@ from typing import Any
 from box_sdk_gen import BoxClient
 from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 
+from boxvault.box.api import put_json
 from boxvault.box.restore_base import Options, describe, xattr_text
 from boxvault.engine.tree import Node
 
@@ -95,46 +96,25 @@ class Reapplier:
         self.links.append(record)
 
     def _add_link(self, kind: str, item_id: str, doc: dict[str, Any], expires: datetime | None) -> str:
+        """One request for files and folders alike: `PUT /{files|folders}/{id}` with the link's settings."""
         raw = doc.get("permissions")
         permissions: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        access = doc.get("access") or None
-        if kind == "folder":
-            from box_sdk_gen.managers.shared_links_folders import (
-                AddShareLinkToFolderSharedLink,
-                AddShareLinkToFolderSharedLinkAccessField,
-                AddShareLinkToFolderSharedLinkPermissionsField,
-            )
-
-            folder = self.client.shared_links_folders.add_share_link_to_folder(
-                item_id,
-                "shared_link",
-                shared_link=AddShareLinkToFolderSharedLink(
-                    access=AddShareLinkToFolderSharedLinkAccessField(access) if access else None,
-                    unshared_at=expires,
-                    permissions=AddShareLinkToFolderSharedLinkPermissionsField(
-                        can_download=permissions.get("can_download")
-                    ),
-                ),
-            )
-            return str(folder.shared_link.url) if folder.shared_link else ""
-        from box_sdk_gen.managers.shared_links_files import (
-            AddShareLinkToFileSharedLink,
-            AddShareLinkToFileSharedLinkAccessField,
-            AddShareLinkToFileSharedLinkPermissionsField,
+        # Box takes can_edit on a file's link only
+        wanted = ("can_download", "can_edit") if kind == "file" else ("can_download",)
+        link: dict[str, Any] = {
+            "access": doc.get("access") or None,
+            "unshared_at": expires.isoformat() if expires is not None else None,
+            "permissions": {k: permissions[k] for k in wanted if isinstance(permissions.get(k), bool)}
+            or None,
+        }
+        answer = put_json(
+            self.client,
+            f"/2.0/{kind}s/{item_id}",
+            {"shared_link": {k: v for k, v in link.items() if v is not None}},
+            {"fields": "shared_link"},
         )
-
-        file = self.client.shared_links_files.add_share_link_to_file(
-            item_id,
-            "shared_link",
-            shared_link=AddShareLinkToFileSharedLink(
-                access=AddShareLinkToFileSharedLinkAccessField(access) if access else None,
-                unshared_at=expires,
-                permissions=AddShareLinkToFileSharedLinkPermissionsField(
-                    can_download=permissions.get("can_download"), can_edit=permissions.get("can_edit")
-                ),
-            ),
-        )
-        return str(file.shared_link.url) if file.shared_link else ""
+        shared = answer.get("shared_link")
+        return str(shared.get("url") or "") if isinstance(shared, dict) else ""
 
     def _not_reapplied(self, path: str, what: str, exc: BaseException) -> None:
         reason = describe(exc)
