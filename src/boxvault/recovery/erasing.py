@@ -37,11 +37,6 @@ def user_snapshots(repo: Repository, box_user_id: str) -> list[Snapshot]:
     return repo.list_snapshots(tags=[f"user:{box_user_id}"])
 
 
-def find(repo: Repository, snapshot: Snapshot, path: str) -> Node | None:
-    """The node at absolute ``path`` in the snapshot; None when absent (the root itself is not a node)."""
-    return repo.node_at(snapshot.tree, path)
-
-
 def root_of(snapshot: Snapshot) -> str:
     return (snapshot.paths[0] if snapshot.paths else "/").rstrip("/") or "/"
 
@@ -66,12 +61,12 @@ def targets_for(repo: Repository, snapshots: list[Snapshot], paths: list[str]) -
     seen: set[bytes] = set()
     for snap in snapshots:
         root = root_of(snap)
-        versions = find(repo, snap, f"{root}/{VERSIONS_DIR}")
+        versions = repo.node_at(snap.tree, f"{root}/{VERSIONS_DIR}")
         if versions is None or versions.subtree is None:
             continue
         stored = {n.name for n in repo.load_tree(versions.subtree)}
         for path in paths:
-            node = find(repo, snap, path)
+            node = repo.node_at(snap.tree, path)
             if node is None:
                 continue
             for box_id in _file_ids(repo, node, seen) & stored:
@@ -150,6 +145,6 @@ def still_present(repo: Repository, box_user_id: str, paths: list[str]) -> list[
     found = []
     for snap in user_snapshots(repo, box_user_id):
         for path in paths:
-            if find(repo, snap, path) is not None:
+            if repo.node_at(snap.tree, path) is not None:
                 found.append(f"{snap.short_id}:{path}")
     return found

@@ -111,7 +111,7 @@ def request_erasure(
         whole_user = any(path in roots for path in cleaned)
         if not whole_user:
             for path in cleaned:
-                if not any(erasing.find(repo, s, path) is not None for s in chosen):
+                if not any(repo.node_at(s.tree, path) is not None for s in chosen):
                     where = "any snapshot of this user"
                     if snapshot not in (None, ""):
                         where = f"snapshot {chosen[0].short_id}"

@@ -60,10 +60,8 @@ def _template_maker(ctx: Any, task: Task, conn: Any) -> Any:
 
 def _restore_version(ctx: Any, restorer: BoxRestorer, repo: Any, snapshot: Any, path: str) -> Any:
     """One stored version of one file (params["version"]: its id, its path in the snapshot, "as")."""
-    from boxvault.recovery.erasing import find
-
     wanted = (ctx.job.params or {})["version"]
-    node = find(repo, snapshot, str(wanted["path"]))
+    node = repo.node_at(snapshot.tree, str(wanted["path"]))
     if node is None:
         raise ServiceError(f"version {wanted['id']} of {path} is no longer in this backup")
     ctx.progress(items_total=1, bytes_total=node.size)

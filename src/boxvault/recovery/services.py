@@ -35,12 +35,12 @@ MAX_PATHS = 1000
 EXPORT_KINDS = ("zip", "s3", "azure", "gcs")
 
 
-def _audit(access: Access, job: Job, activity: str, description: str) -> None:
+def audit_request(access: Access, job: Job, activity: str, description: str) -> None:
     """The security-audit row of a restore or export request, in the transaction that queues its job."""
     record(access.account, activity, description, actor=access.user, service="Box", task=job.task_name)
 
 
-def _require(access: Access, operation: Operation, what: str) -> None:
+def require_operation(access: Access, operation: Operation, what: str) -> None:
     from django.core.exceptions import PermissionDenied
 
     if not access.can(operation):
@@ -75,7 +75,7 @@ def start_restore(
     comments: bool = False,
     metadata: bool = False,
 ) -> Job:
-    _require(access, Operation.RESTORE, "restoring")
+    require_operation(access, Operation.RESTORE, "restoring")
     try:
         chosen_mode = Mode(str(mode or ""))
     except ValueError:
@@ -116,12 +116,14 @@ def start_restore(
                 "metadata": bool(metadata),
             },
         )
-        _audit(access, job, Activity.RESTORE, f"Restore of {located.ref} ({chosen_mode.value}) into {where}")
+        audit_request(
+            access, job, Activity.RESTORE, f"Restore of {located.ref} ({chosen_mode.value}) into {where}"
+        )
     return job
 
 
 def start_export(access: Access, snapshot: str, paths: Any, target: Any) -> Job:
-    _require(access, Operation.EXPORT, "exporting")
+    require_operation(access, Operation.EXPORT, "exporting")
     target = dict(target) if isinstance(target, dict) else {}
     kind = str(target.get("kind") or "")
     if kind not in EXPORT_KINDS:
@@ -152,7 +154,7 @@ def start_export(access: Access, snapshot: str, paths: Any, target: Any) -> Job:
             destination=destination,
             params=params,
         )
-        _audit(access, job, Activity.EXPORT, f"Export of {located.ref} to {destination}")
+        audit_request(access, job, Activity.EXPORT, f"Export of {located.ref} to {destination}")
         return job
 
 

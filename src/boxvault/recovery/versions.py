@@ -20,10 +20,10 @@ from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.tree import Node
 from boxvault.jobs import services as jobs
 from boxvault.jobs.models import Job
-from boxvault.recovery.erasing import find, root_of
+from boxvault.recovery.erasing import root_of
+from boxvault.recovery.services import audit_request, require_operation
 from boxvault.recovery.snapshots import BadRequest, clean_path, entry, locate
 from boxvault.security.models import AuditEvent
-from boxvault.security.services import record
 
 AS_CHOICES = ("current", "copy")
 
@@ -56,14 +56,14 @@ class Stored:
 
 def stored_versions(repo: Repository, snapshot: Snapshot, path: str) -> tuple[Node, list[Stored]]:
     """The file at `path` and its stored previous versions, newest first (none: an empty list)."""
-    node = find(repo, snapshot, path)
+    node = repo.node_at(snapshot.tree, path)
     if node is None:
         raise BadRequest(f"{path} is not in this snapshot")
     if node.type != "file" or node_kind(node) not in ("file", "file_version"):
         raise BadRequest(f"{path} is not a file: only files have versions")
     box_id = xattr_text(node, "box.id") or ""
     folder_path = f"{root_of(snapshot)}/{VERSIONS_DIR}/{box_id}"
-    folder = find(repo, snapshot, folder_path) if box_id else None
+    folder = repo.node_at(snapshot.tree, folder_path) if box_id else None
     if folder is None or folder.subtree is None:
         return node, []
     stored = [
@@ -75,7 +75,7 @@ def stored_versions(repo: Repository, snapshot: Snapshot, path: str) -> tuple[No
 
 def files_with_versions(repo: Repository, snapshot: Snapshot) -> set[str]:
     """Box ids of the files whose previous versions this snapshot holds (one tree read)."""
-    folder = find(repo, snapshot, f"{root_of(snapshot)}/{VERSIONS_DIR}")
+    folder = repo.node_at(snapshot.tree, f"{root_of(snapshot)}/{VERSIONS_DIR}")
     if folder is None or folder.subtree is None:
         return set()
     return {n.name for n in repo.load_tree(folder.subtree)}
@@ -94,10 +94,7 @@ def start_version_restore(access: Access, ref: str, path: Any, version_id: Any, 
     """Queue the restore of one stored version of one file into the source user's Box, as its current
     version (`as_="current"`) or as a copy beside it (`"copy"`); the security audit row in the same
     transaction."""
-    from django.core.exceptions import PermissionDenied
-
-    if not access.can(Operation.RESTORE):
-        raise PermissionDenied("your role does not allow restoring")
+    require_operation(access, Operation.RESTORE, "restoring")
     if as_ not in AS_CHOICES:
         raise BadRequest("as must be current or copy")
     if not isinstance(path, str) or not isinstance(version_id, str) or not version_id.strip():
@@ -134,12 +131,10 @@ def start_version_restore(access: Access, ref: str, path: Any, version_id: Any, 
                 "version": {"id": chosen.id, "path": chosen.path, "as": as_},
             },
         )
-        record(
-            access.account,
+        audit_request(
+            access,
+            job,
             AuditEvent.Activity.RESTORE,
             f"Restore of {label} of {clean} from {located.ref} into {where}",
-            actor=access.user,
-            service="Box",
-            task=job.task_name,
         )
     return job
