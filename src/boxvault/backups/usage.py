@@ -122,10 +122,11 @@ def compute(task: Task) -> dict[str, Any]:
             for snap in snaps:
                 _walk(repo, snap.tree, seen, blobs, skip)
             other_blobs |= blobs
-            vseen: set[bytes] = set()
+            own_versions: set[tuple[str, bytes]] = set()
             for vtree in skip:
-                _walk(repo, vtree, vseen, version_blobs)
-                _walk(repo, vtree, seen, blobs)
+                _walk(repo, vtree, seen, own_versions)  # each tree read once, as for the rest
+            version_blobs |= own_versions
+            blobs |= own_versions
             if vtrees.get(newest.id) is not None:
                 held, size = _count(repo, vtrees[newest.id])
                 versions_held, versions_bytes = versions_held + held, versions_bytes + size

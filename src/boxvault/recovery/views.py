@@ -142,7 +142,9 @@ def browse(request: HttpRequest, ref: str) -> HttpResponse:
             entries = children(located, path)
         except BadRequest as exc:
             return _bad(request, str(exc))
-        with_versions = versions.files_with_versions(located.repo, located.snapshot)
+        # one tree read, and only where a file could have versions
+        has_files = any(e["type"] == "file" and e["box_id"] for e in entries)
+        with_versions = versions.files_with_versions(located.repo, located.snapshot) if has_files else set()
         for e in entries:
             e["has_versions"] = bool(e["box_id"]) and e["box_id"] in with_versions
         # object lock: the exact retain-until date stored with the snapshot file (one S3 request set)
