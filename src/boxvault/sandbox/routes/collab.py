@@ -40,28 +40,23 @@ async def create_collaboration(request: Request) -> Response:
         raise bad_request(f"'role' must be one of {', '.join(ROLES)}")
     item = items.get_item(store, actor.id, ref_id(body, "item"), str(item_ref["type"]))
     items.require(store, actor.id, item, "edit")
-    if grantee.get("type") == "group":
-        return _collaborate_group(request, store, actor.id, item, str(grantee.get("id") or ""), role)
-    user: Row | None = None
-    if grantee.get("id") is not None:
-        raw = str(grantee["id"])
-        user = store.user(int(raw)) if is_id(raw) else None
-    elif isinstance(grantee.get("login"), str):
-        user = store.one("SELECT * FROM users WHERE login = ? AND deleted = 0", grantee["login"])
-    if user is None:
-        raise not_found("user")
-    if int(user["id"]) == int(item["owner_id"]):
+    # a group collaboration is a row with group_id set and user_id 0
+    user_id, group_id = _grantee(store, grantee)
+    if user_id == int(item["owner_id"]):
         raise BoxError(400, "user_already_collaborator", "The owner is already a collaborator of the item")
     with store.tx():
         if store.scalar(
-            "SELECT 1 FROM collaborations WHERE item_id = ? AND user_id = ?", item["id"], user["id"]
+            "SELECT 1 FROM collaborations WHERE item_id = ? AND user_id = ? AND group_id IS ?",
+            item["id"],
+            user_id,
+            group_id,
         ):
-            raise BoxError(400, "user_already_collaborator", "User is already a collaborator")
+            raise BoxError(400, "user_already_collaborator", "User or group is already a collaborator")
         now = now_iso()
         cur = store.db.execute(
-            "INSERT INTO collaborations (item_id, user_id, role, created_by, created_at, modified_at) "
-            "VALUES (?,?,?,?,?,?)",
-            (item["id"], user["id"], role, actor.id, now, now),
+            "INSERT INTO collaborations (item_id, user_id, group_id, role, created_by, created_at, "
+            "modified_at) VALUES (?,?,?,?,?,?,?)",
+            (item["id"], user_id, group_id, role, actor.id, now, now),
         )
         items.record(store, "COLLAB_ADD_COLLABORATOR", int(item["id"]), actor.id)
     c = store.one("SELECT * FROM collaborations WHERE id = ?", cur.lastrowid)
@@ -69,29 +64,22 @@ async def create_collaboration(request: Request) -> Response:
     return ok(renderer.collaboration(c), 201)
 
 
-def _collaborate_group(
-    request: Request, store: Store, actor_id: int, item: Row, raw: str, role: str
-) -> Response:
-    _, _, renderer = context(request)
-    group = store.one("SELECT * FROM groups WHERE id = ?", int(raw)) if is_id(raw) else None
-    if group is None:
-        raise not_found("group")
-    with store.tx():
-        if store.scalar(
-            "SELECT 1 FROM collaborations WHERE item_id = ? AND group_id = ?", item["id"], group["id"]
-        ):
-            raise BoxError(400, "user_already_collaborator", "The group is already a collaborator")
-        now = now_iso()
-        cur = store.db.execute(
-            "INSERT INTO collaborations (item_id, user_id, group_id, role, created_by, created_at, "
-            "modified_at) VALUES (?,0,?,?,?,?,?)",
-            (item["id"], group["id"], role, actor_id, now, now),
-        )
-        items.record(store, "COLLAB_ADD_COLLABORATOR", int(item["id"]), actor_id)
-    c = store.one("SELECT * FROM collaborations WHERE id = ?", cur.lastrowid)
-    if c is None:
-        raise not_found("collaboration")
-    return ok(renderer.collaboration(c), 201)
+def _grantee(store: Store, grantee: dict[str, Any]) -> tuple[int, int | None]:
+    """(user id, group id) of `accessible_by`: a user by id or login, or a group by id."""
+    raw = str(grantee.get("id") or "")
+    if grantee.get("type") == "group":
+        group = store.one("SELECT * FROM groups WHERE id = ?", int(raw)) if is_id(raw) else None
+        if group is None:
+            raise not_found("group")
+        return 0, int(group["id"])
+    user: Row | None = None
+    if raw:
+        user = store.user(int(raw)) if is_id(raw) else None
+    elif isinstance(grantee.get("login"), str):
+        user = store.one("SELECT * FROM users WHERE login = ? AND deleted = 0", grantee["login"])
+    if user is None:
+        raise not_found("user")
+    return int(user["id"]), None
 
 
 async def get_collaboration(request: Request) -> Response:
