@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,22 @@ def _template_maker(ctx: Any, task: Task, conn: Any) -> Any:
     return make
 
 
-def _restore_version(ctx: Any, restorer: BoxRestorer, repo: Any, snapshot: Any, path: str) -> Any:
-    """One stored version of one file (params["version"]: its id, its path in the snapshot, "as")."""
-    wanted = (ctx.job.params or {})["version"]
-    node = repo.node_at(snapshot.tree, str(wanted["path"]))
-    if node is None:
-        raise ServiceError(f"version {wanted['id']} of {path} is no longer in this backup")
-    ctx.progress(items_total=1, bytes_total=node.size)
-    root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
-    outcome = restorer.restore_version(path[len(root) + 1 :], node, as_copy=wanted.get("as") == "copy")
-    return outcome
+def _reporter(ctx: Any) -> Callable[[Outcome], None]:
+    """Each item's outcome as a line of the job's log, and the job's counters."""
+    done = {"items": 0, "bytes": 0, "failed": 0}
+
+    def on_item(outcome: Outcome) -> None:
+        done["items"] += 1
+        done["bytes"] += outcome.size if outcome.action in ("created", "new_version") else 0
+        level = "info"
+        text = f"{outcome.action}: {outcome.path}"
+        if outcome.action == "failed":
+            done["failed"] += 1
+            level, text = "warning", f"failed: {outcome.path}: {outcome.error}"
+        ctx.log(text, level)
+        ctx.progress(items_done=done["items"], items_failed=done["failed"], bytes_done=done["bytes"])
+
+    return on_item
 
 
 @handler("restore")
@@ -83,19 +90,7 @@ def run_restore_job(ctx: Any) -> None:
         destination = params.get("destination") or {}
         conn = open_connection(task)
         client = conn.as_user(str(destination.get("box_user_id") or ctx.job.box_user_id))
-        done = {"items": 0, "bytes": 0, "failed": 0}
-
-        def on_item(outcome: Outcome) -> None:
-            done["items"] += 1
-            done["bytes"] += outcome.size if outcome.action in ("created", "new_version") else 0
-            level = "info"
-            text = f"{outcome.action}: {outcome.path}"
-            if outcome.action == "failed":
-                done["failed"] += 1
-                level, text = "warning", f"failed: {outcome.path}: {outcome.error}"
-            ctx.log(text, level)
-            ctx.progress(items_done=done["items"], items_failed=done["failed"], bytes_done=done["bytes"])
-
+        on_item = _reporter(ctx)
         options = Options(
             recreate_template=_template_maker(ctx, task, conn) if task.recreate_metadata_templates else None,
             mode=Mode(params.get("mode") or "non_destructive"),
@@ -140,23 +135,29 @@ def run_restore_job(ctx: Any) -> None:
         ctx.progress(message=f"Restored {report.items} item(s) into Box")
 
 
+VERSION_DONE = {
+    "promoted": "made current again in Box",
+    "new_version": "uploaded as the current version",
+    "unchanged": "already the current version in Box: nothing to do",
+}
+
+
 def _run_version_restore(ctx: Any, task: Task, repo: Any, snapshot: Any, path: str) -> None:
-    with repo:
-        conn = open_connection(task)
-        client = conn.as_user(str(ctx.job.box_user_id))
-
-        def on_item(outcome: Outcome) -> None:
-            if outcome.action == "failed":
-                ctx.log(f"failed: {outcome.path}: {outcome.error}", "warning")
-            else:
-                ctx.log(f"{outcome.action}: {outcome.path}")
-            done = outcome.size if outcome.action in ("created", "new_version") else 0
-            ctx.progress(items_done=1, items_failed=int(outcome.action == "failed"), bytes_done=done)
-
-        options = Options(mode=Mode.REPLACE, folder_id="0")
-        restorer = BoxRestorer(client, repo.open_file, options, on_item=on_item, cancelled=ctx.cancelled)
-        outcome = _restore_version(ctx, restorer, repo, snapshot, path)
+    """One stored version of one file (params["version"]: its id, its path in the snapshot, "as")."""
     wanted = (ctx.job.params or {})["version"]
+    as_copy = wanted.get("as") == "copy"
+    with repo:
+        node = repo.node_at(snapshot.tree, str(wanted["path"]))
+        if node is None:
+            raise ServiceError(f"version {wanted['id']} of {path} is no longer in this backup")
+        ctx.progress(items_total=1, bytes_total=node.size)
+        client = open_connection(task).as_user(str(ctx.job.box_user_id))
+        options = Options(mode=Mode.REPLACE, folder_id="0")
+        restorer = BoxRestorer(
+            client, repo.open_file, options, on_item=_reporter(ctx), cancelled=ctx.cancelled
+        )
+        root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
+        outcome = restorer.restore_version(path[len(root) + 1 :], node, as_copy=as_copy)
     ctx.set_result(
         items=1,
         bytes=outcome.size if outcome.action in ("created", "new_version") else 0,
@@ -165,18 +166,12 @@ def _run_version_restore(ctx: Any, task: Task, repo: Any, snapshot: Any, path: s
         version=str(wanted["id"]),
         action=outcome.action,
         file_id=outcome.box_id,
-        mode="version_" + str(wanted.get("as") or "current"),
+        mode="version_" + ("copy" if as_copy else "current"),
     )
     if outcome.action == "failed":
         raise ServiceError(f"the version could not be restored: {outcome.error}")
-    what = {"promoted": "made current again in Box", "new_version": "uploaded as the current version"}.get(
-        outcome.action, "restored"
-    )
-    if outcome.action == "created":
-        what = "restored as a copy" if wanted.get("as") == "copy" else "restored as the file"
-    if outcome.action == "unchanged":
-        what = "already the current version in Box: nothing to do"
-    ctx.progress(message=f"Version {wanted['id']} {what}")
+    copy_or_file = "restored as a copy" if as_copy else "restored as the file"
+    ctx.progress(message=f"Version {wanted['id']} {VERSION_DONE.get(outcome.action, copy_or_file)}")
 
 
 def exports_dir() -> Path:
