@@ -11,33 +11,18 @@ from box_sdk_gen.client import BoxClient
 from box_sdk_gen.networking.fetch_options import FetchOptions, ResponseFormat
 
 
-def get_json(
-    client: BoxClient, path: str, params: Mapping[str, str | int | None] | None = None
-) -> dict[str, Any]:
-    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-    response = client.make_request(
-        FetchOptions(
-            url=client.network_session.base_urls.base_url + path,
-            method="GET",
-            params=query,
-            response_format=ResponseFormat.JSON,
-        )
-    )
-    data = response.data
-    return data if isinstance(data, dict) else {}
-
-
-def put_json(
+def _request_json(
     client: BoxClient,
+    method: str,
     path: str,
-    body: dict[str, Any],
-    params: Mapping[str, str | int | None] | None = None,
+    params: Mapping[str, str | int | None] | None,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     query = {k: str(v) for k, v in (params or {}).items() if v is not None}
     response = client.make_request(
         FetchOptions(
             url=client.network_session.base_urls.base_url + path,
-            method="PUT",
+            method=method,
             params=query,
             data=body,
             content_type="application/json",
@@ -46,6 +31,21 @@ def put_json(
     )
     data = response.data
     return data if isinstance(data, dict) else {}
+
+
+def get_json(
+    client: BoxClient, path: str, params: Mapping[str, str | int | None] | None = None
+) -> dict[str, Any]:
+    return _request_json(client, "GET", path, params)
+
+
+def put_json(
+    client: BoxClient,
+    path: str,
+    body: dict[str, Any],
+    params: Mapping[str, str | int | None] | None = None,
+) -> dict[str, Any]:
+    return _request_json(client, "PUT", path, params, body)
 
 
 def iter_marker_pages(
