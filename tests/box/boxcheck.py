@@ -106,9 +106,10 @@ def file_sha1(path: Path) -> str:
 
 
 def snapshot_nodes(
-    repo_path: str, password: str, snapshot_id: str
+    repo_path: str, password: str, snapshot_id: str, *, trash: bool = False
 ) -> dict[str, tuple[str, dict[str, bytes]]]:
-    """box.id -> (path, extended attributes) of every file node, read with the engine's reader."""
+    """box.id -> (path, extended attributes) of every file node, read with the engine's reader; those
+    under `.box-trash` (the user's Box trash) only with `trash`, and then only those."""
     from boxvault.engine.repository import Repository
     from boxvault.engine.storage import open_backend
 
@@ -118,6 +119,8 @@ def snapshot_nodes(
         out: dict[str, tuple[str, dict[str, bytes]]] = {}
         for path, node in repo.walk(snap):
             attrs = dict(node.extended_attributes)
+            if "/.box-trash/" in path and not trash or trash and "/.box-trash/" not in path:
+                continue
             if node.type == "file" and attrs.get("box.type") == b"file":
                 out[attrs["box.id"].decode()] = (path, attrs)
         return out

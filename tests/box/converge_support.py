@@ -90,6 +90,8 @@ def read_snapshot(repo_path: Path, snapshot_id: str, login: str) -> Stored:
             kind = attrs.get("box.type", b"").decode()
             if kind not in ("file", "folder", "web_link") or not path.startswith(prefix):
                 continue
+            if path.startswith(f"{prefix}.box-trash/"):
+                continue  # the trash as last backed up (test_trash.py), not the live tree converging
             digest = None
             if kind == "file":
                 h = hashlib.sha1(usedforsecurity=False)

@@ -136,6 +136,15 @@ def test_full_backup_restore_incremental_and_no_change(
     ids = change["ids"]
     gone = set(ids["trashed"]) | set(ids["deleted"])
     assert gone and not gone & set(seen_paths)
+    # a trashed file stays in the snapshot, under .box-trash, as the first backup held it
+    in_trash = {
+        fid: path
+        for uid, snap in snaps2.items()
+        for fid, (path, _) in snapshot_nodes(
+            repo_env["RESTIC_REPOSITORY"], PASSWORD, snap["id"], trash=True
+        ).items()
+    }
+    assert set(ids["trashed"]) <= set(in_trash) and not set(ids["deleted"]) & set(in_trash)
     for fid in ids["renames"] + ids["moves"]:
         assert fid in seen_paths
     assert ids["renames"] or ids["moves"]
@@ -168,6 +177,7 @@ def test_full_backup_restore_incremental_and_no_change(
     assert set(api) == {
         "GET /2.0/users",
         "GET /2.0/folders/{folder_id}/items",
+        "GET /2.0/folders/trash/items",
         "GET /2.0/metadata_templates/enterprise",
         "GET /2.0/metadata_templates/global",
     }, api

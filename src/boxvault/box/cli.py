@@ -139,6 +139,10 @@ def backup(
     versions: Annotated[
         bool, typer.Option("--versions/--no-versions", help="also keep Box's previous versions of each file")
     ] = False,
+    trash: Annotated[
+        bool,
+        typer.Option("--trash/--no-trash", help="keep what is in each user's Box trash (as last backed up)"),
+    ] = True,
     full_walk: Annotated[
         bool, typer.Option("--full-walk", help="list every user's tree even when its events show no change")
     ] = False,
@@ -203,6 +207,7 @@ def backup(
         use_events=not full_walk,
         full_walk_days=full_walk_days,
         versions=versions,
+        trash=trash,
         checkpoint_seconds=checkpoint_seconds,
     )
     try:

@@ -197,6 +197,14 @@ class OldEntries:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def place_of(self, item_id: str, item_type: str) -> str | None:
+        """The path of an item, live or already in the trash (trash.py), in the previous snapshot."""
+        row = self._db.execute(
+            "SELECT path FROM rows WHERE item_id = ? AND item_type IN (?, ?) ORDER BY rowid DESC LIMIT 1",
+            (item_id, item_type, "trashed_" + item_type),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def exact(self, path: str) -> Iterator[CatalogEntry]:
         return self._rows("SELECT row FROM rows WHERE path = ? ORDER BY rowid", (path,))
 

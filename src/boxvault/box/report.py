@@ -31,6 +31,8 @@ class UserReport:
     downloaded_bytes: int = 0
     reused: int = 0  # files whose blob list was reused (already in the repository)
     versions: int = 0  # previous Box versions kept (with --versions)
+    trashed: int = 0  # items kept under .box-trash (what is in the user's Box trash, with what it holds)
+    trash_missed: int = 0  # items in the Box trash that no backup saw before they were trashed
     failed: int = 0
     duration: float = 0.0
     listing_pages: int = 0

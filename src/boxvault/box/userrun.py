@@ -19,12 +19,12 @@ from boxvault.box.model import EPOCH
 from boxvault.box.placement import lookup_item
 from boxvault.box.report import FAILED, UserReport
 from boxvault.box.spool import Spool
+from boxvault.box.trashing import Trashing
 from boxvault.box.userstate import _node_meta, user_tags
-from boxvault.box.walking import Walking
 from boxvault.engine.gojson import format_datetime
 
 
-class UserBackup(Walking):
+class UserBackup(Trashing):
     def _events_check(self) -> tuple[bool, str | None, float, list[dict[str, Any]] | None]:
         """(unchanged since the parent snapshot?, position to save with this run's snapshot, time of
         the last full walk, the events since the parent snapshot when only the folders they name
@@ -178,6 +178,8 @@ class UserBackup(Walking):
             for path in self.placements.settle(lookup_item(self.client), self._entries.count):
                 builder.remove(f"{self.root}/{path}")
                 report.relocated += 1
+            if not self._stopping():
+                self._capture_trash(builder)
             if self._stopping():
                 raise InterruptedError("stopped")
             snapshot_id = str(builder.commit())

@@ -43,6 +43,7 @@ class BackupOptions:
     user_workers: int = 2
     metadata: bool = True  # capture metadata instances (one request per new/changed item)
     versions: bool = False  # also keep Box's previous versions of each file
+    trash: bool = True  # keep what is in the user's Box trash, as the previous snapshot held it (trash.py)
     use_events: bool = True  # skip users whose events stream shows no change since their last snapshot
     full_walk_days: float = 7.0  # but list everything at least this often (what events do not report)
     refresh_extras: bool = False  # ask for every item's collaborations/comments/metadata again
@@ -189,6 +190,8 @@ class UserState:
         """A row taken over from the parent snapshot, in the report (under `_lock` while threads run)."""
         if e.item_type == "folder":
             self.report.folders += 1
+        elif e.item_type.startswith("trashed_"):
+            self.report.trashed += 1
         elif e.item_type == "file_version":
             self.report.versions += 1
         else:

@@ -15,6 +15,7 @@ from boxvault.box.model import BoxItem
 from boxvault.box.postorder import PostOrder
 from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.storing import Storing
+from boxvault.box.trash import TRASH_DIR
 from boxvault.box.userstate import RootUnavailable
 from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, is_gone, walk
 from boxvault.engine.builder import SnapshotBuilder
@@ -150,6 +151,8 @@ class Walking(Storing):
                 return
             # nothing changed in this folder itself: its children are the previous tree's
             for node in self.repo.load_tree(subtree):
+                if not path and node.name == TRASH_DIR:
+                    continue  # the trash is taken again after the walk (trashing.py)
                 path_ = rel(path, node.name)
                 fid = box_id(node)
                 if node.type == "dir" and fid is not None and fid in plan.descend:
