@@ -48,6 +48,15 @@ def put_json(
     return _request_json(client, "PUT", path, params, body)
 
 
+def post_json(
+    client: BoxClient,
+    path: str,
+    body: dict[str, Any],
+    params: Mapping[str, str | int | None] | None = None,
+) -> dict[str, Any]:
+    return _request_json(client, "POST", path, params, body)
+
+
 def iter_marker_pages(
     client: BoxClient, path: str, params: Mapping[str, str | int | None], limit: int = 1000
 ) -> Iterator[list[dict[str, Any]]]:

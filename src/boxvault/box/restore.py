@@ -35,6 +35,7 @@ from box_sdk_gen.managers.uploads import (
     UploadFileVersionAttributes,
 )
 
+from boxvault.box.api import post_json
 from boxvault.box.reapply import Reapplier
 from boxvault.box.restore_base import (
     CHUNK_THRESHOLD,
@@ -52,6 +53,7 @@ from boxvault.box.restore_base import (
     xattr_text,
     xattr_time,
 )
+from boxvault.box.trash import TRASH_DIR, original_rel
 from boxvault.engine.tree import Node
 
 # what the portal and the CLI import from here
@@ -90,6 +92,8 @@ class BoxRestorer:
         self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
         self._listings: dict[str, dict[str, ListedEntry]] = {}  # Box folder id -> name -> entry
         self.reapply = Reapplier(client, options)
+        self._trash_places: dict[str, str] = {}  # ".box-trash/<name>" -> the path it was trashed from
+        self._untrashed: set[str] = set()  # ".box-trash/<name>" Box restored from its trash
 
     # --- listing and folders
     def _listing(self, folder_id: str) -> dict[str, ListedEntry]:
@@ -176,7 +180,13 @@ class BoxRestorer:
             kind = node_kind(node)
             if rel == VERSIONS_DIR or rel.startswith(VERSIONS_DIR + "/") or kind == "file_version":
                 continue  # older versions are browsed and exported, never written back as live items
-            outcome = self._restore_one(rel, node, kind)
+            if rel == TRASH_DIR or rel.startswith(TRASH_DIR + "/"):
+                outcome_ = self._from_trash(rel, node, kind) if self.options.trash else None
+                if outcome_ is None:
+                    continue
+                outcome = outcome_
+            else:
+                outcome = self._restore_one(rel, node, kind)
             report.outcomes.append(outcome)
             report.items += 1
             if outcome.action == "failed":
@@ -187,6 +197,44 @@ class BoxRestorer:
                 report.bytes += outcome.size
             self.on_item(outcome)
         return report
+
+    def _from_trash(self, rel: str, node: Node, kind: str) -> Outcome | None:
+        """An item of `.box-trash` (or something it held) back where it was trashed from; None: nothing to
+        do (the trash folder itself, or an item Box's restore-from-trash already brought back)."""
+        parts = rel.split("/", 2)
+        if len(parts) < 2:
+            return None
+        top = "/".join(parts[:2])
+        if top in self._untrashed:
+            return None  # back with the folder Box restored
+        if len(parts) == 2:
+            self._trash_places[top] = original_rel(node, "") or parts[1]
+            if self.options.untrash:
+                done = self._untrash(top, node, kind)
+                if done is not None:
+                    return done
+        base = self._trash_places.get(top)
+        if base is None:
+            return None  # its trashed item was not restored (not selected)
+        return self._restore_one(base + rel[len(top) :], node, kind)
+
+    def _untrash(self, rel: str, node: Node, kind: str) -> Outcome | None:
+        """Box's restore-from-trash for the item; None when Box cannot (purged, a name taken): upload."""
+        box_id = xattr_text(node, "box.id") or ""
+        endpoint = {"file": "files", "folder": "folders", "web_link": "web_links"}.get(kind)
+        if not box_id or endpoint is None:
+            return None
+        try:
+            post_json(self.client, f"/2.0/{endpoint}/{box_id}", {})
+        except BoxAPIError as exc:
+            if exc.response_info.status_code in (400, 403, 404, 409):
+                return None  # no longer in Box's trash, or its place is taken: the stored copy goes back
+            raise
+        self._untrashed.add(rel)
+        self._listings.clear()  # what Box put back is in folders listed before
+        return Outcome(
+            path=self._trash_places[rel], kind=kind, action="untrashed", box_id=box_id, size=node.size
+        )
 
     def _restore_one(self, rel: str, node: Node, kind: str) -> Outcome:
         parent_rel, _, name = rel.rpartition("/")

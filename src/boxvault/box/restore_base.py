@@ -39,6 +39,12 @@ class Options:
     # None: the task does not allow it
     recreate_template: Callable[[str, str], str | None] | None = None
     chunk_threshold: int = CHUNK_THRESHOLD
+    # items kept from the user's Box trash (below .box-trash, box/trash.py) go back to where they were
+    # trashed from; only when the selection names them (a whole user's restore brings back what was live)
+    trash: bool = False
+    # and Box's own restore-from-trash is tried first (same user, in place): the item keeps its id,
+    # versions, comments and links; an upload to its original path when Box no longer has it
+    untrash: bool = False
 
 
 @dataclass

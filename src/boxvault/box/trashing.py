@@ -41,8 +41,8 @@ class Trashing(Walking):
                     self.report.trash_missed += 1
                     continue
                 if not added:
-                    attrs = {"box.type": b"trash"}
-                    builder.add_dir(f"{self.root}/{TRASH_DIR}", meta=_node_meta(EPOCH, EPOCH, attrs))
+                    # no box.* attributes (as .box-versions): not a Box item; a fixed time keeps it stable
+                    builder.add_dir(f"{self.root}/{TRASH_DIR}", meta=_node_meta(EPOCH, EPOCH, {}))
                     added = True
                 assert was is not None
                 name = node_name(item, taken)

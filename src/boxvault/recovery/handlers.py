@@ -12,6 +12,7 @@ from django.conf import settings
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
 from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
+from boxvault.box.trash import TRASH_DIR
 from boxvault.core.errors import ServiceError
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
@@ -91,11 +92,18 @@ def run_restore_job(ctx: Any) -> None:
         conn = open_connection(task)
         client = conn.as_user(str(destination.get("box_user_id") or ctx.job.box_user_id))
         on_item = _reporter(ctx)
+        mode = Mode(params.get("mode") or "non_destructive")
+        folder_id = str(destination.get("folder_id") or "0")
+        same_user = str(destination.get("box_user_id") or ctx.job.box_user_id) == str(ctx.job.box_user_id)
+        trash = _selects_trash(snapshot, include)
         options = Options(
             recreate_template=_template_maker(ctx, task, conn) if task.recreate_metadata_templates else None,
-            mode=Mode(params.get("mode") or "non_destructive"),
+            mode=mode,
             restored_folder_name=_now().strftime("Restored %Y-%m-%d %H:%M"),  # UTC, the portal clock
-            folder_id=str(destination.get("folder_id") or "0"),
+            folder_id=folder_id,
+            trash=trash,
+            # in place for the same user: Box's own restore-from-trash (the item keeps its id and history)
+            untrash=trash and same_user and folder_id == "0" and mode is not Mode.NON_DESTRUCTIVE,
             collaborations=bool(params.get("collaborations")),
             shared_links=bool(params.get("shared_links")),
             comments=bool(params.get("comments")),
@@ -133,6 +141,14 @@ def run_restore_job(ctx: Any) -> None:
     else:
         # the card and the e-mail show the job's message: "restoring" would stay after the end
         ctx.progress(message=f"Restored {report.items} item(s) into Box")
+
+
+def _selects_trash(snapshot: Any, include: list[str]) -> bool:
+    """Does the selection name the user's kept Box trash (or items in it)? Only then does the restore put
+    trashed items back: restoring a whole user brings back what was live."""
+    root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
+    trash = f"{root}/{TRASH_DIR}"
+    return any(p.rstrip("/") == trash or p.startswith(trash + "/") for p in include or [])
 
 
 VERSION_DONE = {

@@ -261,4 +261,11 @@ def entry(path: str, node: Node) -> dict[str, Any]:
         "modified": node.mtime_dt.isoformat(),
         "box_id": xattr_text(node, "box.id") or "",
         "sha1": xattr_text(node, "box.sha1") or "",
+        # an item of the user's Box trash (box/trash.py): when it went there, as Box said
+        "trashed_at": _minute(xattr_text(node, "box.trashed_at")),
     }
+
+
+def _minute(text: str | None) -> str:
+    """'2026-12-04T08:50:12-08:00' -> '2026-12-04 08:50' (Box's own clock, as the Box web app shows it)."""
+    return f"{text[:10]} {text[11:16]}" if text and len(text) >= 16 else ""
