@@ -9,7 +9,9 @@ Order, all under one exclusive repository lock (the caller takes it; see docs/re
 3. check the result: no remaining snapshot of the user has any of the paths.
 
 Box keeps a file's previous versions under ``/<login>/.box-versions/<file id>/`` when the task backs them up:
-erasing a file erases its stored previous versions too (their folder is found by the file's Box id).
+erasing a file erases its stored previous versions too (their folder is found by the file's Box id), and
+its copies in the kept Box trash (``/<login>/.box-trash/``, found by Box id) in later snapshots; erasing
+something in the kept trash erases it where it lived before it was trashed, in earlier snapshots.
 A blob shared with a file that is *not* erased stays: it is that file's content too.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxvault.box.restore import VERSIONS_DIR, xattr_text
+from boxvault.box.trash import TRASH_DIR, original_rel
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.tree import Node
@@ -54,23 +57,60 @@ def _file_ids(repo: Repository, node: Node, seen: set[bytes]) -> set[str]:
     return ids
 
 
+def _matches(repo: Repository, subtree: bytes, ids: set[str], memo: dict[bytes, list[str]]) -> list[str]:
+    """Paths (relative to `subtree`) of the outermost nodes whose Box id is in `ids`."""
+    found = memo.get(subtree)
+    if found is not None:
+        return found
+    found = []
+    for child in repo.load_tree(subtree):
+        if (xattr_text(child, "box.id") or "") in ids:
+            found.append(child.name)
+        elif child.type == "dir" and child.subtree is not None:
+            found.extend(f"{child.name}/{rel}" for rel in _matches(repo, child.subtree, ids, memo))
+    memo[subtree] = found
+    return found
+
+
+def _trashed_from(repo: Repository, snap: Snapshot, path: str) -> str | None:
+    """For a path inside the kept Box trash (``/<login>/.box-trash/<item>/...``): where it lived before it
+    was trashed (``/<login>/<original path>/...``), as earlier snapshots hold it."""
+    root = root_of(snap)
+    prefix = f"{root}/{TRASH_DIR}/"
+    if not path.startswith(prefix):
+        return None
+    top, _, below = path[len(prefix) :].partition("/")
+    node = repo.node_at(snap.tree, prefix + top)
+    original = original_rel(node, below) if node is not None else None
+    return f"{root}/{original}" if original else None
+
+
 def targets_for(repo: Repository, snapshots: list[Snapshot], paths: list[str]) -> list[str]:
-    """The literal paths to erase: each path, and the previous-versions folder of every file it names or
-    holds (``/<login>/.box-versions/<file id>``)."""
+    """The literal paths to erase: each path; where a path in the kept Box trash lived before it was
+    trashed; and in every snapshot, the previous-versions folder (``/<login>/.box-versions/<file id>``)
+    and the copy in the kept trash (``/<login>/.box-trash/...``) of every item it names or holds."""
     patterns = set(paths)
     seen: set[bytes] = set()
+    ids: set[str] = set()
     for snap in snapshots:
-        root = root_of(snap)
-        versions = repo.node_at(snap.tree, f"{root}/{VERSIONS_DIR}")
-        if versions is None or versions.subtree is None:
-            continue
-        stored = {n.name for n in repo.load_tree(versions.subtree)}
         for path in paths:
             node = repo.node_at(snap.tree, path)
             if node is None:
                 continue
-            for box_id in _file_ids(repo, node, seen) & stored:
-                patterns.add(f"{root}/{VERSIONS_DIR}/{box_id}")
+            ids |= _file_ids(repo, node, seen)
+            before = _trashed_from(repo, snap, path)
+            if before is not None:
+                patterns.add(before)
+    memo: dict[bytes, list[str]] = {}
+    for snap in snapshots:
+        root = root_of(snap)
+        versions = repo.node_at(snap.tree, f"{root}/{VERSIONS_DIR}")
+        if versions is not None and versions.subtree is not None:
+            stored = {n.name for n in repo.load_tree(versions.subtree)}
+            patterns |= {f"{root}/{VERSIONS_DIR}/{box_id}" for box_id in ids & stored}
+        trash = repo.node_at(snap.tree, f"{root}/{TRASH_DIR}")
+        if trash is not None and trash.subtree is not None and ids:
+            patterns |= {f"{root}/{TRASH_DIR}/{rel}" for rel in _matches(repo, trash.subtree, ids, memo)}
     return sorted(patterns)
 
 
