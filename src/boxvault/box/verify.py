@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from boxvault.box.catalog import CatalogDiff, CatalogEntry, SnapshotRef
 from boxvault.box.restore import node_kind, xattr_text
+from boxvault.box.trash import TRASH_DIR, TRASHED
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 
@@ -55,11 +56,14 @@ def user_of(snapshot: Snapshot) -> str:
 def entries_from_tree(repo: Repository, snapshot: Snapshot) -> Iterator[CatalogEntry]:
     """The catalog entries of a snapshot, read back from its nodes' `box.*` attributes."""
     root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
+    trash = f"{root}/{TRASH_DIR}/"
     for path, node in repo.walk(snapshot):
         item_id = xattr_text(node, "box.id")
         if not item_id or not path.startswith(root + "/"):
             continue  # the user's own top folder, or a node boxvault did not write
         kind = node_kind(node)
+        if path.startswith(trash):
+            kind = TRASHED + kind  # kept from the user's Box trash (box/trash.py)
         yield CatalogEntry(
             item_id=item_id,
             item_type=kind,
