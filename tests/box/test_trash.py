@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from box_sdk_gen.managers.uploads import UploadFileAttributes, UploadFileAttributesParentField
 from boxcheck import PASSWORD, Sandbox, sdk_client
+from test_incremental import catalog_rows, tree_of
 
 from support import run_cli
-from test_incremental import catalog_rows, tree_of
 
 pytestmark = pytest.mark.slow
 
