@@ -64,8 +64,10 @@ def run(host: str, port: int, *, web_threads: int = 8, queue_workers: int = 2) -
         consumer.run()
     finally:
         stopping.set()
+        # requests in flight finish first, while their connections are still open: closing the server
+        # under a handler thread that is still writing makes waitress log a traceback for it
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         server.close()
-        server.task_dispatcher.shutdown(timeout=5)
         print("boxvault stopped.", flush=True)
 
 
