@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
@@ -94,6 +94,25 @@ def make_node(name: str, kind: str, meta: NodeMeta | None, default_time: str, de
     )
 
 
+@dataclass
+class _PendingFile(Node):
+    """A file node whose blobs are still being saved: its content list is filled in when its directory's
+    tree is written (or when someone asks for the file's result), not when the file ends. So the thread
+    that reads and chunks goes on to the next file while the workers hash, compress and encrypt this one's
+    last blobs: one wait per file used to stall the pipeline (docs/repository.md, profiles)."""
+
+    futures: list[Future[bytes]] = field(default_factory=list)
+
+    def resolve(self) -> list[bytes]:
+        if self.content is None:
+            self.content = [f.result() for f in self.futures]
+            self.futures = []
+        return self.content
+
+
+_NODE_FIELDS = [f for f in Node.__dataclass_fields__]
+
+
 class _Dir:
     __slots__ = ("node", "children")
 
@@ -118,7 +137,8 @@ class FileWriter:
         self.meta = meta
         self._futures: list[Future[bytes]] = []
         self._chunker = Chunker(self._emit, size_hint)
-        self.result: FileResult | None = None
+        self._node: _PendingFile | None = None
+        self._result: FileResult | None = None
 
     def _emit(self, chunk: memoryview) -> None:
         self._futures.append(self.builder.writer.save(DATA, chunk, self.builder.stats))
@@ -130,16 +150,24 @@ class FileWriter:
     def read_from(self, f: BinaryIO) -> None:
         self._chunker.read_from(f)
 
-    def close(self) -> FileResult:
-        if self.result is None:
+    def close(self) -> None:
+        """The file is complete: its node joins the snapshot now, its blob ids when they are known."""
+        if self._node is None:
             self._chunker.finish()
-            content = [fut.result() for fut in self._futures]
-            self._futures.clear()
-            self.result = FileResult(content, self._chunker.size)
-            self.builder.add_file_blobs(
-                self.path, self.result.content, self.result.size, self.meta, _new=True
+            self._node = self.builder.add_file_pending(
+                self.path, self._futures, self._chunker.size, self.meta
             )
-        return self.result
+            self._futures = []
+
+    @property
+    def result(self) -> FileResult | None:
+        """The file's blob ids and size once it is closed (waits for its last blobs to be saved); None
+        before. A save that failed raises here."""
+        if self._node is None:
+            return None
+        if self._result is None:
+            self._result = FileResult(list(self._node.resolve()), self._node.size)
+        return self._result
 
     def abort(self) -> None:
         self._chunker = Chunker(self._emit, 0)
@@ -263,7 +291,7 @@ class SnapshotBuilder:
         return FileWriter(self, path, meta, size_hint)
 
     def add_file_blobs(
-        self, path: str, content: list[bytes], size: int, meta: NodeMeta | None = None, *, _new: bool = False
+        self, path: str, content: list[bytes], size: int, meta: NodeMeta | None = None
     ) -> None:
         """A file whose blobs are already stored (an unchanged file): nothing is read."""
         parts = split_path(path)
@@ -272,11 +300,23 @@ class SnapshotBuilder:
         node.size = size
         self._put(path, node)
         with self._lock:
-            if _new:
-                self.files_new += 1
-            else:
-                self.files_reused += 1
+            self.files_reused += 1
             self.bytes_processed += size
+
+    def add_file_pending(
+        self, path: str, futures: list[Future[bytes]], size: int, meta: NodeMeta | None
+    ) -> _PendingFile:
+        """A new file whose blobs are still being saved (`FileWriter.close`)."""
+        parts = split_path(path)
+        base = make_node(parts[-1], "file", meta, self.time, 0o644)
+        node = _PendingFile(**{f: getattr(base, f) for f in _NODE_FIELDS}, futures=futures)
+        node.content = None
+        node.size = size
+        self._put(path, node)
+        with self._lock:
+            self.files_new += 1
+            self.bytes_processed += size
+        return node
 
     def add_symlink(self, path: str, target: str, meta: NodeMeta | None = None) -> None:
         parts = split_path(path)
@@ -348,6 +388,8 @@ class SnapshotBuilder:
         nodes: list[Node] = []
         for name, child in d.children.items():
             if isinstance(child, Node):
+                if isinstance(child, _PendingFile):
+                    child.resolve()
                 nodes.append(child)
                 continue
             subtree = self._write_tree(child)
