@@ -119,19 +119,35 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def format_time_ns(ns: int, offset_seconds: int = 0) -> str:
     """RFC3339Nano of an instant given in nanoseconds since the epoch, shown at the given UTC offset."""
     seconds, frac = divmod(ns, 1_000_000_000)
+    # a backup formats three times per file, and files share their seconds (a checkout, an unpacked
+    # archive): the second's text is built once (no-change backups spent 8 % of their time here)
+    key = (seconds, offset_seconds)
+    head = _SECONDS.get(key)
+    if head is None:
+        if len(_SECONDS) >= 8192:
+            _SECONDS.clear()
+        head = _SECONDS[key] = _format_seconds(seconds, offset_seconds)
+    if not frac:
+        return head[0] + head[1]
+    return f"{head[0]}.{frac:09d}".rstrip("0") + head[1]
+
+
+_SECONDS: dict[tuple[int, int], tuple[str, str]] = {}
+
+
+def _format_seconds(seconds: int, offset_seconds: int) -> tuple[str, str]:
+    """(date and time to the second, zone suffix)."""
     try:
         t = time.gmtime(seconds + offset_seconds)  # C, several times faster than datetime arithmetic
         text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     except (OverflowError, OSError, ValueError):
         local = _EPOCH + timedelta(seconds=seconds + offset_seconds)
         text = f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.strftime('%H:%M:%S')}"
-    if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
     if offset_seconds == 0:
-        return text + "Z"
+        return text, "Z"
     sign = "+" if offset_seconds > 0 else "-"
     hours, minutes = divmod(abs(offset_seconds) // 60, 60)
-    return f"{text}{sign}{hours:02d}:{minutes:02d}"
+    return text, f"{sign}{hours:02d}:{minutes:02d}"
 
 
 def format_datetime(value: datetime) -> str:

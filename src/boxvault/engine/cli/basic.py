@@ -20,6 +20,7 @@ from .common import (
     progress_bar,
     read_password,
     require_repo,
+    show_progress,
 )
 
 
@@ -71,7 +72,8 @@ def backup_cmd(
         r.compression = check_mode(compression)
     tags = [t for spec in tag or [] for t in spec.split(",") if t]
     start = time.monotonic()
-    total = _total_size(paths) if not json_out else None
+    # the bar's total needs a walk of its own: only when there is a bar to show it
+    total = _total_size(paths) if not json_out and show_progress() else None
     with progress_bar("backup", total) as advance, r.writer(pack_size=pack_size * 2**20) as w:
         last = [0]
 
