@@ -77,6 +77,13 @@ def test_blob_cache_by_version_then_sha1(tmp_path: Path) -> None:
     assert BlobCache(tmp_path / "b.sqlite", "repo2").lookup("f1", "v1", "s" * 40) is None  # per repository
     with pytest.raises(ValueError):
         cache.store_many([("f", "v", "s", CachedContent((b"short",), 1))])
+    # a cache opened empty (a first backup) asks SQLite nothing until it stores; one opened on rows finds them
+    fresh = BlobCache(tmp_path / "b.sqlite", "repo3")
+    assert fresh._empty and fresh.lookup("f1", "v1", "s" * 40) is None
+    fresh.store_many([("f3", "v3", "t" * 40, CachedContent(blobs, 10))])
+    assert not fresh._empty and fresh.lookup("f3", "v3", None) == CachedContent(blobs, 10)
+    reopened = BlobCache(tmp_path / "b.sqlite", "repo3")
+    assert not reopened._empty and reopened.lookup("x", "y", "t" * 40) == CachedContent(blobs, 10)
 
 
 def test_token_bucket_limits_rate() -> None:

@@ -52,8 +52,16 @@ class BlobCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # a repository's first backup asks for every file and finds nothing: no query needed until a
+        # checkpoint stores the first rows (the content store's own map covers this run's files meanwhile)
+        self._empty = (
+            self._db.execute("SELECT 1 FROM file_versions WHERE repo_id=? LIMIT 1", (repo_id,)).fetchone()
+            is None
+        )
 
     def lookup(self, file_id: str, version_id: str | None, sha1: str | None) -> CachedContent | None:
+        if self._empty:
+            return None
         with self._lock:
             row = None
             if version_id:
@@ -85,6 +93,7 @@ class BlobCache:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._empty = False
 
     def forget(self, file_id: str, version_id: str) -> None:
         with self._lock:
