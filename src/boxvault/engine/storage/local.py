@@ -120,6 +120,11 @@ class LocalBackend:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+            if len(data) >= _DROP_FROM and hasattr(os, "posix_fadvise"):
+                # written and durable: its pages need not stay cached, since a backup reads no pack back
+                # (as borg does). The kernel then reuses those pages for the next pack instead of taking
+                # fresh ones: a full backup's system time halved (docs/repository.md)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.fchmod(fd, self._file_mode & _READ_ONLY)
         except BaseException:
             os.close(fd)
@@ -194,6 +199,9 @@ class LocalBackend:
             self._mkdirs(self.root / directory)
         for i in range(256):
             self._mkdirs(self.root / "data" / f"{i:02x}")
+
+
+_DROP_FROM = 4 * 2**20  # packs, not config, keys, index or snapshot files
 
 
 def _fsync_dir(path: Path) -> None:
