@@ -6,7 +6,9 @@
    <= 10 %), API requests (must be <= 1.1 x changed files + listing pages).
    Run twice: with metadata capture (the default: one request per *new* file) and `--no-metadata`.
    Then a run without change (the events stream says so: the previous tree is reused).
-3. big: one user with 100,000 small files -> peak RSS of the backup process (must be < 500 MB).
+3. restore into Box: the latest snapshot into a new folder of the user's Box (the restorer, in this
+   process) against the same files uploaded one by one with the SDK -> MB/s and their ratio.
+4. big: one user with 100,000 small files -> peak RSS of the backup process (must be < 500 MB).
 
 Each backup runs `boxvault box backup` in a subprocess; its peak RSS comes from wait4(). "API requests"
 are the sandbox's count of `/2.0/...` requests (download URLs `/dl/...` and the token endpoint are not
@@ -167,6 +169,62 @@ def plain_http_mbps(sb: Sandbox, creds: dict[str, Any], user: str, workers: int)
     return total / (time.perf_counter() - start) / 1e6
 
 
+def restore_vs_plain_uploads(
+    sb: Sandbox, creds: dict[str, Any], env: dict[str, str], user: str, tmp: Path
+) -> dict[str, Any]:
+    """The user's latest snapshot restored into a new folder of their Box (`BoxRestorer`, non-destructive),
+    against the anchor: the same files uploaded one after another with the SDK from local files (the
+    restorer uploads one item at a time too; files of 20 MiB and more through chunked uploads in both)."""
+    sys.path.insert(0, str(ROOT / "tests" / "box"))
+    from box_sdk_gen.managers.folders import CreateFolderParent
+    from box_sdk_gen.managers.uploads import UploadFileAttributes, UploadFileAttributesParentField
+    from boxcheck import sdk_client
+
+    from boxvault.box.restore import CHUNK_THRESHOLD, BoxRestorer, Mode, Options
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    client = sdk_client(sb.url, creds, user)
+    repo = Repository.open(open_backend(env["RESTIC_REPOSITORY"]), PASSWORD)
+    try:
+        snap = repo.find_snapshot("latest")
+        root = snap.paths[0]
+        start = time.perf_counter()
+        report = BoxRestorer(client, repo.open_file, Options(mode=Mode.NON_DESTRUCTIVE)).run(
+            repo.walk(snap), root
+        )
+        restore_s = time.perf_counter() - start
+        # the anchor's input: the same files on local disk (not timed)
+        local = tmp / "plain-upload"
+        repo.restore(snap, str(local))
+    finally:
+        repo.close()
+    files = sorted(p for p in local.rglob("*") if p.is_file() and "/.box-" not in str(p))
+    parent = str(client.folders.create_folder("plain uploads", CreateFolderParent(id="0")).id)
+    start = time.perf_counter()
+    uploaded = 0
+    for i, path in enumerate(files):
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if size >= CHUNK_THRESHOLD:
+                client.chunked_uploads.upload_big_file(f, f"{i} {path.name}", size, parent)
+            else:
+                attrs = UploadFileAttributes(f"{i} {path.name}", UploadFileAttributesParentField(id=parent))
+                client.uploads.upload_file(attrs, f)
+        uploaded += size
+    plain_s = time.perf_counter() - start
+    shutil.rmtree(local, ignore_errors=True)
+    return {
+        "items": report.items,
+        "failed": report.failed,
+        "MB": round(report.bytes / 1e6, 1),
+        "seconds": round(restore_s, 2),
+        "MB_per_s": round(report.bytes / 1e6 / restore_s, 1),
+        "plain_upload_MB_per_s": round(uploaded / 1e6 / plain_s, 1),
+        "ratio_to_plain_upload": round((report.bytes / restore_s) / (uploaded / plain_s), 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=2000)
@@ -252,6 +310,8 @@ def main() -> None:
                 "MB/s",
                 flush=True,
             )
+            results["restore"] = restore_vs_plain_uploads(sb, creds, env, user, tmp)
+            print("restore into Box:", json.dumps(results["restore"]), flush=True)
         finally:
             sb.stop()
         shutil.rmtree(data, ignore_errors=True)
