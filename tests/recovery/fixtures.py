@@ -155,3 +155,18 @@ def back_up(client: Any, admin: Any, sandbox: Any, prepare: Any = None) -> Backe
         other_client=sandbox.ccg_client(other["box_user_id"]),
         snapshot=snaps["results"][0]["id"],
     )
+
+
+def restore_job(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/v1/restores/, run the job here; it must succeed. Its job, result and log lines."""
+    from boxvault.jobs import services as jobs
+    from boxvault.jobs.models import Job
+
+    response = client.post("/api/v1/restores/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    job_id = response.json()["id"]
+    status = jobs.run(job_id)
+    job = Job.objects.get(pk=job_id)
+    assert status == "succeeded", list(job.log.values_list("message", flat=True))
+    assert job.message.startswith("Restored ")  # not "restoring" once it has finished
+    return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}

@@ -7,23 +7,9 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import CONTENT, CREATED, MODIFIED, back_up, find, folder_items, sha1
+from recovery.fixtures import CONTENT, CREATED, MODIFIED, back_up, find, folder_items, restore_job, sha1
 
 FIELDS = ["name", "sha1", "content_created_at", "content_modified_at", "size"]
-
-
-def _restore(client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
-
-    response = client.post("/api/v1/restores/", body, content_type="application/json")
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    status = jobs.run(job_id)
-    job = Job.objects.get(pk=job_id)
-    assert status == "succeeded", list(job.log.values_list("message", flat=True))
-    assert job.message.startswith("Restored ")  # not "restoring" once it has finished
-    return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}
 
 
 def _assert_as_backed_up(sdk: Any, proj_id: str) -> None:
@@ -59,7 +45,7 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     sdk.files.update_file_by_id(str(c.id), name="c-renamed.txt")
 
     # 1. non-destructive: a new "Restored ..." folder holds Proj; nothing live touched
-    done = _restore(
+    done = restore_job(
         client,
         {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "non_destructive", "destination": {}},
     )
@@ -77,7 +63,7 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert done["job"].bytes_done == done["job"].bytes_total == sum(len(c) for c in CONTENT.values())
 
     # 2. in place, Bypass: the missing come back, the existing stay as they are
-    done = _restore(client, {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "bypass"})
+    done = restore_job(client, {"snapshot": backed.snapshot, "paths": [backed.proj], "mode": "bypass"})
     back_a = find(sdk, "Proj/a.txt")
     assert back_a is not None and str(back_a.id) != str(a.id)
     full_a = sdk.files.get_file_by_id(str(back_a.id), fields=FIELDS)
@@ -87,7 +73,7 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert any(line.startswith("skipped: Proj/b.bin") for line in done["log"])
 
     # 3. in place, Replace: b.bin gets a new version with the backed-up content (same file id)
-    done = _restore(
+    done = restore_job(
         client, {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/b.bin"], "mode": "replace"}
     )
     full_b = sdk.files.get_file_by_id(str(b.id), fields=[*FIELDS, "file_version"])
@@ -97,7 +83,7 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     assert any(line.startswith("new_version: Proj/b.bin") for line in done["log"])
     assert str(find(sdk, "Proj/a.txt").id) == str(back_a.id)  # untouched by a restore of b.bin
     # Replace again: identical content is left as it is (no needless version)
-    done = _restore(
+    done = restore_job(
         client, {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/b.bin"], "mode": "replace"}
     )
     assert any(line.startswith("unchanged: Proj/b.bin") for line in done["log"])
@@ -107,7 +93,7 @@ def test_restore_non_destructive_bypass_replace_and_to_another_user(
     from box_sdk_gen.managers.folders import CreateFolderParent
 
     target = other.folders.create_folder("Inbox", CreateFolderParent(id="0"))
-    done = _restore(
+    done = restore_job(
         client,
         {
             "snapshot": backed.snapshot,
@@ -159,7 +145,7 @@ def test_a_departed_users_files_restored_into_another_users_box(
     )
     assert refused.status_code == 400 and "deleted in Box" in refused.content.decode()
 
-    done = _restore(
+    done = restore_job(
         client,
         {
             "snapshot": backed.snapshot,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import CONTENT, back_up, find, folder_items, sha1, upload
+from recovery.fixtures import CONTENT, back_up, find, folder_items, restore_job, sha1, upload
 
 
 def _backup_again(client: Any, backed: Any) -> str:
@@ -24,20 +24,6 @@ def _backup_again(client: Any, backed: Any) -> str:
     assert jobs.run(started["jobs"][0]["id"]) == "succeeded"
     snaps = client.get(f"/api/v1/tasks/{backed.task.pk}/users/{uid}/snapshots/").json()
     return str(snaps["results"][0]["id"])  # newest first
-
-
-def _restore(client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
-
-    response = client.post("/api/v1/restores/", body, content_type="application/json")
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    status = jobs.run(job_id)
-    job = Job.objects.get(pk=job_id)
-    log = list(job.log.values_list("message", flat=True))
-    assert status == "succeeded", log
-    return {"result": job.result, "log": log}
 
 
 def _assert_proj(sdk: Any, proj_id: str) -> None:
@@ -80,14 +66,14 @@ def test_a_trashed_folder_is_kept_shown_and_restored_from_box_trash_then_from_th
     ) in kinds
 
     # restoring the whole user brings back what was live, not the trash
-    whole = _restore(client, {"snapshot": second, "paths": [f"/{login}"], "mode": "non_destructive"})
+    whole = restore_job(client, {"snapshot": second, "paths": [f"/{login}"], "mode": "non_destructive"})
     restored = next(n for n in folder_items(sdk, "0") if n.startswith("Restored "))
     assert ".box-trash" not in folder_items(sdk, whole["result"]["folder_id"]) and "Proj" not in folder_items(
         sdk, whole["result"]["folder_id"]
     ), restored
 
     # 1. in place while Box still has it: Box's restore-from-trash, the same folder (id, files) comes back
-    done = _restore(client, {"snapshot": second, "paths": [f"{trash}/Proj"], "mode": "bypass"})
+    done = restore_job(client, {"snapshot": second, "paths": [f"{trash}/Proj"], "mode": "bypass"})
     assert find(sdk, "Proj").id == proj_id
     assert done["result"]["items"] == 1 and "untrashed: Proj" in done["log"]
     _assert_proj(sdk, proj_id)
@@ -95,7 +81,7 @@ def test_a_trashed_folder_is_kept_shown_and_restored_from_box_trash_then_from_th
     # 2. trashed and purged from Box's trash: the stored copy is uploaded where it was trashed from
     sdk.folders.delete_folder_by_id(proj_id, recursive=True)
     sdk.trashed_folders.delete_trashed_folder_by_id(proj_id)
-    done = _restore(client, {"snapshot": second, "paths": [f"{trash}/Proj"], "mode": "bypass"})
+    done = restore_job(client, {"snapshot": second, "paths": [f"{trash}/Proj"], "mode": "bypass"})
     again = find(sdk, "Proj")
     assert again is not None and again.id != proj_id
     _assert_proj(sdk, str(again.id))
