@@ -88,7 +88,16 @@ def test_a_trashed_folder_is_kept_shown_and_restored_from_box_trash_then_from_th
     assert done["result"]["failed"] == 0 and done["result"]["items"] == len(CONTENT) + 3  # + Proj, Sub, Deep
     assert "created: Proj/Sub/Deep/d.md" in done["log"]
 
-    # 3. a third backup keeps nothing Box purged: the trash holds only what is in it now
+    # 3. one file from inside the trashed folder: back into the folder it lived in
+    sdk.files.delete_file_by_id(str(find(sdk, "Proj/Sub/c.txt").id))
+    done = restore_job(client, {"snapshot": second, "paths": [f"{trash}/Proj/Sub/c.txt"], "mode": "bypass"})
+    assert done["result"]["items"] == 1 and "created: Proj/Sub/c.txt" in done["log"], done["log"]
+    back = find(sdk, "Proj/Sub/c.txt")
+    assert back is not None and sdk.files.get_file_by_id(str(back.id), fields=["sha1"]).sha_1 == sha1(
+        CONTENT["Sub/c.txt"]
+    )
+
+    # 4. a third backup keeps nothing Box purged: the trash holds only what is in it now
     third = _backup_again(client, backed)
     listing = client.get(f"/recovery/snapshots/{third}/", {"path": f"/{login}"}).content.decode()
     assert ".box-trash" not in listing

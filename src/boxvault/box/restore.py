@@ -92,7 +92,8 @@ class BoxRestorer:
         self._folders: dict[str, str] = {}  # relative folder path -> Box folder id
         self._listings: dict[str, dict[str, ListedEntry]] = {}  # Box folder id -> name -> entry
         self.reapply = Reapplier(client, options)
-        self._trash_places: dict[str, str] = {}  # ".box-trash/<name>" -> the path it was trashed from
+        # ".box-trash/<name>" -> the path it was trashed from
+        self._trash_places: dict[str, str] = dict(options.trash_places)
         self._untrashed: set[str] = set()  # ".box-trash/<name>" Box restored from its trash
 
     # --- listing and folders

@@ -45,6 +45,9 @@ class Options:
     # and Box's own restore-from-trash is tried first (same user, in place): the item keeps its id,
     # versions, comments and links; an upload to its original path when Box no longer has it
     untrash: bool = False
+    # ".box-trash/<name>" -> where that item was trashed from, for selections inside a trashed folder
+    # (the walk then never yields the item's own node, which carries it)
+    trash_places: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

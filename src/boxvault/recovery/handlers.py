@@ -12,7 +12,7 @@ from django.conf import settings
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
 from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
-from boxvault.box.trash import TRASH_DIR
+from boxvault.box.trash import TRASH_DIR, original_rel
 from boxvault.core.errors import ServiceError
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
@@ -96,12 +96,14 @@ def run_restore_job(ctx: Any) -> None:
         folder_id = str(destination.get("folder_id") or "0")
         same_user = str(destination.get("box_user_id") or ctx.job.box_user_id) == str(ctx.job.box_user_id)
         trash = _selects_trash(snapshot, include)
+        trash_places = _trash_places(repo, snapshot, include) if trash else {}
         options = Options(
             recreate_template=_template_maker(ctx, task, conn) if task.recreate_metadata_templates else None,
             mode=mode,
             restored_folder_name=_now().strftime("Restored %Y-%m-%d %H:%M"),  # UTC, the portal clock
             folder_id=folder_id,
             trash=trash,
+            trash_places=trash_places,
             # in place for the same user: Box's own restore-from-trash (the item keeps its id and history)
             untrash=trash and same_user and folder_id == "0" and mode is not Mode.NON_DESTRUCTIVE,
             collaborations=bool(params.get("collaborations")),
@@ -149,6 +151,22 @@ def _selects_trash(snapshot: Any, include: list[str]) -> bool:
     root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
     trash = f"{root}/{TRASH_DIR}"
     return any(p.rstrip("/") == trash or p.startswith(trash + "/") for p in include or [])
+
+
+def _trash_places(repo: Any, snapshot: Any, include: list[str]) -> dict[str, str]:
+    """Where each selected item of the kept trash was trashed from, read from its top node (a selection
+    inside a trashed folder does not walk through that node)."""
+    root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
+    prefix = f"{root}/{TRASH_DIR}/"
+    places: dict[str, str] = {}
+    for path in include:
+        if not path.startswith(prefix):
+            continue
+        top = path[len(prefix) :].split("/", 1)[0]
+        node = repo.node_at(snapshot.tree, prefix + top)
+        if node is not None:
+            places[f"{TRASH_DIR}/{top}"] = original_rel(node, "") or top
+    return places
 
 
 VERSION_DONE = {
