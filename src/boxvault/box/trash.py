@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from box_sdk_gen.client import BoxClient
 
@@ -29,7 +28,7 @@ from boxvault.engine.tree import Node
 
 TRASH_DIR = ".box-trash"
 TRASHED = "trashed_"  # catalog item_type prefix of a row below .box-trash
-TRASH_FIELDS = "id,type,name,trashed_at,path_collection,sha1,size"
+TRASH_FIELDS = "id,type,name,trashed_at"  # where it lived comes from the backup: no path_collection
 ITEM_TYPES = ("file", "folder", "web_link")
 
 
@@ -41,16 +40,6 @@ class Trashed:
     type: str  # file, folder, web_link
     name: str
     trashed_at: str
-    original_parent: str  # its folder's path in All Files when it was trashed ("" = All Files)
-
-
-def _parent_path(raw: dict[str, Any]) -> str:
-    """The path of the folder that held the item, from Box's `path_collection` (All Files dropped)."""
-    entries = (raw.get("path_collection") or {}).get("entries") or []
-    names = [
-        str(e.get("name") or e.get("id")) for e in entries if isinstance(e, dict) and str(e.get("id")) != "0"
-    ]
-    return "/".join(n.replace("/", "_") for n in names)
 
 
 def list_trash(client: BoxClient) -> tuple[list[Trashed], int]:
@@ -69,7 +58,6 @@ def list_trash(client: BoxClient) -> tuple[list[Trashed], int]:
                     type=kind,
                     name=str(raw.get("name") or raw["id"]),
                     trashed_at=str(raw.get("trashed_at") or ""),
-                    original_parent=_parent_path(raw),
                 )
             )
     return found, pages
