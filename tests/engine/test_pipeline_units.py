@@ -62,3 +62,18 @@ def test_a_failed_save_surfaces_from_the_result(repo: Repository) -> None:
         with pytest.raises(OSError, match="disk full"):
             b.finish_dir("/u")
         b.abort()
+
+
+def test_a_file_whose_save_failed_leaves_the_snapshot_when_its_result_is_asked(repo: Repository) -> None:
+    with repo.writer() as w:
+        b = w.snapshot(hostname="h", paths=["/u"])
+        f = b.add_file("/u/d.txt")
+        failed: Future[bytes] = Future()
+        failed.set_exception(OSError("disk full"))
+        f._futures = [failed]
+        f.close()
+        with pytest.raises(OSError, match="disk full"):
+            _ = f.result
+        b.add_file_blobs("/u/e.txt", [], 0)
+        b.finish_dir("/u")  # d.txt is gone: nothing left to fail
+        b.abort()

@@ -166,7 +166,14 @@ class FileWriter:
         if self._node is None:
             return None
         if self._result is None:
-            self._result = FileResult(list(self._node.resolve()), self._node.size)
+            try:
+                content = self._node.resolve()
+            except BaseException:
+                # as before a lazy close: a file whose content could not be saved is not in the snapshot
+                if not self.builder._done:
+                    self.builder.remove(self.path)
+                raise
+            self._result = FileResult(list(content), self._node.size)
         return self._result
 
     def abort(self) -> None:
