@@ -65,6 +65,15 @@ def test_a_trashed_folder_is_kept_shown_and_restored_from_box_trash_then_from_th
         "trashed_file",
     ) in kinds
 
+    # the restore dialog says where trashed items go; a live selection gets no such note
+    act = f"/recovery/snapshots/{second}/act/"
+    dialog = client.get(act, {"action": "restore", "paths": [f"{trash}/Proj"]}).content.decode()
+    assert 'id="trash-hint"' in dialog and "restore from the trash" in dialog
+    assert (
+        'id="trash-hint"'
+        not in client.get(act, {"action": "restore", "paths": [f"/{login}"]}).content.decode()
+    )
+
     # restoring the whole user brings back what was live, not the trash
     whole = restore_job(client, {"snapshot": second, "paths": [f"/{login}"], "mode": "non_destructive"})
     restored = next(n for n in folder_items(sdk, "0") if n.startswith("Restored "))

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from boxvault.accounts.access import get_for, scoped
 from boxvault.backups.models import Task, TaskUser
+from boxvault.box.trash import TRASH_DIR
 from boxvault.core import clock
 from boxvault.core.access import requires
 from boxvault.core.errors import ServiceError
@@ -245,6 +246,7 @@ def act(request: HttpRequest, ref: str) -> HttpResponse:
         "values": data,
         "snapshot": located.snapshot,
         "task": located.task,
+        "from_trash": any(f"/{TRASH_DIR}/" in p or p.endswith(f"/{TRASH_DIR}") for p in paths),
     }
     if request.method == "POST" and data.get("confirm"):
         try:
