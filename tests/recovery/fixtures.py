@@ -157,16 +157,23 @@ def back_up(client: Any, admin: Any, sandbox: Any, prepare: Any = None) -> Backe
     )
 
 
-def restore_job(client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/v1/restores/, run the job here; it must succeed. Its job, result and log lines."""
+def run_job(client: Any, url: str, body: dict[str, Any], expect: str = "succeeded") -> dict[str, Any]:
+    """POST a job's request to the API, run the job here; it must end `expect`. Its job, result and log."""
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job
 
-    response = client.post("/api/v1/restores/", body, content_type="application/json")
+    response = client.post(url, body, content_type="application/json")
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
     status = jobs.run(job_id)
     job = Job.objects.get(pk=job_id)
-    assert status == "succeeded", list(job.log.values_list("message", flat=True))
-    assert job.message.startswith("Restored ")  # not "restoring" once it has finished
-    return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}
+    log = list(job.log.values_list("message", flat=True))
+    assert status == expect, (status, log)
+    return {"job": job, "result": job.result, "log": log}
+
+
+def restore_job(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """A restore (POST /api/v1/restores/) run here; it must succeed."""
+    done = run_job(client, "/api/v1/restores/", body)
+    assert done["job"].message.startswith("Restored ")  # not "restoring" once it has finished
+    return done

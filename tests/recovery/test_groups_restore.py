@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import back_up, find, upload
+from recovery.fixtures import back_up, find, run_job, upload
 
 
 @pytest.mark.django_db(transaction=True)
@@ -24,9 +24,6 @@ def test_group_collaboration_reapplied_and_a_deleted_group_reported(
         CreateCollaborationItemTypeField,
         CreateCollaborationRole,
     )
-
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
 
     box_admin = sandbox.ccg_client()
     suffix = uuid.uuid4().hex[:6]
@@ -58,7 +55,8 @@ def test_group_collaboration_reapplied_and_a_deleted_group_reported(
     sdk.folders.delete_folder_by_id(str(find(sdk, "Ledgers").id), recursive=True)
     box_admin.groups.delete_group_by_id(groups["Auditors"])  # gone from Box since the backup
 
-    response = client.post(
+    job = run_job(
+        client,
         "/api/v1/restores/",
         {
             "snapshot": backed.snapshot,
@@ -66,12 +64,8 @@ def test_group_collaboration_reapplied_and_a_deleted_group_reported(
             "mode": "bypass",
             "collaborations": True,
         },
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    assert jobs.run(job_id) == "partially_succeeded"
-    job = Job.objects.get(pk=job_id)
+        expect="partially_succeeded",
+    )["job"]
     assert "could not be re-applied" in job.message and job.result["failed"] == 0
 
     ledgers = find(sdk, "Ledgers")

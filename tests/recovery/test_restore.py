@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import CONTENT, CREATED, MODIFIED, back_up, find, folder_items, restore_job, sha1
+from recovery.fixtures import (
+    CONTENT,
+    CREATED,
+    MODIFIED,
+    back_up,
+    find,
+    folder_items,
+    restore_job,
+    run_job,
+    sha1,
+)
 
 FIELDS = ["name", "sha1", "content_created_at", "content_modified_at", "size"]
 
@@ -166,16 +176,14 @@ def test_a_destination_user_who_may_not_receive_gets_a_clear_failure(
 ) -> None:
     """An admin set the colleague's Box to 'cannot upload': the restore into their Box fails with Box's
     answer on the card and in the log, and their Box is left as it was."""
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
-
     backed = back_up(client, admin, sandbox)
     colleague = backed.other["box_user_id"]
     before = set(folder_items(backed.other_client, "0"))
     box_admin = sandbox.ccg_client()
     box_admin.users.update_user_by_id(colleague, status="cannot_delete_edit_upload")
     try:
-        response = client.post(
+        done = run_job(
+            client,
             "/api/v1/restores/",
             {
                 "snapshot": backed.snapshot,
@@ -183,13 +191,10 @@ def test_a_destination_user_who_may_not_receive_gets_a_clear_failure(
                 "mode": "non_destructive",
                 "destination": {"box_user_id": colleague},
             },
-            content_type="application/json",
+            expect="failed",
         )
-        assert response.status_code == 201, response.content
-        assert jobs.run(response.json()["id"]) == "failed"
-        job = Job.objects.get(pk=response.json()["id"])
-        assert "Box refused the destination folder: Box answered 403" in job.message
-        assert any("403" in line for line in job.log.values_list("message", flat=True))
+        assert "Box refused the destination folder: Box answered 403" in done["job"].message
+        assert any("403" in line for line in done["log"])
         assert set(folder_items(backed.other_client, "0")) == before
     finally:
         box_admin.users.update_user_by_id(colleague, status="active")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import back_up, find
+from recovery.fixtures import back_up, find, restore_job
 
 
 @pytest.mark.django_db(transaction=True)
@@ -22,9 +22,6 @@ def test_shared_links_recreated_with_the_same_access(client: Any, admin: Any, sa
         AddShareLinkToFolderSharedLink,
         AddShareLinkToFolderSharedLinkAccessField,
     )
-
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
 
     later = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     old: dict[str, str] = {}
@@ -61,20 +58,15 @@ def test_shared_links_recreated_with_the_same_access(client: Any, admin: Any, sa
         )
 
     backed = back_up(client, admin, sandbox, prepare=share)
-    response = client.post(
-        "/api/v1/restores/",
+    job = restore_job(
+        client,
         {
             "snapshot": backed.snapshot,
             "paths": [backed.proj],
             "mode": "non_destructive",
             "shared_links": True,
         },
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    assert jobs.run(job_id) == "succeeded"
-    job = Job.objects.get(pk=job_id)
+    )["job"]
     links = {link["path"]: link for link in job.result["shared_links"]}
     assert set(links) == {"Proj/a.txt", "Proj/Sub", "Proj/b.bin", "Proj/Sub/c.txt"}
 
@@ -108,9 +100,7 @@ def test_shared_links_recreated_with_the_same_access(client: Any, admin: Any, sa
     assert any(line.startswith("shared link not re-created: Proj/b.bin") for line in log)
 
     # without the option, nothing is shared
-    again = client.post(
-        "/api/v1/restores/",
-        {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/a.txt"], "mode": "non_destructive"},
-        content_type="application/json",
-    ).json()["id"]
-    assert jobs.run(again) == "succeeded" and "shared_links" not in Job.objects.get(pk=again).result
+    again = restore_job(
+        client, {"snapshot": backed.snapshot, "paths": [f"{backed.proj}/a.txt"], "mode": "non_destructive"}
+    )
+    assert "shared_links" not in again["result"]

@@ -9,22 +9,13 @@ from typing import Any
 
 import pytest
 
-from recovery.fixtures import back_up, sha1, upload
+from recovery.fixtures import back_up, run_job, sha1, upload
 
 V1, V2, V3 = b"plan, first draft\n" * 40, b"plan, second draft\n" * 40, b"plan, final\n" * 40
 
 
 def _restore_version(client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    from boxvault.jobs import services as jobs
-    from boxvault.jobs.models import Job
-
-    response = client.post("/api/v1/restores/versions/", body, content_type="application/json")
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    status = jobs.run(job_id)
-    job = Job.objects.get(pk=job_id)
-    assert status == "succeeded", list(job.log.values_list("message", flat=True))
-    return {"job": job, "result": job.result, "log": list(job.log.values_list("message", flat=True))}
+    return run_job(client, "/api/v1/restores/versions/", body)
 
 
 def _content(sdk: Any, file_id: str) -> bytes:
