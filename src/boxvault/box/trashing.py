@@ -12,8 +12,9 @@ from boxvault.engine.builder import SnapshotBuilder
 
 
 class Trashing(Walking):
-    def _capture_trash(self, builder: SnapshotBuilder) -> None:
-        """`.box-trash`: each item of the user's Box trash as the previous snapshot held it."""
+    def _capture_trash(self, builder: SnapshotBuilder, old: OldEntries | None = None) -> None:
+        """`.box-trash`: each item of the user's Box trash as the previous snapshot held it. `old`: the
+        parent's catalog rows when the caller has them already (an incremental run); else read here."""
         if not self.options.trash:
             return
         try:
@@ -30,7 +31,9 @@ class Trashing(Walking):
             self.report.trash_missed += len(trashed)  # trashed before any backup saw them
             return
         tree = self.repo.load_snapshot(self.parent).tree
-        old = OldEntries(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+        mine = old is None
+        if old is None:
+            old = OldEntries(self.catalog.entries_at(self.scope, self.user.id, self.parent))
         try:
             taken: set[str] = set()
             added = False
@@ -55,4 +58,5 @@ class Trashing(Walking):
             if added:
                 builder.finish_dir(f"{self.root}/{TRASH_DIR}")  # written now, as every walked folder is
         finally:
-            old.close()
+            if mine:
+                old.close()

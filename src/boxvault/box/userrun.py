@@ -157,29 +157,33 @@ class UserBackup(Trashing):
                 with self._lock:
                     report.listing_pages += pages
             planned = self._plan(events) if events is not None else None
-            if planned is None:
-                full_walk_at = time.time()
-                report.full_walk = True
-                if self._due_events is not None and self.parent is not None and not self.options.versions:
-                    rows = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
-                    self._proof = make_proof(self._due_events, rows)
-                self._walk_into(builder)
-            else:
-                plan, old, old_tree = planned
-                try:
+            # an incremental run's copy of the parent's catalog rows serves the trash step too
+            old = planned[1] if planned is not None else None
+            try:
+                if planned is None:
+                    full_walk_at = time.time()
+                    report.full_walk = True
+                    if self._due_events is not None and self.parent is not None and not self.options.versions:
+                        rows = list(self.catalog.entries_at(self.scope, self.user.id, self.parent))
+                        self._proof = make_proof(self._due_events, rows)
+                    self._walk_into(builder)
+                else:
+                    plan, rows_before, old_tree = planned
                     self._walk_into(
-                        builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
+                        builder,
+                        functools.partial(self._incremental_items, builder, plan, rows_before, old_tree),
                     )
-                finally:
+                self._take_out_gone(builder)
+                if not self._stopping():
+                    self._rewalk_raced(builder, position)
+                for path in self.placements.settle(lookup_item(self.client), self._entries.count):
+                    builder.remove(f"{self.root}/{path}")
+                    report.relocated += 1
+                if not self._stopping():
+                    self._capture_trash(builder, old)
+            finally:
+                if old is not None:
                     old.close()
-            self._take_out_gone(builder)
-            if not self._stopping():
-                self._rewalk_raced(builder, position)
-            for path in self.placements.settle(lookup_item(self.client), self._entries.count):
-                builder.remove(f"{self.root}/{path}")
-                report.relocated += 1
-            if not self._stopping():
-                self._capture_trash(builder)
             if self._stopping():
                 raise InterruptedError("stopped")
             snapshot_id = str(builder.commit())
