@@ -95,8 +95,7 @@ def run_restore_job(ctx: Any) -> None:
         mode = Mode(params.get("mode") or "non_destructive")
         folder_id = str(destination.get("folder_id") or "0")
         same_user = str(destination.get("box_user_id") or ctx.job.box_user_id) == str(ctx.job.box_user_id)
-        trash = _selects_trash(snapshot, include)
-        trash_places = _trash_places(repo, snapshot, include) if trash else {}
+        trash, trash_places = _trash_selection(repo, snapshot, include)
         options = Options(
             recreate_template=_template_maker(ctx, task, conn) if task.recreate_metadata_templates else None,
             mode=mode,
@@ -145,28 +144,25 @@ def run_restore_job(ctx: Any) -> None:
         ctx.progress(message=f"Restored {report.items} item(s) into Box")
 
 
-def _selects_trash(snapshot: Any, include: list[str]) -> bool:
-    """Does the selection name the user's kept Box trash (or items in it)? Only then does the restore put
-    trashed items back: restoring a whole user brings back what was live."""
+def _trash_selection(repo: Any, snapshot: Any, include: list[str]) -> tuple[bool, dict[str, str]]:
+    """(does the selection name the user's kept Box trash or items in it, where each selected trashed item
+    was trashed from). Only such a selection puts trashed items back: restoring a whole user brings back
+    what was live. The places are read from each item's own node, which a selection inside a trashed
+    folder does not walk through."""
     root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
     trash = f"{root}/{TRASH_DIR}"
-    return any(p.rstrip("/") == trash or p.startswith(trash + "/") for p in include or [])
-
-
-def _trash_places(repo: Any, snapshot: Any, include: list[str]) -> dict[str, str]:
-    """Where each selected item of the kept trash was trashed from, read from its top node (a selection
-    inside a trashed folder does not walk through that node)."""
-    root = (snapshot.paths[0] if snapshot.paths else "/").rstrip("/")
-    prefix = f"{root}/{TRASH_DIR}/"
+    selected = False
     places: dict[str, str] = {}
-    for path in include:
-        if not path.startswith(prefix):
-            continue
-        top = path[len(prefix) :].split("/", 1)[0]
-        node = repo.node_at(snapshot.tree, prefix + top)
-        if node is not None:
-            places[f"{TRASH_DIR}/{top}"] = original_rel(node, "") or top
-    return places
+    for path in include or []:
+        if path.rstrip("/") == trash:
+            selected = True
+        elif path.startswith(trash + "/"):
+            selected = True
+            top = path[len(trash) + 1 :].split("/", 1)[0]
+            node = repo.node_at(snapshot.tree, f"{trash}/{top}")
+            if node is not None:
+                places[f"{TRASH_DIR}/{top}"] = original_rel(node, "") or top
+    return selected, places
 
 
 VERSION_DONE = {
