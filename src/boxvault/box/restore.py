@@ -53,7 +53,7 @@ from boxvault.box.restore_base import (
     xattr_text,
     xattr_time,
 )
-from boxvault.box.trash import TRASH_DIR, original_rel
+from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
 from boxvault.engine.tree import Node
 
 # what the portal and the CLI import from here
@@ -202,14 +202,14 @@ class BoxRestorer:
     def _from_trash(self, rel: str, node: Node, kind: str) -> Outcome | None:
         """An item of `.box-trash` (or something it held) back where it was trashed from; None: nothing to
         do (the trash folder itself, or an item Box's restore-from-trash already brought back)."""
-        parts = rel.split("/", 2)
-        if len(parts) < 2:
+        found = trash_item(rel, TRASH_DIR)
+        if found is None:
             return None
-        top = "/".join(parts[:2])
+        top = f"{TRASH_DIR}/{found[0]}"
         if top in self._untrashed:
             return None  # back with the folder Box restored
-        if len(parts) == 2:
-            self._trash_places[top] = original_rel(node, "") or parts[1]
+        if not found[1]:
+            self._trash_places[top] = original_rel(node, "") or found[0]
             if self.options.untrash:
                 done = self._untrash(top, node, kind)
                 if done is not None:

@@ -95,6 +95,15 @@ def moved_rows(rows: Iterator[CatalogEntry], was: str, now: str) -> Iterator[Cat
         yield dataclasses.replace(e, path=now + e.path[len(was) :], item_type=kind)
 
 
+def trash_item(path: str, trash: str) -> tuple[str, str] | None:
+    """For a path below `trash` (the kept trash folder's path, in the caller's form): (the trashed item's
+    name, the path below that item, "" for the item itself); None for any other path."""
+    if not path.startswith(trash + "/"):
+        return None
+    top, _, below = path[len(trash) + 1 :].partition("/")
+    return top, below
+
+
 def original_rel(node: Node, rel_below: str) -> str | None:
     """Where a path below a trashed item lived in All Files: the item's `box.original_path` plus the rest
     (`rel_below`: the path below the item, "" for the item itself). None: not a trashed item's node."""

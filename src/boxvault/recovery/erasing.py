@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxvault.box.restore import VERSIONS_DIR, xattr_text
-from boxvault.box.trash import TRASH_DIR, original_rel
+from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.tree import Node
@@ -76,11 +76,11 @@ def _trashed_from(repo: Repository, snap: Snapshot, path: str) -> str | None:
     """For a path inside the kept Box trash (``/<login>/.box-trash/<item>/...``): where it lived before it
     was trashed (``/<login>/<original path>/...``), as earlier snapshots hold it."""
     root = root_of(snap)
-    prefix = f"{root}/{TRASH_DIR}/"
-    if not path.startswith(prefix):
+    found = trash_item(path, f"{root}/{TRASH_DIR}")
+    if found is None:
         return None
-    top, _, below = path[len(prefix) :].partition("/")
-    node = repo.node_at(snap.tree, prefix + top)
+    top, below = found
+    node = repo.node_at(snap.tree, f"{root}/{TRASH_DIR}/{top}")
     original = original_rel(node, below) if node is not None else None
     return f"{root}/{original}" if original else None
 

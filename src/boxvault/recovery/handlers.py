@@ -12,7 +12,7 @@ from django.conf import settings
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
 from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
-from boxvault.box.trash import TRASH_DIR, original_rel
+from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
 from boxvault.core.errors import ServiceError
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
@@ -154,11 +154,10 @@ def _trash_selection(repo: Any, snapshot: Any, include: list[str]) -> tuple[bool
     selected = False
     places: dict[str, str] = {}
     for path in include or []:
-        if path.rstrip("/") == trash:
-            selected = True
-        elif path.startswith(trash + "/"):
-            selected = True
-            top = path[len(trash) + 1 :].split("/", 1)[0]
+        found = trash_item(path, trash)
+        selected = selected or found is not None or path.rstrip("/") == trash
+        if found is not None:
+            top = found[0]
             node = repo.node_at(snapshot.tree, f"{trash}/{top}")
             if node is not None:
                 places[f"{TRASH_DIR}/{top}"] = original_rel(node, "") or top
