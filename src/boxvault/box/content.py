@@ -7,6 +7,11 @@
   instead of fetching the same bytes twice (shared folders put one file in several users' trees);
 - `stored` remembers new content; it reaches the blob cache only through `flush`, called after a
   `checkpoint()`/`commit()` made its blobs durable.
+
+New content is remembered as a `LazyContent`: the downloading thread goes on to its next file while the
+writer's workers still hash and encrypt this one's last blobs, and the blob ids are asked for only by who
+needs them (a second user's copy of the file, the checkpoint). Waiting for them at each file's end had
+cost the download threads a fifth of their time (docs/box.md, "Measured").
 """
 
 from __future__ import annotations
@@ -22,23 +27,53 @@ EMPTY_SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 PendingEntry = tuple[str, str, str, CachedContent]  # file id, version id, sha1, content
 
 
+class LazyContent:
+    """Content whose blob ids are known once the writer has saved its blobs: `get` waits for them, once."""
+
+    __slots__ = ("_resolve", "_value")
+
+    def __init__(self, resolve: Callable[[], CachedContent]) -> None:
+        self._resolve: Callable[[], CachedContent] | None = resolve
+        self._value: CachedContent | None = None
+
+    def get(self) -> CachedContent:
+        """Raises what saving the blobs raised (the writer fails the run then)."""
+        if self._value is None:
+            assert self._resolve is not None
+            self._value = self._resolve()
+            self._resolve = None
+        return self._value
+
+
+def _ready(content: CachedContent | LazyContent) -> CachedContent | None:
+    if isinstance(content, CachedContent):
+        return content
+    try:
+        return content.get()
+    except Exception:  # noqa: BLE001 - its blobs were not saved: not reusable (the run fails anyway)
+        return None
+
+
 class ContentStore:
     def __init__(self, cache: BlobCache, has_blob: Callable[[bytes], bool]) -> None:
         self.cache = cache
         self.has_blob = has_blob
         self._lock = threading.Lock()
-        self._this_run: dict[str, CachedContent] = {}
-        self._inflight: dict[str, Future[CachedContent | None]] = {}
-        self._pending: dict[str, list[PendingEntry]] = {}  # owner (a user's builder) -> entries
+        self._this_run: dict[str, CachedContent | LazyContent] = {}
+        self._inflight: dict[str, Future[None]] = {}
+        # owner (a user's builder) -> (file id, version id, sha1, content) not yet in the blob cache
+        self._pending: dict[str, list[tuple[str, str, str, CachedContent | LazyContent]]] = {}
 
     def find(self, file_id: str, version_id: str | None, sha1: str | None, size: int) -> CachedContent | None:
         if size == 0 and (sha1 is None or sha1 == EMPTY_SHA1):
             return CachedContent((), 0)
         if sha1:
             with self._lock:
-                hit = self._this_run.get(sha1)
-            if hit is not None:
-                return hit
+                mine = self._this_run.get(sha1)
+            if mine is not None:
+                hit = _ready(mine)
+                if hit is not None:
+                    return hit
         cached = self.cache.lookup(file_id, version_id, sha1)
         if cached is None or cached.size != size:
             return None
@@ -46,8 +81,9 @@ class ContentStore:
             return None  # pruned, or recorded by a run that died before its checkpoint
         return cached
 
-    def claim(self, sha1: str | None) -> Future[CachedContent | None] | None:
-        """None: the caller downloads (and must call `stored` or `released`); else wait on the future."""
+    def claim(self, sha1: str | None) -> Future[None] | None:
+        """None: the caller downloads (and must call `stored` or `released`); else wait on the future,
+        then `find` again."""
         if not sha1:
             return None
         with self._lock:
@@ -55,23 +91,34 @@ class ContentStore:
             if other is not None:
                 return other
             done = self._this_run.get(sha1)
-            if done is not None:
-                # stored by another thread since the caller's `find`: reuse it, do not fetch it again
-                ready: Future[CachedContent | None] = Future()
-                ready.set_result(done)
-                return ready
-            self._inflight[sha1] = Future()
-        return None
+            if done is None:
+                self._inflight[sha1] = Future()
+                return None
+        if _ready(done) is None:
+            # its blobs could not be saved: forget it, and fetch the bytes again
+            with self._lock:
+                if self._this_run.get(sha1) is done:
+                    del self._this_run[sha1]
+            return self.claim(sha1)
+        # stored by another thread since the caller's `find`: reuse it, do not fetch it again
+        ready: Future[None] = Future()
+        ready.set_result(None)
+        return ready
 
     def stored(
-        self, owner: str, file_id: str, version_id: str | None, sha1: str, content: CachedContent
+        self,
+        owner: str,
+        file_id: str,
+        version_id: str | None,
+        sha1: str,
+        content: CachedContent | LazyContent,
     ) -> None:
         with self._lock:
             self._this_run[sha1] = content
             self._pending.setdefault(owner, []).append((file_id, version_id or "", sha1, content))
             future = self._inflight.pop(sha1, None)
         if future is not None:
-            future.set_result(content)
+            future.set_result(None)
 
     def released(self, sha1: str | None) -> None:
         if not sha1:
@@ -82,13 +129,22 @@ class ContentStore:
             future.set_result(None)
 
     def take_pending(self, owner: str | None = None) -> list[PendingEntry]:
-        """Entries registered so far (of one owner, or all); flush them once a checkpoint has returned."""
+        """Entries registered so far (of one owner, or all); flush them once a checkpoint has returned.
+
+        Waits for their blob ids: an entry's blobs were given to the writer before it was taken, so the
+        checkpoint (or commit) that follows makes them durable."""
         with self._lock:
             if owner is not None:
-                return self._pending.pop(owner, [])
-            entries = [e for group in self._pending.values() for e in group]
-            self._pending.clear()
-            return entries
+                taken = self._pending.pop(owner, [])
+            else:
+                taken = [e for group in self._pending.values() for e in group]
+                self._pending.clear()
+        entries: list[PendingEntry] = []
+        for file_id, version_id, sha1, content in taken:
+            ready = _ready(content)
+            if ready is not None:
+                entries.append((file_id, version_id, sha1, ready))
+        return entries
 
     def flush(self, entries: list[PendingEntry]) -> None:
         self.cache.store_many(entries)

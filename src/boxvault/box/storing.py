@@ -4,10 +4,13 @@ Box's previous versions of a file go under /<login>/.box-versions/<file id>/."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import stamina
 
 from boxvault.box.blobcache import CachedContent
 from boxvault.box.catalog import CatalogEntry
+from boxvault.box.content import LazyContent
 from boxvault.box.download import ChecksumMismatch, DownloadError, download
 from boxvault.box.errors import describe
 from boxvault.box.extras import apply_listed_metadata, capture, fingerprint
@@ -15,7 +18,7 @@ from boxvault.box.model import BoxItem
 from boxvault.box.placement import gone
 from boxvault.box.userstate import UserState, _node_meta
 from boxvault.box.versions import VERSIONS_DIR, list_old_versions
-from boxvault.engine.builder import NodeMeta, SnapshotBuilder
+from boxvault.engine.builder import FileWriter, NodeMeta, SnapshotBuilder
 
 
 class Storing(UserState):
@@ -186,8 +189,9 @@ class Storing(UserState):
             other.result()  # someone else is fetching these bytes: wait, then look again
         try:
             return False, self._download(builder, path, file_id, version_id, sha1, size, meta)
-        finally:
-            self.content.released(sha1)  # no-op after `stored`
+        except BaseException:
+            self.content.released(sha1)
+            raise
 
     def _download(
         self,
@@ -220,15 +224,23 @@ class Storing(UserState):
                         self.client,
                         self.conn.stats,
                         file_id,
-                        f.write,
+                        f,
                         version_id=version_id,
                         expected_sha1=sha1,
                         expected_size=size,
                         should_stop=self.options.should_stop,
                     )
-                stored = f.result
-                assert stored is not None  # set when the `with` block closed the file
-                content = CachedContent(tuple(stored.content), int(stored.size))
-                self.content.stored(self.user.id, file_id, version_id, result.sha1, content)
+                self.content.stored(self.user.id, file_id, version_id, result.sha1, LazyContent(_saved(f)))
                 return result.size
         raise DownloadError("no attempt made")  # pragma: no cover - the last attempt re-raises
+
+
+def _saved(f: FileWriter) -> Callable[[], CachedContent]:
+    """The blob ids of a closed file, once the writer has saved its last blobs."""
+
+    def resolve() -> CachedContent:
+        stored = f.result
+        assert stored is not None  # the `with` block closed the file
+        return CachedContent(tuple(stored.content), int(stored.size))
+
+    return resolve
