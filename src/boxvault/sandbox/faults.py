@@ -34,6 +34,9 @@ class FaultConfig:
     # serve the next N matching downloads with one byte changed (same length): what a file whose content
     # changes during its download, or a damaged transfer, looks like to the client (its sha1 does not match)
     corrupt_next: int = 0
+    # answer the next N downloads that ask for a Range with the whole body (200), as a server or proxy that
+    # ignores Range may (RFC 9110 14.2): the client must skip what it already has
+    ignore_range_next: int = 0
     # only requests whose path starts with one of these prefixes are affected (all when empty)
     paths: list[str] = field(default_factory=list)
     # user event streams: probability that an event is delivered again (in the same page, or in a later
@@ -91,6 +94,7 @@ class Faults:
         cfg.fail_next = [int(s) for s in fail_next]
         cfg.reset_next = _int(raw.get("reset_next", 0), "reset_next")
         cfg.corrupt_next = _int(raw.get("corrupt_next", 0), "corrupt_next")
+        cfg.ignore_range_next = _int(raw.get("ignore_range_next", 0), "ignore_range_next")
         paths = raw.get("paths", [])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValueError("paths must be a list of path prefixes")
@@ -133,6 +137,17 @@ class Faults:
             decision.reset = is_download and self._rng.random() < cfg.reset_rate
             decision.expire_token = self._rng.random() < cfg.token_expiry_rate
             return decision
+
+    def ignore_range(self, path: str) -> bool:
+        """Whether this ranged download is answered in full (`ignore_range_next`); counts it."""
+        cfg = self.config
+        if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
+            return False
+        with self._lock:
+            if cfg.ignore_range_next <= 0:
+                return False
+            cfg.ignore_range_next -= 1
+            return True
 
     def events_page(self, page: list[T], earlier: list[T]) -> list[T]:
         """A page of a user's event stream as an at-least-once, unordered stream delivers it: each event of
