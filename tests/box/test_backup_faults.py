@@ -86,3 +86,46 @@ def test_backup_survives_faults(
         for fid, f in files.items():
             assert file_sha1(target / nodes[fid][0].lstrip("/")) == f.sha1
     restic(repo_env, "check", "--read-data")
+
+
+@pytest.mark.parametrize("proxy_env", [False, True], ids=["pool", "requests"])
+def test_cut_download_resumes_when_the_server_ignores_range(
+    box_sandbox: Callable[..., Sandbox], repo_env: dict[str, str], tmp_path: Path, proxy_env: bool
+) -> None:
+    """A body cut half-way is asked for again from the byte reached; a server that answers that Range
+    request with the whole body (200) must not make the file's start appear twice. Both ways a download
+    goes: on the adapter's pool, and through `requests` when proxies are configured (here a proxy that
+    NO_PROXY exempts the sandbox from, so nothing reaches port 9)."""
+    require_binary("restic")
+    sandbox = box_sandbox(users=1, files_per_user=12, large_files=0, seed=5)
+    uid = sandbox.creds["users"][0]["id"]
+    sandbox.set_faults(reset_next=3, ignore_range_next=3, paths=["/dl/"])
+    proc = subprocess.run(
+        boxvault_cmd(
+            "box", "backup", *sandbox.cli_args(), "--json", "--init", "--rate-per-user", "0", "--user", uid
+        ),
+        env=cli_env(
+            {**repo_env, "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost"}
+            if proxy_env
+            else repo_env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    faults = sandbox.call("GET", "/_sandbox/faults")
+    sandbox.clear_faults()
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["status"] == "succeeded", json.dumps(report)[:2000]
+    assert report["requests"]["retries"].get("reset", 0) >= 3
+    assert report["requests"]["retries"].get("sha1", 0) == 0  # resumed right, not fetched again whole
+    assert faults["reset_next"] == 0 and faults["ignore_range_next"] == 0  # both faults were met
+
+    (snap,) = restic_snapshots(repo_env)
+    files = sdk_files(sdk_client(sandbox.url, sandbox.creds, uid))
+    nodes = snapshot_nodes(repo_env["RESTIC_REPOSITORY"], PASSWORD, snap["id"])
+    assert set(nodes) == set(files)
+    restic(repo_env, "restore", snap["id"], "--target", str(tmp_path / "r"))
+    for fid, f in files.items():
+        assert file_sha1(tmp_path / "r" / nodes[fid][0].lstrip("/")) == f.sha1

@@ -1,26 +1,43 @@
 """Stream one Box file version into a sink, checked against Box's sha1, resuming broken transfers.
 
 The content URL comes from the SDK (`downloads.get_download_file_url`: one API call, answered with a
-redirect to a short-lived URL); the bytes are then read from that URL on the SDK's own pooled HTTP
-session in large chunks. A connection cut mid-body resumes with `Range` from the last byte received
-(or, when the server ignores `Range`, re-reads and skips what the sink already has); an expired URL
-is asked for again; 429/5xx wait (`Retry-After` when given) and retry.
+redirect to a short-lived URL); the bytes are then read from that URL on the SDK's own pooled connections
+straight into the sink's buffer (the snapshot's chunker: no intermediate copy), hashed as they arrive. A
+connection cut mid-body resumes with `Range` from the last byte received (or, when the server ignores
+`Range`, re-reads and skips what the sink already has); an expired URL is asked for again; 429/5xx wait
+(`Retry-After` when given) and retry.
+
+The GET itself goes to the connection pool of the SDK's `requests` adapter, with the TLS settings that
+adapter would use, unless the session has proxies (then through `requests`): the `requests` layer cost
+about a third of the CPU of a small file's download (docs/box.md, "Measured").
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from box_sdk_gen.client import BoxClient
 
 from boxvault.box.stats import RequestStats
 
 CHUNK = 1 << 20
+_TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 class DownloadError(Exception):
@@ -41,11 +58,130 @@ class DownloadResult:
     resumed: int = 0  # how many times the body was resumed after a broken connection
 
 
+class Sink(Protocol):
+    def fill(self, read: Callable[[memoryview], int]) -> int:
+        """Call `read` once with a free part of the sink's buffer; it returns how many bytes it put there
+        (0: the end). Returns that count."""
+        ...
+
+
+class WriteSink:
+    """A `Sink` over a plain `write(bytes)` callable, through one reused buffer."""
+
+    def __init__(self, write: Callable[[memoryview], object], size: int = CHUNK) -> None:
+        self._write = write
+        self._buf = memoryview(bytearray(size))
+
+    def fill(self, read: Callable[[memoryview], int]) -> int:
+        n = read(self._buf)
+        if n:
+            self._write(self._buf[:n])
+        return n
+
+
+class _Body:
+    """One GET's response: status, headers and `readinto` over the raw body."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, release: Callable[[], None]) -> None:
+        self.raw = raw
+        self.status = raw.status
+        self.headers = raw.headers
+        self._release = release
+        fp = getattr(raw, "_fp", None)
+        encoded = raw.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+        # http.client reads straight into the caller's buffer; urllib3's own read() allocates and copies
+        self._fp = fp if isinstance(fp, http.client.HTTPResponse) and not encoded else None
+
+    def readinto(self, view: memoryview) -> int:
+        if self._fp is not None:
+            return self._fp.readinto(view)
+        data = self.raw.read(min(len(view), CHUNK))
+        view[: len(data)] = data
+        return len(data)
+
+    def finish(self) -> None:
+        """The body was read to its end: the connection goes back to the pool."""
+        self._release()
+
+    def close(self) -> None:
+        """Drop the connection (the body may be half read)."""
+        self.raw.close()
+        self.raw.release_conn()
+
+
+class _Getter:
+    """GETs of download URLs on a `requests` session's connection pools."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self.session = session
+        self._direct = not session.trust_env and not session.proxies
+        self._pools: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> _Body:
+        headers = {"Accept-Encoding": "identity", **headers}
+        if not self._direct:
+            response = self.session.get(url, headers=headers, stream=True, timeout=timeout)
+            return _Body(response.raw, response.raw.release_conn)
+        parts = urlsplit(url)
+        adapter = self.session.get_adapter(url)
+        key = (parts.scheme, parts.netloc)
+        with self._lock:
+            params = self._pools.get(key)
+        if params is None:
+            # the pool key (TLS verification, CA bundle, client cert) exactly as `requests` would build it
+            params = adapter.build_connection_pool_key_attributes(  # type: ignore[attr-defined]
+                requests.Request("GET", url).prepare(), self.session.verify, self.session.cert
+            )
+            with self._lock:
+                self._pools[key] = params
+        host_params, pool_kwargs = params
+        pool = adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)  # type: ignore[attr-defined]
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raw = pool.urlopen(
+            "GET",
+            path,
+            headers={**self.session.headers, **headers},
+            preload_content=False,
+            decode_content=False,
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+        )
+        return _Body(raw, raw.release_conn)
+
+
+_getters: weakref.WeakKeyDictionary[requests.Session, _Getter] = weakref.WeakKeyDictionary()
+_getters_lock = threading.Lock()
+
+
+def _getter(session: requests.Session) -> _Getter:
+    with _getters_lock:
+        getter = _getters.get(session)
+        if getter is None:
+            getter = _getters[session] = _Getter(session)
+        return getter
+
+
+def _skip(body: _Body, count: int) -> int:
+    """Read and drop `count` bytes (a server that ignored Range re-sends what the sink has); how many were
+    there."""
+    scratch = memoryview(bytearray(min(count, CHUNK)))
+    left = count
+    while left:
+        n = body.readinto(scratch[: min(left, len(scratch))])
+        if not n:
+            break
+        left -= n
+    return count - left
+
+
 def download(
     client: BoxClient,
     stats: RequestStats,
     file_id: str,
-    write: Callable[[bytes], object],
+    sink: Sink,
     *,
     version_id: str | None = None,
     expected_sha1: str | None = None,
@@ -55,18 +191,28 @@ def download(
     timeout: tuple[float, float] = (10.0, 60.0),
     should_stop: Callable[[], bool] | None = None,
 ) -> DownloadResult:
-    """Write the content of `file_id` to `write`, exactly once per byte, and verify it.
+    """Put the content of `file_id` into `sink`, exactly once per byte, and verify it.
 
     Raises ChecksumMismatch when the bytes do not hash to `expected_sha1` (the caller must drop what
     it wrote), DownloadError when the transfer keeps failing.
     """
     session: requests.Session = client.network_session.network_client.requests_session  # type: ignore[attr-defined]
+    getter = _getter(session)
     digest = hashlib.sha1(usedforsecurity=False)
     offset = 0
     resumed = 0
     url: str | None = None
     failures = 0
     last_error = ""
+    body: _Body | None = None
+
+    def read(view: memoryview) -> int:
+        assert body is not None
+        n = body.readinto(view)
+        if n:
+            digest.update(view[:n])
+        return n
+
     while True:
         if should_stop is not None and should_stop():
             raise DownloadError(f"file {file_id}: stopped")
@@ -74,48 +220,47 @@ def download(
             # the SDK call has its own retries (429, 5xx, 401 refresh, resets)
             url = client.downloads.get_download_file_url(file_id, version=version_id)
         headers = {"Range": f"bytes={offset}-"} if offset else {}
+        body = None
         try:
-            response = session.get(url, headers=headers, stream=True, timeout=timeout)
-        except requests.RequestException as exc:
-            response = None
+            body = getter.get(url, headers, timeout)
+        except _TRANSPORT_ERRORS as exc:
             last_error = f"connection: {exc}"
             stats.count_retry("connection")
-        if response is not None:
-            status = response.status_code
+        retry_after: str | None = None
+        if body is not None:
+            status = body.status
             stats.count_download(0, new_request=True)
             if status in (200, 206):
-                skip = offset if status == 200 else 0  # the server ignored Range: re-read, skip what we have
                 try:
-                    for chunk in response.iter_content(CHUNK):
-                        if skip:
-                            cut = min(skip, len(chunk))
-                            chunk = chunk[cut:]
-                            skip -= cut
-                            if not chunk:
-                                continue
-                        digest.update(chunk)
-                        write(chunk)
-                        offset += len(chunk)
-                        stats.count_download(len(chunk), new_request=False)
+                    if status == 200 and offset and _skip(body, offset) < offset:
+                        raise http.client.IncompleteRead(b"")  # the server ignored Range, then broke off
+                    while True:
+                        n = sink.fill(read)
+                        if not n:
+                            break
+                        offset += n
+                        stats.count_download(n, new_request=False)
+                    body.finish()
                     complete = expected_size is None or offset >= expected_size
                     if complete:
                         break
                     last_error = f"body ended at {offset} of {expected_size} bytes"
-                except requests.RequestException as exc:
+                except _TRANSPORT_ERRORS as exc:
                     last_error = f"connection broken at byte {offset}: {exc}"
-                finally:
-                    response.close()
+                    body.close()
+                except BaseException:
+                    body.close()  # the sink failed (or the run stops): the half-read connection is dropped
+                    raise
                 resumed += 1
                 stats.count_retry("reset")
                 failures += 1
                 if failures > attempts:
                     raise DownloadError(f"file {file_id}: {last_error}")
                 continue  # resume at once: the server answered, it is the connection that broke
+            retry_after = body.headers.get("Retry-After")
+            body.close()
             if status == 416 and expected_size is not None and offset >= expected_size:
-                response.close()
                 break
-            retry_after = response.headers.get("Retry-After")
-            response.close()
             last_error = f"HTTP {status}"
             if status in (401, 403, 404, 410):
                 url = None  # an expired or revoked download URL: ask the API for a new one
@@ -129,7 +274,7 @@ def download(
             raise DownloadError(f"file {file_id}: {last_error}")
         delay = (
             float(retry_after)
-            if response is not None and retry_after and retry_after.isdigit()
+            if retry_after and retry_after.isdigit()
             else min(30.0, base_interval * 2**failures) * random.uniform(0.5, 1.5)
         )
         time.sleep(delay)

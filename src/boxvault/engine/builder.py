@@ -150,6 +150,10 @@ class FileWriter:
     def read_from(self, f: BinaryIO) -> None:
         self._chunker.read_from(f)
 
+    def fill(self, read: Callable[[memoryview], int]) -> int:
+        """Let `read` put bytes straight into the chunk buffer (`box.download.Sink`)."""
+        return self._chunker.fill(read)
+
     def close(self) -> None:
         """The file is complete: its node joins the snapshot now, its blob ids when they are known."""
         if self._node is None:

@@ -66,6 +66,18 @@ class Chunker:
             self._len += n
             self.size += n
 
+    def fill(self, read: Callable[[memoryview], int]) -> int:
+        """One `read` straight into the chunk buffer (a socket's `readinto`); returns its count."""
+        self._make_room()
+        view = memoryview(self._buf)[self._len :]
+        try:
+            n = read(view)
+        finally:
+            view.release()
+        self._len += n
+        self.size += n
+        return n
+
     def _cut(self, final: bool) -> None:
         buf, used = self._buf, self._len
         view = memoryview(buf)[:used]
