@@ -83,9 +83,12 @@ class Placements:
             db = self._db
             if item_type == "folder":
                 db.execute("INSERT OR REPLACE INTO folder VALUES (?, ?)", (path, item_id))
+            # a place at the same path counts once, unless that path was taken out since: then the item
+            # is back there (a folder listed again after a rename raced the walk, recheck.py), and the
+            # new place is the one `live` must see
             more = self._more.get(item_id)
             if more is not None:
-                if more[0].path != path:
+                if not any(p.path == path and not self._taken_out(p) for p in more):
                     more.append(place)
                 return
             inserted = db.execute(
@@ -95,8 +98,11 @@ class Placements:
             if inserted:
                 return
             first = self._first(item_id)
-            if first is not None and first.path != path:
+            if first is not None and (first.path != path or self._taken_out(first)):
                 self._more[item_id] = [first, place]
+
+    def _taken_out(self, place: Place) -> bool:
+        return bool(self.removed) and _below(place.path, self.removed, place.order)
 
     @property
     def _db(self) -> sqlite3.Connection:
