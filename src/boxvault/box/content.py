@@ -64,7 +64,10 @@ class ContentStore:
         # owner (a user's builder) -> (file id, version id, sha1, content) not yet in the blob cache
         self._pending: dict[str, list[tuple[str, str, str, CachedContent | LazyContent]]] = {}
 
-    def find(self, file_id: str, version_id: str | None, sha1: str | None, size: int) -> CachedContent | None:
+    def find(
+        self, file_id: str, version_id: str | None, sha1: str | None, size: int, *, cache: bool = True
+    ) -> CachedContent | None:
+        """This run's content with that sha1, else (with `cache`) the blob cache's, verified."""
         if size == 0 and (sha1 is None or sha1 == EMPTY_SHA1):
             return CachedContent((), 0)
         if sha1:
@@ -74,6 +77,8 @@ class ContentStore:
                 hit = _ready(mine)
                 if hit is not None:
                     return hit
+        if not cache:
+            return None
         cached = self.cache.lookup(file_id, version_id, sha1)
         if cached is None or cached.size != size:
             return None
