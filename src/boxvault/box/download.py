@@ -65,20 +65,6 @@ class Sink(Protocol):
         ...
 
 
-class WriteSink:
-    """A `Sink` over a plain `write(bytes)` callable, through one reused buffer."""
-
-    def __init__(self, write: Callable[[memoryview], object], size: int = CHUNK) -> None:
-        self._write = write
-        self._buf = memoryview(bytearray(size))
-
-    def fill(self, read: Callable[[memoryview], int]) -> int:
-        n = read(self._buf)
-        if n:
-            self._write(self._buf[:n])
-        return n
-
-
 class _Body:
     """One GET's response: status, headers and `readinto` over the raw body."""
 
