@@ -93,6 +93,28 @@ def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -
     assert hashlib.sha1(whole).hexdigest() == entry.sha_1
 
 
+def test_ignore_range_next_answers_ranged_downloads_whole(sandbox: SandboxServer) -> None:
+    client = sandbox.ccg_client().with_as_user_header(sandbox.users[0]["id"])
+    folder = next(e for e in client.folders.get_folder_items("0").entries if e.type.value == "folder")
+    entry = next(
+        e for e in client.folders.get_folder_items(folder.id, limit=1000).entries if e.type.value == "file"
+    )
+    token = sandbox.developer_token(sandbox.users[0]["id"])
+    location = requests.get(
+        f"{sandbox.url}/2.0/files/{entry.id}/content",
+        allow_redirects=False,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+    ).headers["location"]
+    sandbox.set_faults(ignore_range_next=1)
+    plain = requests.get(location, timeout=10)  # no Range: not counted
+    ignored = requests.get(location, headers={"Range": "bytes=1-"}, timeout=10)
+    honoured = requests.get(location, headers={"Range": "bytes=1-"}, timeout=10)
+    assert plain.status_code == 200 and ignored.status_code == 200
+    assert ignored.content == plain.content and hashlib.sha1(plain.content).hexdigest() == entry.sha_1
+    assert honoured.status_code == 206 and honoured.content == plain.content[1:]
+
+
 def test_latency(sandbox: SandboxServer) -> None:
     sandbox.set_faults(latency_ms=300, paths=["/2.0/users"])
     start = time.monotonic()
