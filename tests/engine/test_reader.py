@@ -96,3 +96,35 @@ def test_restore_over_existing_files_leaves_no_stale_bytes(repo: Repository, tmp
     restored.write_bytes(b"a much longer previous content")
     repo.restore(repo.find_snapshot(snapshot_id), str(out))
     assert restored.read_bytes() == b"short"
+
+
+def test_file_reader_prefetch_keeps_order_and_stops_on_close(repo: Repository, tmp_path: Path) -> None:
+    """A file of ~20 blobs read through `FileReader` (several blobs fetched ahead) in odd-sized reads,
+    whole, and closed half-way."""
+    import io
+
+    src = tmp_path / "big"
+    src.mkdir()
+    (src / "data.bin").write_bytes(DATA)
+    with repo.writer() as w:
+        snapshot_id, _ = backup(repo, w, [str(src)], hostname="h", tags=[])
+    snap = repo.find_snapshot(snapshot_id)
+    (node,) = [n for _, n in repo.walk(snap) if n.type == "file"]
+    assert len(node.content or []) > 2 * repo.open_file(node).AHEAD  # more blobs than the window
+
+    reader = repo.open_file(node)
+    got = bytearray()
+    buf = memoryview(bytearray(777_777))
+    while n := reader.readinto(buf):
+        got += buf[:n]
+    reader.close()
+    assert bytes(got) == DATA
+
+    with io.BufferedReader(repo.open_file(node), 2**20) as whole:
+        assert hashlib.sha256(whole.read()).digest() == hashlib.sha256(DATA).digest()
+
+    half = repo.open_file(node)
+    first = half.read(3 * 2**20)  # a raw read: at most the rest of the current blob
+    assert first and first == DATA[: len(first)]
+    half.close()  # the blobs fetched ahead are let go
+    assert half.closed

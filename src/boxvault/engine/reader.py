@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,10 +59,13 @@ def _walk(repo: Repository, tree_id: bytes, prefix: str, include: list[str]) -> 
 
 
 class FileReader(io.RawIOBase):
-    """A file's content, blob after blob; the next blob is fetched while the current one is consumed."""
+    """A file's content, blob after blob; the next blobs (up to ``AHEAD``) are fetched while the current one
+    is consumed, so a consumer that waits between reads (an upload of each part into Box) finds them
+    decrypted and checked."""
 
     _prefetch_pool: ThreadPoolExecutor | None = None
     _pool_lock = threading.Lock()
+    AHEAD = 8  # blobs (~1 MiB each, at most 8 MiB): about one part of a chunked upload into Box
 
     def __init__(self, repo: Repository, node: Node) -> None:
         super().__init__()
@@ -70,9 +74,9 @@ class FileReader(io.RawIOBase):
         self.repo = repo
         self.node = node
         self._blobs = list(node.content or [])
-        self._next = 0
+        self._next = 0  # the next blob to consume
         self._buf = memoryview(b"")
-        self._ahead: Future[bytes] | None = None
+        self._ahead: deque[Future[bytes]] = deque()  # blobs _next, _next + 1, ... being fetched
 
     @classmethod
     def _pool(cls) -> ThreadPoolExecutor:
@@ -87,15 +91,13 @@ class FileReader(io.RawIOBase):
     def _load_next(self) -> bool:
         if self._next >= len(self._blobs):
             return False
-        fut = self._ahead
-        if fut is None:
-            data = self.repo.load_blob(self._blobs[self._next])
-        else:
-            data = fut.result()
+        data = self._ahead.popleft().result() if self._ahead else self.repo.load_blob(self._blobs[self._next])
         self._next += 1
-        self._ahead = None
-        if self._next < len(self._blobs):
-            self._ahead = self._pool().submit(self.repo.load_blob, self._blobs[self._next])
+        # the first blob is read in the caller's thread (a small file needs no other); then keep AHEAD going
+        while len(self._ahead) < self.AHEAD and self._next + len(self._ahead) < len(self._blobs):
+            self._ahead.append(
+                self._pool().submit(self.repo.load_blob, self._blobs[self._next + len(self._ahead)])
+            )
         self._buf = memoryview(data)
         return True
 
@@ -119,9 +121,8 @@ class FileReader(io.RawIOBase):
             yield chunk
 
     def close(self) -> None:
-        if self._ahead is not None:
-            self._ahead.cancel()
-            self._ahead = None
+        while self._ahead:
+            self._ahead.popleft().cancel()
         super().close()
 
 
