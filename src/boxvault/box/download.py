@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -32,6 +32,8 @@ from box_sdk_gen.client import BoxClient
 from boxvault.box.stats import RequestStats
 
 CHUNK = 1 << 20
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
 _TRANSPORT_ERRORS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -68,11 +70,10 @@ class Sink(Protocol):
 class _Body:
     """One GET's response: status, headers and `readinto` over the raw body."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, release: Callable[[], None]) -> None:
+    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
         self.raw = raw
         self.status = raw.status
         self.headers = raw.headers
-        self._release = release
         fp = getattr(raw, "_fp", None)
         encoded = raw.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
         # http.client reads straight into the caller's buffer; urllib3's own read() allocates and copies
@@ -87,7 +88,7 @@ class _Body:
 
     def finish(self) -> None:
         """The body was read to its end: the connection goes back to the pool."""
-        self._release()
+        self.raw.release_conn()
 
     def close(self) -> None:
         """Drop the connection (the body may be half read)."""
@@ -108,7 +109,7 @@ class _Getter:
         headers = {"Accept-Encoding": "identity", **headers}
         if not self._direct:
             response = self.session.get(url, headers=headers, stream=True, timeout=timeout)
-            return _Body(response.raw, response.raw.release_conn)
+            return _Body(response.raw)
         parts = urlsplit(url)
         adapter = self.session.get_adapter(url)
         key = (parts.scheme, parts.netloc)
@@ -124,18 +125,31 @@ class _Getter:
         host_params, pool_kwargs = params
         pool = adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)  # type: ignore[attr-defined]
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        raw = pool.urlopen(
-            "GET",
-            path,
-            headers={**self.session.headers, **headers},
-            preload_content=False,
-            decode_content=False,
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+        return _Body(
+            pool.urlopen(
+                "GET",
+                path,
+                headers={**self.session.headers, **headers},
+                preload_content=False,
+                decode_content=False,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            ),
         )
-        return _Body(raw, raw.release_conn)
+
+    def follow(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> _Body:
+        """`get`, following up to `MAX_REDIRECTS` redirects as `requests` would (a download server may
+        send the client on to another host)."""
+        for _ in range(MAX_REDIRECTS):
+            body = self.get(url, headers, timeout)
+            location = body.headers.get("Location")
+            if body.status not in _REDIRECTS or not location:
+                return body
+            body.close()
+            url = urljoin(url, location)
+        return self.get(url, headers, timeout)
 
 
 _getters: weakref.WeakKeyDictionary[requests.Session, _Getter] = weakref.WeakKeyDictionary()
@@ -208,7 +222,7 @@ def download(
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         body = None
         try:
-            body = getter.get(url, headers, timeout)
+            body = getter.follow(url, headers, timeout)
         except _TRANSPORT_ERRORS as exc:
             last_error = f"connection: {exc}"
             stats.count_retry("connection")
