@@ -3,6 +3,7 @@ loopback: redirects followed as `requests` would, `Range` kept across them, bodi
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Location", f"/hop/{left - 1}" if left > 1 else "/content")
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path == "/gzip":  # a server that compresses although asked for identity
+            packed = gzip.compress(CONTENT)
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(packed)))
+            self.end_headers()
+            self.wfile.write(packed)
             return
         start = 0
         if self.headers.get("Range"):
@@ -70,6 +79,7 @@ def test_redirects_are_followed_with_the_range(server: str, direct: bool) -> Non
     assert _read_all(getter, f"{server}/content", {}) == (200, CONTENT)
     assert _read_all(getter, f"{server}/hop/3", {}) == (200, CONTENT)
     assert _read_all(getter, f"{server}/hop/2", {"Range": "bytes=1000-"}) == (206, CONTENT[1000:])
+    assert _read_all(getter, f"{server}/gzip", {}) == (200, CONTENT)  # decoded, as the sha1 is Box's
 
 
 def test_too_many_redirects_end_at_the_last_answer(server: str) -> None:

@@ -82,7 +82,7 @@ class _Body:
     def readinto(self, view: memoryview) -> int:
         if self._fp is not None:
             return self._fp.readinto(view)
-        data = self.raw.read(min(len(view), CHUNK))
+        data = self.raw.read(min(len(view), CHUNK), decode_content=True)  # a server that encoded anyway
         view[: len(data)] = data
         return len(data)
 
