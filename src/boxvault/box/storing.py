@@ -18,7 +18,7 @@ from boxvault.box.model import BoxItem
 from boxvault.box.placement import gone
 from boxvault.box.userstate import UserState, _node_meta
 from boxvault.box.versions import VERSIONS_DIR, list_old_versions
-from boxvault.engine.builder import FileWriter, NodeMeta, SnapshotBuilder
+from boxvault.engine.builder import FileResult, NodeMeta, SnapshotBuilder
 
 
 class Storing(UserState):
@@ -237,17 +237,18 @@ class Storing(UserState):
                         expected_size=size,
                         should_stop=self.options.should_stop,
                     )
-                self.content.stored(self.user.id, file_id, version_id, result.sha1, LazyContent(_saved(f)))
+                self.content.stored(
+                    self.user.id, file_id, version_id, result.sha1, LazyContent(_saved(f.later()))
+                )
                 return result.size
         raise DownloadError("no attempt made")  # pragma: no cover - the last attempt re-raises
 
 
-def _saved(f: FileWriter) -> Callable[[], CachedContent]:
-    """The blob ids of a closed file, once the writer has saved its last blobs."""
+def _saved(later: Callable[[], FileResult]) -> Callable[[], CachedContent]:
+    """A closed file's blob ids as the content store keeps them, once the writer has saved its last blobs."""
 
     def resolve() -> CachedContent:
-        stored = f.result
-        assert stored is not None  # the `with` block closed the file
+        stored = later()
         return CachedContent(tuple(stored.content), int(stored.size))
 
     return resolve

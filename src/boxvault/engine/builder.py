@@ -170,15 +170,27 @@ class FileWriter:
         if self._node is None:
             return None
         if self._result is None:
+            self._result = self.later()()
+        return self._result
+
+    def later(self) -> Callable[[], FileResult]:
+        """For a closed file: `result` to call later, from any thread. It holds the file's node only, not
+        this writer and its chunker (a caller may keep thousands until a checkpoint)."""
+        node, builder, path = self._node, self.builder, self.path
+        if node is None:
+            raise InvalidArgument(f"{path}: the file is not closed")
+
+        def resolve() -> FileResult:
             try:
-                content = self._node.resolve()
+                content = node.resolve()
             except BaseException:
                 # as before a lazy close: a file whose content could not be saved is not in the snapshot
-                if not self.builder._done:
-                    self.builder.remove(self.path)
+                if not builder._done:
+                    builder.remove(path)
                 raise
-            self._result = FileResult(list(content), self._node.size)
-        return self._result
+            return FileResult(list(content), node.size)
+
+        return resolve
 
     def abort(self) -> None:
         self._chunker = Chunker(self._emit, 0)
