@@ -57,3 +57,21 @@ def test_a_second_claim_waits_for_the_first_download(store: ContentStore) -> Non
     assert ready is not None and ready.done()
     store.flush(store.take_pending())
     assert store.cache.lookup("f1", "v1", None) == CachedContent((BLOB,), 10)
+
+
+def test_entries_whose_blobs_are_saved_keep_only_their_ids(store: ContentStore) -> None:
+    """Thousands of files may wait for the next checkpoint: an entry whose blobs are all saved is turned
+    into its blob ids when the next one comes (the lazy one holds the file's node); one still being saved
+    stays lazy, and nothing waits."""
+    saved = LazyContent(lambda: CachedContent((BLOB,), 10), done=lambda: True)
+
+    def must_not_wait() -> CachedContent:
+        raise AssertionError("resolved while its blobs were still being saved")
+
+    busy = LazyContent(must_not_wait, done=lambda: False)
+    store.stored("u1", "f1", "v1", SHA1, saved)
+    store.stored("u1", "f2", "v2", "b" * 40, busy)
+    pending = store._pending["u1"]
+    assert pending[0][3] == CachedContent((BLOB,), 10)
+    assert store._this_run[SHA1] == CachedContent((BLOB,), 10)
+    assert pending[1][3] is busy

@@ -25,24 +25,41 @@ from boxvault.box.blobcache import BlobCache, CachedContent
 EMPTY_SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
 PendingEntry = tuple[str, str, str, CachedContent]  # file id, version id, sha1, content
+_COMPACT_LOOKBACK = 64  # entries looked at again on each new one (blobs are saved within a few files)
 
 
 class LazyContent:
     """Content whose blob ids are known once the writer has saved its blobs: `get` waits for them, once."""
 
-    __slots__ = ("_resolve", "_value")
+    __slots__ = ("_resolve", "_done", "_value")
 
-    def __init__(self, resolve: Callable[[], CachedContent]) -> None:
+    def __init__(
+        self, resolve: Callable[[], CachedContent], done: Callable[[], bool] = lambda: False
+    ) -> None:
         self._resolve: Callable[[], CachedContent] | None = resolve
+        self._done = done  # would `get` return at once, without raising?
         self._value: CachedContent | None = None
 
-    def get(self) -> CachedContent:
-        """Raises what saving the blobs raised (the writer fails the run then)."""
-        if self._value is None:
-            assert self._resolve is not None
-            self._value = self._resolve()
-            self._resolve = None
+    def ready(self) -> CachedContent | None:
+        """The content if it is known without waiting, else None."""
+        if self._value is None and self._done():
+            return self.get()
         return self._value
+
+    def get(self) -> CachedContent:
+        """Raises what saving the blobs raised (the writer fails the run then). Any thread may ask: two
+        at once may both resolve (it gives the same answer); the value is set before the resolver goes."""
+        value = self._value
+        if value is None:
+            resolve = self._resolve
+            if resolve is None:  # resolved by another thread meanwhile
+                value = self._value
+                assert value is not None
+                return value
+            value = resolve()
+            self._value = value
+            self._resolve = None
+        return value
 
 
 def _ready(content: CachedContent | LazyContent) -> CachedContent | None:
@@ -120,10 +137,26 @@ class ContentStore:
     ) -> None:
         with self._lock:
             self._this_run[sha1] = content
-            self._pending.setdefault(owner, []).append((file_id, version_id or "", sha1, content))
+            pending = self._pending.setdefault(owner, [])
+            pending.append((file_id, version_id or "", sha1, content))
             future = self._inflight.pop(sha1, None)
+            self._compact(pending)
         if future is not None:
             future.set_result(None)
+
+    def _compact(self, pending: list[tuple[str, str, str, CachedContent | LazyContent]]) -> None:
+        """Entries whose blobs are all saved by now keep just their blob ids: a lazy one holds the file's
+        node, and thousands may wait for the next checkpoint. Looks back a few entries, oldest first."""
+        for i in range(max(0, len(pending) - _COMPACT_LOOKBACK), len(pending)):
+            file_id, version_id, sha1, content = pending[i]
+            if isinstance(content, CachedContent):
+                continue
+            ready = content.ready()
+            if ready is None:
+                continue
+            pending[i] = (file_id, version_id, sha1, ready)
+            if self._this_run.get(sha1) is content:
+                self._this_run[sha1] = ready
 
     def released(self, sha1: str | None) -> None:
         if not sha1:

@@ -4,8 +4,6 @@ Box's previous versions of a file go under /<login>/.box-versions/<file id>/."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import stamina
 
 from boxvault.box.blobcache import CachedContent
@@ -18,7 +16,7 @@ from boxvault.box.model import BoxItem
 from boxvault.box.placement import gone
 from boxvault.box.userstate import UserState, _node_meta
 from boxvault.box.versions import VERSIONS_DIR, list_old_versions
-from boxvault.engine.builder import FileResult, NodeMeta, SnapshotBuilder
+from boxvault.engine.builder import LaterResult, NodeMeta, SnapshotBuilder
 
 
 class Storing(UserState):
@@ -237,18 +235,16 @@ class Storing(UserState):
                         expected_size=size,
                         should_stop=self.options.should_stop,
                     )
-                self.content.stored(
-                    self.user.id, file_id, version_id, result.sha1, LazyContent(_saved(f.later()))
-                )
+                self.content.stored(self.user.id, file_id, version_id, result.sha1, _saved(f.later()))
                 return result.size
         raise DownloadError("no attempt made")  # pragma: no cover - the last attempt re-raises
 
 
-def _saved(later: Callable[[], FileResult]) -> Callable[[], CachedContent]:
+def _saved(later: LaterResult) -> LazyContent:
     """A closed file's blob ids as the content store keeps them, once the writer has saved its last blobs."""
 
     def resolve() -> CachedContent:
         stored = later()
         return CachedContent(tuple(stored.content), int(stored.size))
 
-    return resolve
+    return LazyContent(resolve, later.done)

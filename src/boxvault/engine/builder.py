@@ -109,6 +109,10 @@ class _PendingFile(Node):
             self.futures = []
         return self.content
 
+    def saved(self) -> bool:
+        """Every blob saved, none failed: `resolve` returns at once."""
+        return self.content is not None or all(f.done() and f.exception() is None for f in self.futures)
+
 
 _NODE_FIELDS = [f for f in Node.__dataclass_fields__]
 
@@ -126,6 +130,32 @@ def split_path(path: str) -> list[str]:
     if not parts or ".." in parts:
         raise InvalidArgument(f"invalid snapshot path {path!r}: must be absolute, without '..'")
     return parts
+
+
+class LaterResult:
+    """A closed file's blob ids and size, asked for when needed (`FileWriter.later`)."""
+
+    __slots__ = ("_node", "_builder", "_path")
+
+    def __init__(self, node: _PendingFile, builder: SnapshotBuilder, path: str) -> None:
+        self._node = node
+        self._builder = builder
+        self._path = path
+
+    def done(self) -> bool:
+        """Calling now would not wait, nor raise."""
+        return self._node.saved()
+
+    def __call__(self) -> FileResult:
+        """Waits for the file's last blobs; a save that failed raises here."""
+        try:
+            content = self._node.resolve()
+        except BaseException:
+            # as before a lazy close: a file whose content could not be saved is not in the snapshot
+            if not self._builder._done:
+                self._builder.remove(self._path)
+            raise
+        return FileResult(list(content), self._node.size)
 
 
 class FileWriter:
@@ -173,24 +203,12 @@ class FileWriter:
             self._result = self.later()()
         return self._result
 
-    def later(self) -> Callable[[], FileResult]:
-        """For a closed file: `result` to call later, from any thread. It holds the file's node only, not
-        this writer and its chunker (a caller may keep thousands until a checkpoint)."""
-        node, builder, path = self._node, self.builder, self.path
-        if node is None:
-            raise InvalidArgument(f"{path}: the file is not closed")
-
-        def resolve() -> FileResult:
-            try:
-                content = node.resolve()
-            except BaseException:
-                # as before a lazy close: a file whose content could not be saved is not in the snapshot
-                if not builder._done:
-                    builder.remove(path)
-                raise
-            return FileResult(list(content), node.size)
-
-        return resolve
+    def later(self) -> LaterResult:
+        """For a closed file: `result` to ask for later, from any thread. It holds the file's node only,
+        not this writer and its chunker."""
+        if self._node is None:
+            raise InvalidArgument(f"{self.path}: the file is not closed")
+        return LaterResult(self._node, self.builder, self.path)
 
     def abort(self) -> None:
         self._chunker = Chunker(self._emit, 0)
