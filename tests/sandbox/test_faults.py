@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -72,7 +73,8 @@ def test_random_faults_are_reproducible_from_the_seed(sandbox: SandboxServer) ->
     assert {429, 500, 503} <= set(first) and 401 in first  # 401: no token, when no fault fires
 
 
-def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -> None:
+def _largest_file_download(sandbox: SandboxServer) -> tuple[Any, str]:
+    """The largest file of the first user's first folder, and its download URL (the redirect's target)."""
     client = sandbox.ccg_client().with_as_user_header(sandbox.users[0]["id"])
     folder = next(e for e in client.folders.get_folder_items("0").entries if e.type.value == "folder")
     entry = max(
@@ -86,6 +88,11 @@ def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -
         timeout=10,
         headers={"Authorization": f"Bearer {token}"},
     ).headers["location"]
+    return entry, str(location)
+
+
+def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -> None:
+    entry, location = _largest_file_download(sandbox)
     sandbox.set_faults(reset_next=1)
     with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
         requests.get(location, timeout=10).content
@@ -94,18 +101,7 @@ def test_connection_reset_mid_body_then_clean_download(sandbox: SandboxServer) -
 
 
 def test_ignore_range_next_answers_ranged_downloads_whole(sandbox: SandboxServer) -> None:
-    client = sandbox.ccg_client().with_as_user_header(sandbox.users[0]["id"])
-    folder = next(e for e in client.folders.get_folder_items("0").entries if e.type.value == "folder")
-    entry = next(
-        e for e in client.folders.get_folder_items(folder.id, limit=1000).entries if e.type.value == "file"
-    )
-    token = sandbox.developer_token(sandbox.users[0]["id"])
-    location = requests.get(
-        f"{sandbox.url}/2.0/files/{entry.id}/content",
-        allow_redirects=False,
-        timeout=10,
-        headers={"Authorization": f"Bearer {token}"},
-    ).headers["location"]
+    entry, location = _largest_file_download(sandbox)
     sandbox.set_faults(ignore_range_next=1)
     plain = requests.get(location, timeout=10)  # no Range: not counted
     ignored = requests.get(location, headers={"Range": "bytes=1-"}, timeout=10)
