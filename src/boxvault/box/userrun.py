@@ -168,10 +168,9 @@ class UserBackup(Trashing):
                         self._proof = make_proof(self._due_events, rows)
                     self._walk_into(builder)
                 else:
-                    plan, rows_before, old_tree = planned
+                    plan, old, old_tree = planned
                     self._walk_into(
-                        builder,
-                        functools.partial(self._incremental_items, builder, plan, rows_before, old_tree),
+                        builder, functools.partial(self._incremental_items, builder, plan, old, old_tree)
                     )
                 self._take_out_gone(builder)
                 if not self._stopping():
