@@ -62,7 +62,8 @@ class LazyContent:
         return value
 
 
-def _ready(content: CachedContent | LazyContent) -> CachedContent | None:
+def _resolved(content: CachedContent | LazyContent) -> CachedContent | None:
+    """The content, waiting for a lazy one's blobs; None when they could not be saved."""
     if isinstance(content, CachedContent):
         return content
     try:
@@ -91,7 +92,7 @@ class ContentStore:
             with self._lock:
                 mine = self._this_run.get(sha1)
             if mine is not None:
-                hit = _ready(mine)
+                hit = _resolved(mine)
                 if hit is not None:
                     return hit
         if not cache:
@@ -116,7 +117,7 @@ class ContentStore:
             if done is None:
                 self._inflight[sha1] = Future()
                 return None
-        if _ready(done) is None:
+        if _resolved(done) is None:
             # its blobs could not be saved: forget it, and fetch the bytes again
             with self._lock:
                 if self._this_run.get(sha1) is done:
@@ -179,7 +180,7 @@ class ContentStore:
                 self._pending.clear()
         entries: list[PendingEntry] = []
         for file_id, version_id, sha1, content in taken:
-            ready = _ready(content)
+            ready = _resolved(content)
             if ready is not None:
                 entries.append((file_id, version_id, sha1, ready))
         return entries
