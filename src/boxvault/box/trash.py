@@ -24,6 +24,7 @@ from box_sdk_gen.client import BoxClient
 
 from boxvault.box.api import iter_marker_pages
 from boxvault.box.catalog import CatalogEntry
+from boxvault.engine.repository import Repository
 from boxvault.engine.tree import Node
 
 TRASH_DIR = ".box-trash"
@@ -112,3 +113,10 @@ def original_rel(node: Node, rel_below: str) -> str | None:
         return None
     base = raw.decode("utf-8", "replace").strip("/")
     return f"{base}/{rel_below}" if rel_below else base
+
+
+def trashed_from(repo: Repository, tree: bytes, trash: str, name: str, below: str = "") -> str | None:
+    """Where `<trash>/<name>/<below>` lived in All Files, read from the trashed item's node in `tree`; None
+    when the snapshot holds no such item, or it carries no original path."""
+    node = repo.node_at(tree, f"{trash}/{name}")
+    return original_rel(node, below) if node is not None else None

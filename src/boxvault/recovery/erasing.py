@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxvault.box.restore import VERSIONS_DIR, xattr_text
-from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
+from boxvault.box.trash import TRASH_DIR, trash_item, trashed_from
 from boxvault.engine.repository import Repository
 from boxvault.engine.snapshot import Snapshot
 from boxvault.engine.tree import Node
@@ -79,9 +79,7 @@ def _trashed_from(repo: Repository, snap: Snapshot, path: str) -> str | None:
     found = trash_item(path, f"{root}/{TRASH_DIR}")
     if found is None:
         return None
-    top, below = found
-    node = repo.node_at(snap.tree, f"{root}/{TRASH_DIR}/{top}")
-    original = original_rel(node, below) if node is not None else None
+    original = trashed_from(repo, snap.tree, f"{root}/{TRASH_DIR}", *found)
     return f"{root}/{original}" if original else None
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from boxvault.backups.connection import open_connection
 from boxvault.backups.models import Task
 from boxvault.box.restore import VERSIONS_DIR, BoxRestorer, Mode, Options, Outcome
-from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
+from boxvault.box.trash import TRASH_DIR, trash_item, trashed_from
 from boxvault.core.errors import ServiceError
 from boxvault.jobs.registry import handler
 from boxvault.recovery import exporters, links, services
@@ -158,9 +158,7 @@ def _trash_selection(repo: Any, snapshot: Any, include: list[str]) -> tuple[bool
         selected = selected or found is not None or path.rstrip("/") == trash
         if found is not None:
             top = found[0]
-            node = repo.node_at(snapshot.tree, f"{trash}/{top}")
-            if node is not None:
-                places[f"{TRASH_DIR}/{top}"] = original_rel(node, "") or top
+            places[f"{TRASH_DIR}/{top}"] = trashed_from(repo, snapshot.tree, trash, top) or top
     return selected, places
 
 
