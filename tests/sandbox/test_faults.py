@@ -111,6 +111,25 @@ def test_ignore_range_next_answers_ranged_downloads_whole(sandbox: SandboxServer
     assert honoured.status_code == 206 and honoured.content == plain.content[1:]
 
 
+def test_not_ready_next_answers_content_requests_202(sandbox: SandboxServer) -> None:
+    entry, _ = _largest_file_download(sandbox)
+    token = sandbox.developer_token(sandbox.users[0]["id"])
+    sandbox.set_faults(not_ready_next=1, retry_after=3)
+
+    def ask() -> requests.Response:
+        return requests.get(
+            f"{sandbox.url}/2.0/files/{entry.id}/content",
+            allow_redirects=False,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    first, second = ask(), ask()
+    assert first.status_code == 202 and first.headers["Retry-After"] == "3"
+    assert "location" not in first.headers
+    assert second.status_code == 302 and f"/dl/{entry.id}/" in second.headers["location"]
+
+
 def test_latency(sandbox: SandboxServer) -> None:
     sandbox.set_faults(latency_ms=300, paths=["/2.0/users"])
     start = time.monotonic()

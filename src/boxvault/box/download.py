@@ -1,21 +1,24 @@
 """Stream one Box file version into a sink, checked against Box's sha1, resuming broken transfers.
 
-The content URL comes from the SDK (`downloads.get_download_file_url`: one API call, answered with a
-redirect to a short-lived URL); the bytes are then read from that URL on the SDK's own pooled connections
-straight into the sink's buffer (the snapshot's chunker: no intermediate copy), hashed as they arrive. A
-connection cut mid-body resumes with `Range` from the last byte received (or, when the server ignores
-`Range`, re-reads and skips what the sink already has); an expired URL is asked for again; 429/5xx wait
-(`Retry-After` when given) and retry.
+The content URL comes from one API call, `GET /2.0/files/{id}/content`, which Box answers with a redirect to
+a short-lived URL; the bytes are then read from that URL straight into the sink's buffer (the snapshot's
+chunker: no intermediate copy), hashed as they arrive. A connection cut mid-body resumes with `Range` from
+the last byte received (or, when the server ignores `Range`, re-reads and skips what the sink already has);
+an expired URL is asked for again; 429/5xx wait (`Retry-After` when given) and retry.
 
-The GET itself goes to the connection pool of the SDK's `requests` adapter, with the TLS settings that
-adapter would use, unless the session has proxies (then through `requests`): the `requests` layer cost
-about a third of the CPU of a small file's download (docs/box.md, "Measured").
+Both GETs go to the connection pool of the SDK's `requests` adapter, with the TLS settings that adapter
+would use, unless the session has proxies (then through `requests`). The API call is made here, not by the
+SDK's `downloads.get_download_file_url`, with the SDK's own token, `As-User` header, rate limiter and
+counters: the SDK and `requests` layers cost about 0.4 ms of CPU per call, as much as the rest of a small
+file's download (docs/box.md, "Measured"). It handles what that SDK call does (401: refresh the token once
+and retry; 429/5xx: retry) and what it does not: 202 (not ready yet: wait `Retry-After`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import random
 import threading
 import time
@@ -23,7 +26,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -44,6 +47,15 @@ _TRANSPORT_ERRORS = (
 
 class DownloadError(Exception):
     """The transfer failed for good (after retries)."""
+
+
+class ContentGone(DownloadError):
+    """The API answered 404 or 410 for the content: the file (or that version) is not there any more for this
+    user (trashed or deleted since it was listed)."""
+
+    def __init__(self, file_id: str, status: int, message: str) -> None:
+        super().__init__(f"file {file_id}: Box answered {status}: {message}".rstrip(": "))
+        self.status = status
 
 
 class ChecksumMismatch(DownloadError):
@@ -90,6 +102,18 @@ class _Body:
         """The body was read to its end: the connection goes back to the pool."""
         self.raw.release_conn()
 
+    def message(self, limit: int = 65536) -> str:
+        """Box's error message in a JSON body (`message`, else `code`), then the connection is dropped."""
+        try:
+            data = json.loads(self.raw.read(limit, decode_content=True) or b"{}")
+        except (ValueError, *_TRANSPORT_ERRORS):
+            data = None
+        finally:
+            self.close()
+        if not isinstance(data, dict):
+            return ""
+        return str(data.get("message") or data.get("code") or "")
+
     def close(self) -> None:
         """Drop the connection (the body may be half read)."""
         self.raw.close()
@@ -108,7 +132,9 @@ class _Getter:
     def get(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> _Body:
         headers = {"Accept-Encoding": "identity", **headers}
         if not self._direct:
-            response = self.session.get(url, headers=headers, stream=True, timeout=timeout)
+            response = self.session.get(
+                url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+            )
             return _Body(response.raw)
         parts = urlsplit(url)
         adapter = self.session.get_adapter(url)
@@ -177,6 +203,85 @@ def _skip(body: _Body, count: int) -> int:
     return count - left
 
 
+def _pause(retry_after: str | None, failures: int, base_interval: float) -> None:
+    """Sleep `Retry-After` seconds when the server gave them, else back off exponentially (with jitter, 30 s
+    at most)."""
+    if retry_after and retry_after.isdigit():
+        time.sleep(float(retry_after))
+    else:
+        time.sleep(min(30.0, base_interval * 2**failures) * random.uniform(0.5, 1.5))
+
+
+def content_url(
+    client: BoxClient,
+    stats: RequestStats,
+    file_id: str,
+    *,
+    version_id: str | None = None,
+    attempts: int = 8,
+    base_interval: float = 0.5,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
+    """The short-lived download URL of a file version: `GET /2.0/files/{id}/content`'s redirect.
+
+    Raises ContentGone on 404/410, DownloadError when the API keeps failing or answers anything else.
+    """
+    session = client.network_session
+    network = session.network_client
+    getter = _getter(network.requests_session)  # type: ignore[attr-defined]
+    url = f"{session.base_urls.base_url}/2.0/files/{quote(file_id, safe='')}/content"
+    if version_id:
+        url += f"?version={quote(version_id, safe='')}"
+    limiter = getattr(network, "limiter", None)
+    as_user = session.additional_headers.get("As-User", "")
+    failures = 0
+    while True:
+        if should_stop is not None and should_stop():
+            raise DownloadError(f"file {file_id}: stopped")
+        if limiter is not None:
+            limiter.acquire(as_user)
+        headers = {
+            **session.additional_headers,
+            "Authorization": client.auth.retrieve_authorization_header(network_session=session),
+        }
+        retry_after: str | None = None
+        try:
+            body = getter.get(url, headers, timeout)
+        except _TRANSPORT_ERRORS as exc:
+            stats.count_request(None)
+            stats.count_retry("connection")
+            last_error = f"connection: {exc}"
+        else:
+            status = body.status
+            stats.count_request(status)
+            location = body.headers.get("Location")
+            if status in _REDIRECTS and location:
+                body.raw.drain_conn()
+                body.finish()
+                return urljoin(url, location)
+            retry_after = body.headers.get("Retry-After")
+            message = body.message()
+            last_error = f"Box answered {status}" + (f": {message}" if message else "")
+            if status in (404, 410):
+                raise ContentGone(file_id, status, message)
+            if status == 401:
+                # an expired token: a new one (SerializedAuth makes sure one thread refreshes), at once
+                stats.count_retry("401")
+                client.auth.refresh_token(network_session=session)
+                retry_after = "0"
+            elif status == 202:  # Box: not ready for download yet, come back after Retry-After
+                stats.count_retry("202")
+            elif status == 429 or status >= 500:
+                stats.count_retry("429" if status == 429 else "5xx")
+            else:
+                raise DownloadError(f"file {file_id}: {last_error}")
+        failures += 1
+        if failures > attempts:
+            raise DownloadError(f"file {file_id}: {last_error}")
+        _pause(retry_after, failures, base_interval)
+
+
 def download(
     client: BoxClient,
     stats: RequestStats,
@@ -217,8 +322,16 @@ def download(
         if should_stop is not None and should_stop():
             raise DownloadError(f"file {file_id}: stopped")
         if url is None:
-            # the SDK call has its own retries (429, 5xx, 401 refresh, resets)
-            url = client.downloads.get_download_file_url(file_id, version=version_id)
+            url = content_url(
+                client,
+                stats,
+                file_id,
+                version_id=version_id,
+                attempts=attempts,
+                base_interval=base_interval,
+                timeout=timeout,
+                should_stop=should_stop,
+            )
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         body = None
         try:
@@ -272,12 +385,7 @@ def download(
         failures += 1
         if failures > attempts:
             raise DownloadError(f"file {file_id}: {last_error}")
-        delay = (
-            float(retry_after)
-            if retry_after and retry_after.isdigit()
-            else min(30.0, base_interval * 2**failures) * random.uniform(0.5, 1.5)
-        )
-        time.sleep(delay)
+        _pause(retry_after, failures, base_interval)
     sha1 = digest.hexdigest()
     if expected_sha1 and sha1 != expected_sha1.lower():
         raise ChecksumMismatch(file_id, expected_sha1, sha1, offset)

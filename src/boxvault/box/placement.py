@@ -22,6 +22,7 @@ from box_sdk_gen.client import BoxClient
 
 from boxvault.box.api import get_json
 from boxvault.box.catalog import CatalogEntry
+from boxvault.box.download import ContentGone
 from boxvault.box.walker import ROOT_ID
 
 ITEM_TYPES = ("file", "folder", "web_link")
@@ -230,4 +231,6 @@ def gone(exc: BaseException) -> bool:
     """Box answered that the item is not there (any more) for this user: 404 or 410."""
     from box_sdk_gen.box.errors import BoxAPIError
 
+    if isinstance(exc, ContentGone):
+        return True
     return isinstance(exc, BoxAPIError) and exc.response_info.status_code in (404, 410)

@@ -37,6 +37,9 @@ class FaultConfig:
     # answer the next N downloads that ask for a Range with the whole body (200), as a server or proxy that
     # ignores Range may (RFC 9110 14.2): the client must skip what it already has
     ignore_range_next: int = 0
+    # answer the next N content requests (`GET /2.0/files/{id}/content`) with 202 and Retry-After, as Box does
+    # for a file not ready for download yet: the client must wait and ask again
+    not_ready_next: int = 0
     # only requests whose path starts with one of these prefixes are affected (all when empty)
     paths: list[str] = field(default_factory=list)
     # user event streams: probability that an event is delivered again (in the same page, or in a later
@@ -95,6 +98,7 @@ class Faults:
         cfg.reset_next = _int(raw.get("reset_next", 0), "reset_next")
         cfg.corrupt_next = _int(raw.get("corrupt_next", 0), "corrupt_next")
         cfg.ignore_range_next = _int(raw.get("ignore_range_next", 0), "ignore_range_next")
+        cfg.not_ready_next = _int(raw.get("not_ready_next", 0), "not_ready_next")
         paths = raw.get("paths", [])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ValueError("paths must be a list of path prefixes")
@@ -147,6 +151,17 @@ class Faults:
             if cfg.ignore_range_next <= 0:
                 return False
             cfg.ignore_range_next -= 1
+            return True
+
+    def not_ready(self, path: str) -> bool:
+        """Whether this content request is answered 202, not ready yet (`not_ready_next`); counts it."""
+        cfg = self.config
+        if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
+            return False
+        with self._lock:
+            if cfg.not_ready_next <= 0:
+                return False
+            cfg.not_ready_next -= 1
             return True
 
     def events_page(self, page: list[T], earlier: list[T]) -> list[T]:

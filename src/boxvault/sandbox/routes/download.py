@@ -59,6 +59,10 @@ async def file_content(request: Request) -> Response:
         if version is None:
             raise not_found("file_version")
         version_id = int(version["id"])
+    if sandbox(request).faults.not_ready(request.url.path):
+        # Box: "If the file is not ready to be downloaded yet, Retry-After header will be returned"
+        retry = str(sandbox(request).faults.config.retry_after)
+        return Response(status_code=202, headers={"Retry-After": retry})
     expires = int(time.time()) + URL_TTL
     sig = _sign(store, int(row["id"]), version_id, expires)
     return RedirectResponse(
