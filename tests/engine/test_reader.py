@@ -44,6 +44,39 @@ def test_chunks_do_not_depend_on_how_the_stream_is_cut(pieces: list[int]) -> Non
     assert all(MIN_SIZE <= len(c) <= MAX_SIZE for c in chunks[:-1])
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(4096, 3 * 2**20), min_size=1, max_size=40), st.integers(0, 24 * 2**20))
+def test_chunks_do_not_depend_on_the_reads_or_the_size_hint(reads: list[int], hint: int) -> None:
+    """`fill` as a socket feeds it (reads of any size, a size hint that may be wrong): the same chunks, and no
+    emitted chunk changes afterwards (the views stay valid while the buffer grows or moves on)."""
+    views: list[memoryview] = []
+    copies: list[bytes] = []
+
+    def emit(view: memoryview) -> None:
+        views.append(view)
+        copies.append(bytes(view))
+
+    chunker = Chunker(emit, hint)
+    pos = 0
+    i = 0
+    while True:
+        want = reads[i % len(reads)]
+        i += 1
+
+        def read(buf: memoryview) -> int:
+            n = min(want, len(buf), len(DATA) - pos)
+            buf[:n] = DATA[pos : pos + n]
+            return n
+
+        n = chunker.fill(read)
+        if not n:
+            break
+        pos += n
+    chunker.finish()
+    assert [bytes(v) for v in views] == copies
+    assert [hashlib.sha256(c).digest() for c in copies] == [hashlib.sha256(c).digest() for c in REFERENCE]
+
+
 def test_iter_files_streams_and_include(repo: Repository, repo_path: Path, tmp_path: Path) -> None:
     src = make_corpus(tmp_path / "src")
     with repo.writer() as w:
