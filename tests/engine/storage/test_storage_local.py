@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from boxvault.engine.storage import LocalBackend, open_backend
 
 ID = "ab" * 32
@@ -38,3 +40,38 @@ def test_leftover_temporary_files_are_not_listed(tmp_path: Path) -> None:
     backend.write(f"index/{ID}", b"i")
     (tmp_path / "index" / f".{ID}.tmp-123").write_bytes(b"partial")
     assert list(backend.list("index")) == [(f"index/{ID}", 1)]
+
+
+def test_parts_are_written_in_order_across_writev_batches_and_short_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalBackend(tmp_path)
+    # more parts than one writev takes, of every kind a pack holds (bytes, bytearray, views of both)
+    parts: list[bytes | bytearray | memoryview] = []
+    for i in range(3000):
+        piece = bytes([i % 251]) * (1 + i % 97)
+        parts.append(piece if i % 3 == 0 else bytearray(piece) if i % 3 == 1 else memoryview(piece))
+    expected = b"".join(parts)
+    backend.write_parts(f"data/ab/{ID}", parts)
+    assert (tmp_path / "data" / "ab" / ID).read_bytes() == expected
+
+    real = os.writev
+    calls: list[int] = []
+
+    def short(fd: int, buffers: list[memoryview]) -> int:
+        # the kernel may write less than asked: here never more than 1,000 bytes, often mid-part
+        calls.append(len(buffers))
+        total = sum(b.nbytes for b in buffers)
+        limit = min(total, 1000)
+        kept: list[memoryview] = []
+        for b in buffers:
+            if limit <= 0:
+                break
+            kept.append(b[:limit])
+            limit -= min(limit, b.nbytes)
+        return real(fd, kept)
+
+    monkeypatch.setattr(os, "writev", short)
+    backend.write_parts(f"data/cd/{'cd' * 32}", parts)
+    assert (tmp_path / "data" / "cd" / ("cd" * 32)).read_bytes() == expected
+    assert len(calls) >= len(expected) // 1000
