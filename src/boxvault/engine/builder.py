@@ -15,7 +15,7 @@ import getpass
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,10 +104,16 @@ class _PendingFile(Node):
     futures: list[Future[bytes]] = field(default_factory=list)
 
     def resolve(self) -> list[bytes]:
-        if self.content is None:
-            self.content = [f.result() for f in self.futures]
+        # Threads may resolve at once (a tree being written, a second user's copy of the file): the futures
+        # are read before the content, and the content is set before the futures are dropped, so no thread
+        # sees neither
+        futures = self.futures
+        content = self.content
+        if content is None:
+            content = [f.result() for f in futures]
+            self.content = content
             self.futures = []
-        return self.content
+        return content
 
     def saved(self) -> bool:
         """Every blob saved, none failed: `resolve` returns at once."""
@@ -123,6 +129,14 @@ class _Dir:
     def __init__(self, node: Node | None) -> None:
         self.node = node  # None while only implied by a descendant
         self.children: dict[str, _Dir | Node] = {}
+
+
+def _pending_files(d: _Dir) -> Iterator[_PendingFile]:
+    for child in d.children.values():
+        if isinstance(child, _PendingFile):
+            yield child
+        elif isinstance(child, _Dir):
+            yield from _pending_files(child)
 
 
 def split_path(path: str) -> list[str]:
@@ -376,6 +390,13 @@ class SnapshotBuilder:
         if self._done:
             raise InvalidArgument("the snapshot was already committed or aborted")
         parts = split_path(path)
+        with self._lock:
+            opened = self._parent_dir(parts[:-1]).children.get(parts[-1])
+            pending = list(_pending_files(opened)) if isinstance(opened, _Dir) else []
+        # Wait for the writer to save the files' last blobs before taking the lock to write the tree: the
+        # download threads go on adding files meanwhile (they waited on this lock for a tenth of their time)
+        for file in pending:
+            file.resolve()
         with self._lock:
             parent = self._parent_dir(parts[:-1])
             d = parent.children.get(parts[-1])

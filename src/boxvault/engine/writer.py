@@ -71,12 +71,20 @@ class _OpenPack:
         self.hashed = 0  # parts[:hashed] are in `digest`
         self.hash_lock = threading.Lock()
 
-    def hash_parts(self) -> None:
-        """Hash every part appended so far and not hashed yet, in order (parts are only ever appended)."""
-        with self.hash_lock:
+    def hash_parts(self, wait: bool = True) -> None:
+        """Hash every part appended so far and not hashed yet, in order (parts are only ever appended).
+
+        Without `wait`, a worker that finds another one hashing goes on with its next blob: the other one
+        takes this part too, or the next caller does (the upload always waits, and so hashes what is left).
+        """
+        if not self.hash_lock.acquire(blocking=wait):
+            return
+        try:
             while self.hashed < len(self.parts):
                 self.digest.update(self.parts[self.hashed])
                 self.hashed += 1
+        finally:
+            self.hash_lock.release()
 
 
 class Writer:
@@ -247,7 +255,7 @@ class Writer:
             if pack.size >= self.pack_size:
                 full = pack
                 self._open[kind] = _OpenPack()
-        pack.hash_parts()
+        pack.hash_parts(wait=False)
         if full is not None:
             self._submit_upload(full)
 
