@@ -14,9 +14,10 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from converge_support import Changer, Harness, check_during, converge_round, record
+from converge_support import PASSWORD, Changer, Harness, check_during, converge_round, record
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -148,6 +149,60 @@ def test_a_file_moved_by_its_owner_out_of_a_shared_folder_leaves_the_collaborato
         got = h.stored(second).view()
         assert not moved & set(got)
         assert got == h.view()
+
+
+def test_a_folder_listed_again_keeps_a_name_no_sibling_has(tmp_path: Path) -> None:
+    """A folder of the user's, moved into their root where a folder shared with them has the same name, is
+    stored as "<name> (box <id>)". When events come again (Box's stream is at-least-once), the raced-folder
+    pass takes it out and lists it again: it must come back under a name no sibling has. It came back
+    under Box's name, collided with the shared folder, and was left out of the snapshot with all below it."""
+    with running_sandbox(tmp_path, users=2, files_per_user=40, seed=5) as sb:
+        owner, collaborator = int(sb.users[0]["id"]), sb.users[1]
+        h = Harness(sb, tmp_path, collaborator)
+        shared = h.store.one(
+            "SELECT i.* FROM items i JOIN collaborations c ON c.item_id = i.id WHERE c.user_id = ? "
+            "AND i.owner_id = ?",
+            h.user_id,
+            owner,
+        )
+        own = h.store.one(
+            "SELECT * FROM items WHERE type = 'folder' AND owner_id = ? AND parent_id != 0 AND purged = 0 "
+            "AND trashed_at IS NULL AND EXISTS (SELECT 1 FROM items f WHERE f.parent_id = items.id) "
+            "ORDER BY id LIMIT 1",
+            h.user_id,
+        )
+        assert shared is not None and own is not None
+        h.backup()
+        items.update(h.store, own, h.user_id, name=shared["name"], parent=(0, h.user_id))
+        moved = h.backup()
+        assert h.stored(moved).view() == h.view()
+        node_paths = {p[1] for p in read_snapshot_nodes(h, moved, str(own["id"]))}
+        assert node_paths == {f"{shared['name']} (box {own['id']})"}
+        sb.set_faults(seed=1, event_redelivery=1.0)
+        try:
+            again = h.backup()
+        finally:
+            sb.clear_faults()
+        assert not again.failed, again.failures
+        assert h.stored(again).view() == h.view()  # the folder and everything below it
+        assert {p[1] for p in read_snapshot_nodes(h, again, str(own["id"]))} == node_paths
+
+
+def read_snapshot_nodes(h: Harness, report: Any, item_id: str) -> list[tuple[str, str]]:
+    """(type, node path below the user's folder) of every node of `item_id` in the report's snapshot."""
+    from boxvault.engine.repository import Repository
+    from boxvault.engine.storage import open_backend
+
+    repo = Repository.open(open_backend(str(h.repo_path)), PASSWORD)
+    try:
+        prefix = f"/{h.user['login']}/"
+        return [
+            (node.type, path[len(prefix) :])
+            for path, node in repo.walk(repo.find_snapshot(report.snapshot_id))
+            if dict(node.extended_attributes).get("box.id") == item_id.encode()
+        ]
+    finally:
+        repo.close()
 
 
 def _silent_rename(h: Harness) -> str:

@@ -205,7 +205,7 @@ class BoxItem:
             "box.url": self.url,
         }
         if self.path.rpartition("/")[2] != self.name:
-            values["box.name"] = self.name  # the node's name had to differ (see walker._unique_name)
+            values["box.name"] = self.name  # the node's name had to differ (see walker.unique_name)
         out = {k: intern_bytes(v) for k, v in values.items() if v is not None}
         out.update(self.extras)
         return out

@@ -32,7 +32,7 @@ _ENDPOINT = {"file": "files", "folder": "folders", "web_link": "web_links"}
 @dataclass(frozen=True)
 class Place:
     path: str  # relative to the user's root, as in the catalog
-    name: str  # Box's name (the node name may differ: `walker._unique_name`)
+    name: str  # Box's name (the node name may differ: `walker.unique_name`)
     type: str
     order: int  # when it was placed during the run
 

@@ -72,7 +72,7 @@ def _list_folder(
             child = BoxItem.from_json(raw, folder.id, folder.path)
             if extra_fields and child.type != "web_link":
                 child.listed_metadata = listed_metadata(raw)
-            _unique_name(child, folder.path, taken)
+            unique_name(child, folder.path, taken)
             children.append(child)
     with lock:
         stats.folders += 1
@@ -80,7 +80,7 @@ def _list_folder(
     return children
 
 
-def _unique_name(item: BoxItem, parent_path: str, taken: set[str]) -> None:
+def unique_name(item: BoxItem, parent_path: str, taken: set[str]) -> None:
     """Give the item a node name no sibling has (compared case-insensitively).
 
     Box keeps names unique per folder, but a user's root also shows the folders others shared with

@@ -17,7 +17,7 @@ from boxvault.box.recheck import plan_rewalk, raced_folders
 from boxvault.box.storing import Storing
 from boxvault.box.trash import TRASH_DIR
 from boxvault.box.userstate import RootUnavailable
-from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, is_gone, walk
+from boxvault.box.walker import ROOT_ID, WalkError, WalkStats, _list_folder, is_gone, unique_name, walk
 from boxvault.engine.builder import SnapshotBuilder
 from boxvault.engine.tree import Node
 
@@ -52,6 +52,11 @@ class Walking(Storing):
             builder.remove(f"{self.root}/{path}")
             self.placements.take_out(path, rows)
         for folder in rewalk.walk:
+            # its new siblings may hold its name (a folder shared with the user, in the user's root): the
+            # node gets a name none of them has, as a listing of that folder would give it
+            parent_path = folder.path.rpartition("/")[0]
+            siblings = builder.names(f"{self.root}/{parent_path}" if parent_path else self.root)
+            unique_name(folder, parent_path, {name.casefold() for name in siblings})
 
             def again(
                 stats: WalkStats,

@@ -307,6 +307,22 @@ class SnapshotBuilder:
         learns of an item late, e.g. a folder listed again after it moved during the walk."""
         self._load_tree = load_tree
 
+    def names(self, path: str) -> set[str]:
+        """The names of what the directory at `path` holds now (read back if it was finished and
+        `reopen_finished` was called); empty when there is no such directory."""
+        with self._lock:
+            d = self._root
+            for name in split_path(path):
+                child = d.children.get(name)
+                if isinstance(child, Node):
+                    if child.type != "dir" or child.subtree is None or self._load_tree is None:
+                        return set()
+                    d.children[name] = child = self._open(child, self._load_tree)
+                if child is None:
+                    return set()
+                d = child
+            return set(d.children)
+
     def _put(self, path: str, node: Node) -> None:
         if self._done:
             raise InvalidArgument("the snapshot was already committed or aborted")
