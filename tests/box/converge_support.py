@@ -85,9 +85,15 @@ def read_snapshot(repo_path: Path, snapshot_id: str, login: str) -> Stored:
         snap = repo.find_snapshot(snapshot_id)
         out = Stored(snapshot_id)
         prefix = f"/{login}/"
+        # a node whose name had to differ from Box's (a sibling held it: "<name> (box <id>)") keeps Box's
+        # in `box.name`; paths are compared in Box's names, as the user's view in the sandbox has them
+        box_paths: dict[str, str] = {}
         for path, node in repo.walk(snap):
             attrs = dict(node.extended_attributes)
             kind = attrs.get("box.type", b"").decode()
+            parent = path.rpartition("/")[0]
+            name = attrs["box.name"].decode() if "box.name" in attrs else node.name
+            box_paths[path] = f"{box_paths.get(parent, parent)}/{name}"
             if kind not in ("file", "folder", "web_link") or not path.startswith(prefix):
                 continue
             if path.startswith(f"{prefix}.box-trash/"):
@@ -100,7 +106,7 @@ def read_snapshot(repo_path: Path, snapshot_id: str, login: str) -> Stored:
                 digest = h.hexdigest()
             box_sha1 = attrs["box.sha1"].decode() if "box.sha1" in attrs else None
             out.places.setdefault(attrs["box.id"].decode(), []).append(
-                (kind, path[len(prefix) :], digest, box_sha1)
+                (kind, box_paths[path][len(prefix) :], digest, box_sha1)
             )
         return out
     finally:
