@@ -10,7 +10,7 @@ Both GETs go to the connection pool of the SDK's `requests` adapter, with the TL
 would use, unless the session has proxies (then through `requests`). The API call is made here, not by the
 SDK's `downloads.get_download_file_url`, with the SDK's own token, `As-User` header, rate limiter and
 counters: the SDK and `requests` layers cost about 0.4 ms of CPU per call, as much as the rest of a small
-file's download (docs/box.md, "Measured"). It handles what that SDK call does (401: refresh the token once
+file's download (docs/box.md, "Measured"). It handles what that SDK call does (401: refresh the token
 and retry; 429/5xx: retry) and what it does not: 202 (not ready yet: wait `Retry-After`).
 """
 

@@ -18,9 +18,8 @@ MIN_SIZE = 512 * 1024
 AVG_SIZE = 1024 * 1024
 MAX_SIZE = 8 * 1024 * 1024
 BATCH = 2 * MAX_SIZE
-STEP = (
-    2 * AVG_SIZE
-)  # cut what has come every STEP bytes (the pending chunk is looked at again, after MIN_SIZE)
+# cut what has come every STEP bytes (the pending chunk is scanned again, past its MIN_SIZE)
+STEP = 2 * AVG_SIZE
 
 
 def _new_cdc() -> FastCDC:
@@ -30,9 +29,9 @@ def _new_cdc() -> FastCDC:
 class Chunker:
     """Feeds ``emit`` with memoryviews of chunks; a view's buffer is never written to after emission.
 
-    Chunks are cut as the data comes, every ``STEP`` bytes, not once per full buffer: a chunk then reaches the
-    writer while its bytes are still in the CPU's cache (hashing them there costs half as much), and one at a
-    time rather than sixteen at once (a burst that made the download thread wait for the writer's slots).
+    Chunks are cut as the data comes, every ``STEP`` bytes, not once per full buffer: they reach the writer
+    one at a time, soon after their bytes came, rather than sixteen at once (a burst larger than the writer's
+    queue, which made the reading thread wait).
     """
 
     def __init__(self, emit: Callable[[memoryview], None], size_hint: int = 64 * 1024) -> None:
