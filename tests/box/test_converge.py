@@ -111,6 +111,16 @@ def test_moves_during_a_first_backup_leave_no_ghost(tmp_path: Path) -> None:
         assert third.downloaded == 0 and h.stored(third).view() == h.view()
 
 
+def _shared_with(h: Harness, owner: int) -> Any:
+    """The folder `owner` shares with the harness's user (it sits in the user's root)."""
+    return h.store.one(
+        "SELECT i.* FROM items i JOIN collaborations c ON c.item_id = i.id WHERE c.user_id = ? "
+        "AND i.owner_id = ?",
+        h.user_id,
+        owner,
+    )
+
+
 def test_a_file_moved_by_its_owner_out_of_a_shared_folder_leaves_the_collaborator(tmp_path: Path) -> None:
     """The issue's second report: the owner moves a file (and a subfolder) out of the folder shared with
     the user; Box puts the ITEM_MOVE into the collaborator's stream too, and the user's next incremental
@@ -118,12 +128,7 @@ def test_a_file_moved_by_its_owner_out_of_a_shared_folder_leaves_the_collaborato
     with running_sandbox(tmp_path, users=2, files_per_user=40, seed=5) as sb:
         owner, collaborator = int(sb.users[0]["id"]), sb.users[1]
         h = Harness(sb, tmp_path, collaborator)
-        shared = h.store.one(
-            "SELECT i.* FROM items i JOIN collaborations c ON c.item_id = i.id WHERE c.user_id = ? "
-            "AND i.owner_id = ?",
-            h.user_id,
-            owner,
-        )
+        shared = _shared_with(h, owner)
         assert shared is not None
         first = h.backup()
         assert h.stored(first).view() == h.view()
@@ -159,12 +164,7 @@ def test_a_folder_listed_again_keeps_a_name_no_sibling_has(tmp_path: Path) -> No
     with running_sandbox(tmp_path, users=2, files_per_user=40, seed=5) as sb:
         owner, collaborator = int(sb.users[0]["id"]), sb.users[1]
         h = Harness(sb, tmp_path, collaborator)
-        shared = h.store.one(
-            "SELECT i.* FROM items i JOIN collaborations c ON c.item_id = i.id WHERE c.user_id = ? "
-            "AND i.owner_id = ?",
-            h.user_id,
-            owner,
-        )
+        shared = _shared_with(h, owner)
         own = h.store.one(
             "SELECT * FROM items WHERE type = 'folder' AND owner_id = ? AND parent_id != 0 AND purged = 0 "
             "AND trashed_at IS NULL AND EXISTS (SELECT 1 FROM items f WHERE f.parent_id = items.id) "

@@ -203,13 +203,17 @@ def _skip(body: _Body, count: int) -> int:
     return count - left
 
 
-def _pause(retry_after: str | None, failures: int, base_interval: float) -> None:
-    """Sleep `Retry-After` seconds when the server gave them, else back off exponentially (with jitter, 30 s
-    at most)."""
+def _again(failures: int, attempts: int, retry_after: str | None, base_interval: float, error: str) -> int:
+    """One more failure: raise DownloadError(`error`) past `attempts`, else sleep `Retry-After` seconds when
+    the server gave them, or back off exponentially (with jitter, 30 s at most). Returns the new count."""
+    failures += 1
+    if failures > attempts:
+        raise DownloadError(error)
     if retry_after and retry_after.isdigit():
         time.sleep(float(retry_after))
     else:
         time.sleep(min(30.0, base_interval * 2**failures) * random.uniform(0.5, 1.5))
+    return failures
 
 
 def content_url(
@@ -276,10 +280,7 @@ def content_url(
                 stats.count_retry("429" if status == 429 else "5xx")
             else:
                 raise DownloadError(f"file {file_id}: {last_error}")
-        failures += 1
-        if failures > attempts:
-            raise DownloadError(f"file {file_id}: {last_error}")
-        _pause(retry_after, failures, base_interval)
+        failures = _again(failures, attempts, retry_after, base_interval, f"file {file_id}: {last_error}")
 
 
 def download(
@@ -382,10 +383,7 @@ def download(
                 stats.count_retry("429" if status == 429 else "5xx")
             else:
                 raise DownloadError(f"file {file_id}: download answered HTTP {status}")
-        failures += 1
-        if failures > attempts:
-            raise DownloadError(f"file {file_id}: {last_error}")
-        _pause(retry_after, failures, base_interval)
+        failures = _again(failures, attempts, retry_after, base_interval, f"file {file_id}: {last_error}")
     sha1 = digest.hexdigest()
     if expected_sha1 and sha1 != expected_sha1.lower():
         raise ChecksumMismatch(file_id, expected_sha1, sha1, offset)

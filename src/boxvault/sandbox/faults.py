@@ -142,27 +142,25 @@ class Faults:
             decision.expire_token = self._rng.random() < cfg.token_expiry_rate
             return decision
 
-    def ignore_range(self, path: str) -> bool:
-        """Whether this ranged download is answered in full (`ignore_range_next`); counts it."""
+    def _count_down(self, path: str, setting: str) -> bool:
+        """Whether the countdown `setting` (a `..._next` setting) applies to this request; counts it."""
         cfg = self.config
         if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
             return False
         with self._lock:
-            if cfg.ignore_range_next <= 0:
+            left: int = getattr(cfg, setting)
+            if left <= 0:
                 return False
-            cfg.ignore_range_next -= 1
+            setattr(cfg, setting, left - 1)
             return True
+
+    def ignore_range(self, path: str) -> bool:
+        """Whether this ranged download is answered in full (`ignore_range_next`); counts it."""
+        return self._count_down(path, "ignore_range_next")
 
     def not_ready(self, path: str) -> bool:
         """Whether this content request is answered 202, not ready yet (`not_ready_next`); counts it."""
-        cfg = self.config
-        if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
-            return False
-        with self._lock:
-            if cfg.not_ready_next <= 0:
-                return False
-            cfg.not_ready_next -= 1
-            return True
+        return self._count_down(path, "not_ready_next")
 
     def events_page(self, page: list[T], earlier: list[T]) -> list[T]:
         """A page of a user's event stream as an at-least-once, unordered stream delivers it: each event of
