@@ -25,6 +25,7 @@ from .errors import EngineError, InvalidArgument
 from .index import DATA, MAX_INDEX_ENTRIES, TREE, PackRecord, index_document
 from .pack import header_entry, header_trailer
 from .storage import StorageError, data_name
+from .storage.base import write_parts
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -283,11 +284,7 @@ class Writer:
         pack.hash_parts()
         pack_id = pack.digest.digest()
         try:
-            write_parts = getattr(self.repo.backend, "write_parts", None)
-            if write_parts is not None:
-                write_parts(data_name(pack_id.hex()), pack.parts)
-            else:
-                self.repo.backend.write(data_name(pack_id.hex()), b"".join(pack.parts))
+            write_parts(self.repo.backend, data_name(pack_id.hex()), pack.parts)
         except StorageError as e:
             with self._lock:
                 for kind, blob_id, *_ in pack.blobs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from boxvault.engine.storage import LocalBackend, open_backend
+from boxvault.engine.storage.base import write_parts
+from boxvault.engine.storage.cached import CachedBackend, CountingBackend
 
 ID = "ab" * 32
 
@@ -75,3 +78,27 @@ def test_parts_are_written_in_order_across_writev_batches_and_short_writes(
     backend.write_parts(f"data/cd/{'cd' * 32}", parts)
     assert (tmp_path / "data" / "cd" / ("cd" * 32)).read_bytes() == expected
     assert len(calls) >= len(expected) // 1000
+
+
+def test_the_wrappers_pass_a_packs_parts_on_to_the_local_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service opens its repositories through the cache and the counter: packs must still reach the
+    local backend as parts (one `writev`), not joined; an index file is cached as one copy."""
+    counter = CountingBackend(LocalBackend(tmp_path / "repo"))
+    backend = CachedBackend(counter, tmp_path / "cache")
+    real = os.writev
+    calls: list[int] = []
+
+    def counted(fd: int, buffers: list[memoryview]) -> int:
+        calls.append(len(buffers))
+        return real(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", counted)
+    parts = [b"a" * 10, bytearray(b"b" * 20), memoryview(b"c" * 30)]
+    write_parts(backend, f"data/ab/{ID}", parts)
+    assert calls == [3] and counter.snapshot() == {"write data": 1}
+    assert (tmp_path / "repo" / "data" / "ab" / ID).read_bytes() == b"".join(parts)
+    index_id = hashlib.sha256(b"{}").hexdigest()  # the cache keeps only a file that matches its name
+    write_parts(backend, f"index/{index_id}", [b"{", b"}"])
+    assert (tmp_path / "cache" / "index" / index_id).read_bytes() == b"{}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 # restic's top-level directories; "data" holds one level of two-hex-digit subdirectories.
@@ -117,3 +117,17 @@ def same_object_allowed(name: str) -> bool:
     ``config`` is not content-addressed: a second ``init`` must fail.
     """
     return name != CONFIG
+
+
+Buffer = bytes | bytearray | memoryview
+
+
+def write_parts(backend: Backend, name: str, parts: Sequence[Buffer]) -> None:
+    """Store the concatenation of `parts` (a pack's blobs and header) as ``write`` would. A backend with its
+    own ``write_parts`` (local files: one ``writev``, no joined copy of the pack; the wrappers pass it on)
+    gets the parts; any other gets them joined."""
+    own = getattr(backend, "write_parts", None)
+    if own is not None:
+        own(name, parts)
+    else:
+        backend.write(name, b"".join(parts))

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .base import Backend
+from .base import Backend, Buffer, write_parts
 
 CACHED_DIRECTORIES = ("index", "snapshots")
 
@@ -51,6 +51,10 @@ class CountingBackend:
     def write(self, name: str, data: bytes) -> None:
         self._count("write", name)
         self.inner.write(name, data)
+
+    def write_parts(self, name: str, parts: Sequence[Buffer]) -> None:
+        self._count("write", name)
+        write_parts(self.inner, name, parts)
 
     def exists(self, name: str) -> bool:
         self._count("exists", name)
@@ -132,10 +136,13 @@ class CachedBackend:
         return data
 
     def write(self, name: str, data: bytes) -> None:
-        self.inner.write(name, data)
+        self.write_parts(name, (data,))
+
+    def write_parts(self, name: str, parts: Sequence[Buffer]) -> None:
+        write_parts(self.inner, name, parts)
         path = self._path(name)
         if path is not None:
-            self._store(path, bytes(data))
+            self._store(path, b"".join(parts))
 
     def exists(self, name: str) -> bool:
         return self.inner.exists(name)

@@ -13,6 +13,7 @@ from .base import (
     CONFIG,
     DIRECTORIES,
     AlreadyExists,
+    Buffer,
     NotFound,
     ShortRead,
     StorageError,
@@ -31,8 +32,6 @@ _GROUP_DIR_MODE = 0o750
 _READ_ONLY = ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 _TEMP_MARK = ".tmp-"
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
-
-Buffer = bytes | bytearray | memoryview
 
 
 class LocalBackend:
