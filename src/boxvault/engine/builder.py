@@ -311,17 +311,22 @@ class SnapshotBuilder:
         """The names of what the directory at `path` holds now (read back if it was finished and
         `reopen_finished` was called); empty when there is no such directory."""
         with self._lock:
-            d = self._root
-            for name in split_path(path):
-                child = d.children.get(name)
-                if isinstance(child, Node):
-                    if child.type != "dir" or child.subtree is None or self._load_tree is None:
-                        return set()
-                    d.children[name] = child = self._open(child, self._load_tree)
-                if child is None:
-                    return set()
-                d = child
-            return set(d.children)
+            d = self._existing_dir(split_path(path), self._load_tree)
+            return set() if d is None else set(d.children)
+
+    def _existing_dir(self, parts: list[str], load_tree: Callable[[bytes], list[Node]] | None) -> _Dir | None:
+        """The directory at `parts`, finished ones on the way opened with `load_tree`; None when there is
+        none (unlike `_parent_dir`, nothing is created). Under the lock."""
+        d = self._root
+        for name in parts:
+            child = d.children.get(name)
+            if isinstance(child, Node) and child.type == "dir" and child.subtree and load_tree:
+                # a reused or finished directory: open it
+                d.children[name] = child = self._open(child, load_tree)
+            if not isinstance(child, _Dir):
+                return None
+            d = child
+        return d
 
     def _put(self, path: str, node: Node) -> None:
         if self._done:
@@ -449,16 +454,8 @@ class SnapshotBuilder:
         parts = split_path(path)
         load_tree = load_tree or self._load_tree
         with self._lock:
-            d = self._root
-            for name in parts[:-1]:
-                child = d.children.get(name)
-                if isinstance(child, Node) and child.type == "dir" and child.subtree and load_tree:
-                    # a reused or finished directory: open it
-                    d.children[name] = child = self._open(child, load_tree)
-                if not isinstance(child, _Dir):
-                    return False
-                d = child
-            return d.children.pop(parts[-1], None) is not None
+            d = self._existing_dir(parts[:-1], load_tree)
+            return d is not None and d.children.pop(parts[-1], None) is not None
 
     # --- commit -------------------------------------------------------------------------------------------
 
