@@ -16,8 +16,9 @@ import requests
 from boxcheck import Sandbox, sdk_files
 
 from boxvault.box.connect import BoxConnection, CCGCredentials, Limits, connect
-from boxvault.box.download import MAX_REDIRECTS, ContentGone, DownloadError, _Getter, content_url
+from boxvault.box.download import ContentGone, DownloadError, content_url
 from boxvault.box.placement import gone
+from boxvault.box.transport import MAX_REDIRECTS, Getter
 
 CONTENT = bytes(range(256)) * 4096  # 1 MiB
 
@@ -66,7 +67,7 @@ def server() -> Iterator[str]:
         httpd.server_close()
 
 
-def _read_all(getter: _Getter, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+def _read_all(getter: Getter, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
     body = getter.follow(url, headers, (5.0, 5.0))
     out = bytearray()
     buf = memoryview(bytearray(100_000))
@@ -80,7 +81,7 @@ def _read_all(getter: _Getter, url: str, headers: dict[str, str]) -> tuple[int, 
 def test_redirects_are_followed_with_the_range(server: str, direct: bool) -> None:
     session = requests.Session()
     session.trust_env = not direct  # trust_env: the `requests` way, as with proxies configured
-    getter = _Getter(session)
+    getter = Getter(session)
     assert getter._direct is direct
     assert _read_all(getter, f"{server}/content", {}) == (200, CONTENT)
     assert _read_all(getter, f"{server}/hop/3", {}) == (200, CONTENT)
@@ -91,7 +92,7 @@ def test_redirects_are_followed_with_the_range(server: str, direct: bool) -> Non
 def test_too_many_redirects_end_at_the_last_answer(server: str) -> None:
     session = requests.Session()
     session.trust_env = False
-    body = _Getter(session).follow(f"{server}/hop/{MAX_REDIRECTS + 3}", {}, (5.0, 5.0))
+    body = Getter(session).follow(f"{server}/hop/{MAX_REDIRECTS + 3}", {}, (5.0, 5.0))
     assert body.status == 302  # download() then reports "HTTP 302" and gives up; nothing loops forever
     body.close()
 

@@ -6,11 +6,11 @@ chunker: no intermediate copy), hashed as they arrive. A connection cut mid-body
 the last byte received (or, when the server ignores `Range`, re-reads and skips what the sink already has);
 an expired URL is asked for again; 429/5xx wait (`Retry-After` when given) and retry.
 
-Both GETs go to the connection pool of the SDK's `requests` adapter, with the TLS settings that adapter
-would use, unless the session has proxies (then through `requests`). The API call is made here, not by the
-SDK's `downloads.get_download_file_url`, with the SDK's own token, `As-User` header, rate limiter and
-counters: the SDK and `requests` layers cost about 0.4 ms of CPU per call, as much as the rest of a small
-file's download (docs/box.md, "Measured"). It handles what that SDK call does (401: refresh the token
+Both GETs go through `transport.Getter`: on plain connections of its own with the TLS settings of the SDK's
+`requests` session, unless that session's adapter or proxies ask for more. The API call is made here, not
+by the SDK's `downloads.get_download_file_url`, with the SDK's own token, `As-User` header, rate limiter
+and counters: the SDK and `requests` layers cost about 0.4 ms of CPU per call, as much as the rest of a
+small file's download (docs/box.md, "Measured"). It handles what that SDK call does (401: refresh the token
 and retry; 429/5xx: retry) and what it does not: 202 (not ready yet: wait `Retry-After`).
 """
 
@@ -18,31 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import random
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import quote, urljoin, urlsplit
+from typing import Protocol
+from urllib.parse import quote, urljoin
 
 import requests
-import urllib3
 from box_sdk_gen.client import BoxClient
 
 from boxvault.box.stats import RequestStats
-
-CHUNK = 1 << 20
-MAX_REDIRECTS = 5
-_REDIRECTS = (301, 302, 303, 307, 308)
-_TRANSPORT_ERRORS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
+from boxvault.box.transport import CHUNK, REDIRECTS, TRANSPORT_ERRORS, Body, getter
 
 
 class DownloadError(Exception):
@@ -79,118 +66,7 @@ class Sink(Protocol):
         ...
 
 
-class _Body:
-    """One GET's response: status, headers and `readinto` over the raw body."""
-
-    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
-        self.raw = raw
-        self.status = raw.status
-        self.headers = raw.headers
-        fp = getattr(raw, "_fp", None)
-        encoded = raw.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-        # http.client reads straight into the caller's buffer; urllib3's own read() allocates and copies
-        self._fp = fp if isinstance(fp, http.client.HTTPResponse) and not encoded else None
-
-    def readinto(self, view: memoryview) -> int:
-        if self._fp is not None:
-            return self._fp.readinto(view)
-        data = self.raw.read(min(len(view), CHUNK), decode_content=True)  # a server that encoded anyway
-        view[: len(data)] = data
-        return len(data)
-
-    def finish(self) -> None:
-        """The body was read to its end: the connection goes back to the pool."""
-        self.raw.release_conn()
-
-    def message(self, limit: int = 65536) -> str:
-        """Box's error message in a JSON body (`message`, else `code`), then the connection is dropped."""
-        try:
-            data = json.loads(self.raw.read(limit, decode_content=True) or b"{}")
-        except (ValueError, *_TRANSPORT_ERRORS):
-            data = None
-        finally:
-            self.close()
-        if not isinstance(data, dict):
-            return ""
-        return str(data.get("message") or data.get("code") or "")
-
-    def close(self) -> None:
-        """Drop the connection (the body may be half read)."""
-        self.raw.close()
-        self.raw.release_conn()
-
-
-class _Getter:
-    """GETs of download URLs on a `requests` session's connection pools."""
-
-    def __init__(self, session: requests.Session) -> None:
-        self.session = session
-        self._direct = not session.trust_env and not session.proxies
-        self._pools: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> _Body:
-        headers = {"Accept-Encoding": "identity", **headers}
-        if not self._direct:
-            response = self.session.get(
-                url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
-            )
-            return _Body(response.raw)
-        parts = urlsplit(url)
-        adapter = self.session.get_adapter(url)
-        key = (parts.scheme, parts.netloc)
-        with self._lock:
-            params = self._pools.get(key)
-        if params is None:
-            # the pool key (TLS verification, CA bundle, client cert) exactly as `requests` would build it
-            params = adapter.build_connection_pool_key_attributes(  # type: ignore[attr-defined]
-                requests.Request("GET", url).prepare(), self.session.verify, self.session.cert
-            )
-            with self._lock:
-                self._pools[key] = params
-        host_params, pool_kwargs = params
-        pool = adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)  # type: ignore[attr-defined]
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return _Body(
-            pool.urlopen(
-                "GET",
-                path,
-                headers={**self.session.headers, **headers},
-                preload_content=False,
-                decode_content=False,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            ),
-        )
-
-    def follow(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> _Body:
-        """`get`, following up to `MAX_REDIRECTS` redirects as `requests` would (a download server may
-        send the client on to another host)."""
-        for _ in range(MAX_REDIRECTS):
-            body = self.get(url, headers, timeout)
-            location = body.headers.get("Location")
-            if body.status not in _REDIRECTS or not location:
-                return body
-            body.close()
-            url = urljoin(url, location)
-        return self.get(url, headers, timeout)
-
-
-_getters: weakref.WeakKeyDictionary[requests.Session, _Getter] = weakref.WeakKeyDictionary()
-_getters_lock = threading.Lock()
-
-
-def _getter(session: requests.Session) -> _Getter:
-    with _getters_lock:
-        getter = _getters.get(session)
-        if getter is None:
-            getter = _getters[session] = _Getter(session)
-        return getter
-
-
-def _skip(body: _Body, count: int) -> int:
+def _skip(body: Body, count: int) -> int:
     """Read and drop `count` bytes (a server that ignored Range re-sends what the sink has); how many were
     there."""
     scratch = memoryview(bytearray(min(count, CHUNK)))
@@ -233,7 +109,7 @@ def content_url(
     """
     session = client.network_session
     network = session.network_client
-    getter = _getter(network.requests_session)  # type: ignore[attr-defined]
+    get = getter(network.requests_session)  # type: ignore[attr-defined]
     url = f"{session.base_urls.base_url}/2.0/files/{quote(file_id, safe='')}/content"
     if version_id:
         url += f"?version={quote(version_id, safe='')}"
@@ -251,17 +127,17 @@ def content_url(
         }
         retry_after: str | None = None
         try:
-            body = getter.get(url, headers, timeout)
-        except _TRANSPORT_ERRORS as exc:
+            body = get.get(url, headers, timeout)
+        except TRANSPORT_ERRORS as exc:
             stats.count_request(None)
             stats.count_retry("connection")
             last_error = f"connection: {exc}"
         else:
             status = body.status
             stats.count_request(status)
-            location = body.headers.get("Location")
-            if status in _REDIRECTS and location:
-                body.raw.drain_conn()
+            location: str | None = body.headers.get("Location")
+            if status in REDIRECTS and location:
+                body.drain()
                 body.finish()
                 return urljoin(url, location)
             retry_after = body.headers.get("Retry-After")
@@ -303,14 +179,14 @@ def download(
     it wrote), DownloadError when the transfer keeps failing.
     """
     session: requests.Session = client.network_session.network_client.requests_session  # type: ignore[attr-defined]
-    getter = _getter(session)
+    get = getter(session)
     digest = hashlib.sha1(usedforsecurity=False)
     offset = 0
     resumed = 0
     url: str | None = None
     failures = 0
     last_error = ""
-    body: _Body | None = None
+    body: Body | None = None
 
     def read(view: memoryview) -> int:
         assert body is not None
@@ -336,8 +212,8 @@ def download(
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         body = None
         try:
-            body = getter.follow(url, headers, timeout)
-        except _TRANSPORT_ERRORS as exc:
+            body = get.follow(url, headers, timeout)
+        except TRANSPORT_ERRORS as exc:
             last_error = f"connection: {exc}"
             stats.count_retry("connection")
         retry_after: str | None = None
@@ -359,7 +235,7 @@ def download(
                     if complete:
                         break
                     last_error = f"body ended at {offset} of {expected_size} bytes"
-                except _TRANSPORT_ERRORS as exc:
+                except TRANSPORT_ERRORS as exc:
                     last_error = f"connection broken at byte {offset}: {exc}"
                     body.close()
                 except BaseException:
