@@ -50,6 +50,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.connections += 1
 
     def do_GET(self) -> None:
+        if self.path.startswith("/to/"):  # a redirect to a Location that is not a valid URI as it stands
+            self.send_response(302)
+            self.send_header("Location", "/files/a b/\u00e9t\u00e9".encode().decode("latin-1"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/files/") and self.path != "/files/a%20b/%C3%A9t%C3%A9":
+            self.send_error(400, "not the expected path")
+            return
         self.send_response(200)
         self.send_header("Content-Length", str(len(BODY)))
         if self.server.close_after:
@@ -173,6 +182,13 @@ def test_an_adapter_that_asks_for_more_keeps_its_own_pool(plain: _Server) -> Non
     session = pinned_session(Pinned(f"http://localhost:{port}", "http", "localhost", port, "127.0.0.1"))
     kind, data = _read(Getter(session), f"http://localhost:{port}/file")
     assert (kind, data) == (_UrllibBody, BODY)
+
+
+def test_a_location_with_a_space_or_non_ascii_is_sent_encoded(plain: _Server) -> None:
+    getter = Getter(_session())
+    body = getter.follow(f"{plain.url}/to/file", {}, (5.0, 5.0))
+    assert body.status == 200
+    body.close()
 
 
 def test_a_refused_connection_is_a_transport_error() -> None:

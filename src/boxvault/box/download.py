@@ -29,7 +29,7 @@ import requests
 from box_sdk_gen.client import BoxClient
 
 from boxvault.box.stats import RequestStats
-from boxvault.box.transport import CHUNK, REDIRECTS, TRANSPORT_ERRORS, Body, getter
+from boxvault.box.transport import CHUNK, REDIRECTS, TRANSPORT_ERRORS, Body, getter, location
 
 
 class DownloadError(Exception):
@@ -135,11 +135,11 @@ def content_url(
         else:
             status = body.status
             stats.count_request(status)
-            location: str | None = body.headers.get("Location")
-            if status in REDIRECTS and location:
+            target = location(body)
+            if status in REDIRECTS and target:
                 body.drain()
                 body.finish()
-                return urljoin(url, location)
+                return urljoin(url, target)
             retry_after = body.headers.get("Retry-After")
             message = body.message()
             last_error = f"Box answered {status}" + (f": {message}" if message else "")

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, requote_uri
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
@@ -73,6 +73,18 @@ def _box_message(raw: bytes | None) -> str:
     if not isinstance(data, dict):
         return ""
     return str(data.get("message") or data.get("code") or "")
+
+
+def location(body: Body) -> str | None:
+    """A redirect's target. HTTP headers arrive as latin-1; a Location with non-ASCII bytes is UTF-8 in
+    practice, and is read so, as `requests` does."""
+    value: str | None = body.headers.get("Location")
+    if not value:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def _encoded(headers: Any) -> bool:
@@ -265,7 +277,9 @@ class Getter:
             pool = self._pools.get(key)
         if not known:
             pool = self._plain_pool(url, key)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # a space or a non-ASCII character in a redirect's Location is sent percent-encoded, as urllib3
+        # and requests send it (http.client would refuse the URL)
+        path = requote_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         headers = {**self.session.headers, **headers}
         if pool is not None:
             body = self._client_get(pool, path, headers, timeout)
@@ -279,11 +293,11 @@ class Getter:
         send the client on to another host)."""
         for _ in range(MAX_REDIRECTS):
             body = self.get(url, headers, timeout)
-            location = body.headers.get("Location")
-            if body.status not in REDIRECTS or not location:
+            target = location(body)
+            if body.status not in REDIRECTS or not target:
                 return body
             body.close()
-            url = urljoin(url, location)
+            url = urljoin(url, target)
         return self.get(url, headers, timeout)
 
     def _pool_params(self, url: str, key: tuple[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
