@@ -1,7 +1,11 @@
 """Box backup benchmark against the sandbox: full backup, 1 %-changed incremental, peak memory at scale.
 
 1. full: one user with ~2,000 files (~1 GB: small files plus 14 large ones) -> MB/s, API requests per
-   file; anchored against the same bytes fetched by plain HTTP (`sandbox_download`-style) in one stream.
+   file; anchored against the same bytes fetched by plain HTTP (`plain_http_mbps`), medians of `--rounds`
+   backups each followed by the anchor. Two clocks: `seconds`, the process from its start (the interpreter
+   and ~0.5 s of imports included), and `run_seconds`, the backup run itself (the report's `duration`: from
+   the connected client and open repository to the last checkpoint), which is what a service worker, with
+   its modules loaded, pays per backup. The anchor's clock starts after its imports and its listing.
 2. incremental after `mutate --fraction 0.01` -> wall time as a fraction of the full run (must be
    <= 10 %), API requests (must be <= 1.1 x changed files + listing pages).
    Run twice: with metadata capture (the default: one request per *new* file) and `--no-metadata`.
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +54,10 @@ class Sandbox:
             env=cli_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # a session of its own, hence a scheduler group of its own (Linux autogroup): the stand-in for
+            # Box's servers gets its share of the CPU as a whole, as the real ones do not share ours, instead
+            # of one thread's share among the backup's dozen (which starved it: 0.5 s waiting to run)
+            start_new_session=True,
         )
         wait_for(lambda: self.call("GET", "/_sandbox/health")["status"] == "ok", 60, "sandbox")
 
@@ -232,6 +241,9 @@ def main() -> None:
     ap.add_argument("--big-files", type=int, default=100_000)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="full backups, each followed by the anchor (medians)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="box-bench-"))
@@ -247,25 +259,66 @@ def main() -> None:
             "RESTIC_PASSWORD": PASSWORD,
             "XDG_STATE_HOME": str(tmp / "state"),
         }
-        run_cli(["repo", "init"], env=env)
         try:
-            sb.call("DELETE", "/_sandbox/stats")
-            report, wall, rss = backup(sb, creds, env, user, args.workers)
-            u = report["users"][0]
-            api = sb.api_requests()
+            # full backups into a new repository, alternating with the anchor; the last one stays for the
+            # incremental runs below
+            rounds: list[dict[str, Any]] = []
+            anchors: list[float] = []
+            for _ in range(max(1, args.rounds)):
+                shutil.rmtree(tmp / "repo", ignore_errors=True)
+                shutil.rmtree(tmp / "state", ignore_errors=True)
+                run_cli(["repo", "init"], env=env)
+                sb.call("DELETE", "/_sandbox/stats")
+                report, wall, rss = backup(sb, creds, env, user, args.workers)
+                u = report["users"][0]
+                if u["failed"]:
+                    raise SystemExit(f"full backup failed {u['failed']} items: {u['failures'][:3]}")
+                rounds.append(
+                    {
+                        "report": report,
+                        "wall": wall,
+                        "run": report["duration"],
+                        "rss": rss,
+                        "api": sb.api_requests(),
+                    }
+                )
+                anchors.append(plain_http_mbps(sb, creds, user, args.workers))
+                print(
+                    f"round {len(rounds)}: backup {wall:.2f} s (run {report['duration']:.2f} s), "
+                    f"anchor {anchors[-1]:.1f} MB/s",
+                    flush=True,
+                )
+            wall = statistics.median(r["wall"] for r in rounds)
+            run_s = statistics.median(r["run"] for r in rounds)
+            anchor = statistics.median(anchors)
+            u = rounds[-1]["report"]["users"][0]
+            api = rounds[-1]["api"]
             mb = u["downloaded_bytes"] / 1e6
             results["full"] = {
+                "rounds": len(rounds),
                 "files": u["files"],
                 "bytes": u["bytes"],
                 "downloaded_MB": round(mb, 1),
                 "seconds": round(wall, 2),
                 "MB_per_s": round(mb / wall, 1),
+                "run_seconds": round(run_s, 2),
+                "run_MB_per_s": round(mb / run_s, 1),
                 "api_requests": api,
                 "api_requests_per_file": round(api / max(1, u["files"]), 3),
                 "listing_pages": u["listing_pages"],
-                "peak_rss_MiB": round(rss, 1),
+                "peak_rss_MiB": round(max(r["rss"] for r in rounds), 1),
             }
+            results["anchor_plain_http_MB_per_s"] = round(anchor, 1)
+            results["full"]["ratio_to_plain_http"] = round(mb / wall / anchor, 3)
+            results["full"]["run_ratio_to_plain_http"] = round(mb / run_s / anchor, 3)
+            wall = rounds[-1]["wall"]  # the incremental runs are compared with the full run they follow
             print("full:", json.dumps(results["full"]), flush=True)
+            print(
+                "anchor (plain parallel HTTP download of the same files, no repository):",
+                round(anchor, 1),
+                "MB/s",
+                flush=True,
+            )
 
             for name, seed_, extra in (
                 ("incremental", 1, ()),
@@ -283,6 +336,7 @@ def main() -> None:
                     "changed_files_downloaded": changed,
                     "seconds": round(wall2, 2),
                     "fraction_of_full": round(wall2 / wall, 4),
+                    "run_fraction_of_full": round(report2["duration"] / rounds[-1]["run"], 4),
                     "api_requests": api2,
                     "listing_pages": report2["listing_pages"],
                     "request_limit_1.1xchanged+pages": round(limit, 1),
@@ -301,15 +355,6 @@ def main() -> None:
             }
             print("no-change:", json.dumps(results["incremental_no_change"]), flush=True)
 
-            anchor = plain_http_mbps(sb, creds, user, args.workers)
-            results["anchor_plain_http_MB_per_s"] = round(anchor, 1)
-            results["full"]["ratio_to_plain_http"] = round(results["full"]["MB_per_s"] / anchor, 3)
-            print(
-                "anchor (plain parallel HTTP download of the same files, no repository):",
-                round(anchor, 1),
-                "MB/s",
-                flush=True,
-            )
             results["restore"] = restore_vs_plain_uploads(sb, creds, env, user, tmp)
             print("restore into Box:", json.dumps(results["restore"]), flush=True)
         finally:
