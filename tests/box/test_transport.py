@@ -8,7 +8,6 @@ import datetime
 import ipaddress
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from boxvault.box.transport import TRANSPORT_ERRORS, Getter, _ClientBody, _UrllibBody
 from boxvault.core.egress import Pinned, pinned_session
+from support.loopback import serving
 
 BODY = b"0123456789abcdef" * 4096
 LOOPBACK = "127.0.0.1"
@@ -71,19 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(server: _Server) -> Iterator[_Server]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def plain() -> Iterator[_Server]:
-    yield from _serve(_Server())
+    with serving(_Server()) as server:
+        yield server
 
 
 @pytest.fixture
@@ -118,8 +109,8 @@ def tls(tmp_path: Path) -> Iterator[tuple[_Server, Path]]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_pem, key_pem)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    for running in _serve(server):
-        yield running, cert_pem
+    with serving(server):
+        yield server, cert_pem
 
 
 def _session(**settings: object) -> requests.Session:

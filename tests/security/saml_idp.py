@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from support.loopback import serving
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 
@@ -185,10 +186,5 @@ def running_idp() -> Iterator[IdP]:
     idp = IdP()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(idp))
     idp.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield idp
-    finally:
-        server.shutdown()
-        server.server_close()

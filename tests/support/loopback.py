@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import http.server
 import socket
+import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 SECRET = "AKIAOPERATORSECRET-metadata-token-4f1c"
 
@@ -47,6 +49,21 @@ def plain_text(method: str, path: str) -> Answer:
     return 200, {"Content-Type": "text/plain"}, b"hello, I am not Box"
 
 
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """`server` answering on a daemon thread until the block ends, then shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def recorder(responder: Responder = secret_answer) -> Iterator[Recorder]:
     state = Recorder(url="", port=0)
@@ -81,13 +98,8 @@ def recorder(responder: Responder = secret_answer) -> Iterator[Recorder]:
     server.daemon_threads = True
     state.port = server.server_address[1]
     state.url = f"http://127.0.0.1:{state.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

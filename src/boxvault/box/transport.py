@@ -91,7 +91,26 @@ def _encoded(headers: Any) -> bool:
     return str(headers.get("Content-Encoding", "identity")).lower() not in ("", "identity")
 
 
-class _UrllibBody:
+class _Message:
+    """`Body.message` from a body's first bytes (`_start`) and `close`."""
+
+    def _start(self, limit: int) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def message(self, limit: int = 65536) -> str:
+        try:
+            raw: bytes | None = self._start(limit)
+        except TRANSPORT_ERRORS:
+            raw = None
+        finally:
+            self.close()
+        return _box_message(raw)
+
+
+class _UrllibBody(_Message):
     """A response of urllib3 (the adapter's pool, or `requests`' raw response)."""
 
     def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
@@ -115,14 +134,9 @@ class _UrllibBody:
     def finish(self) -> None:
         self.raw.release_conn()
 
-    def message(self, limit: int = 65536) -> str:
-        try:
-            raw: bytes | None = self.raw.read(limit, decode_content=True)
-        except TRANSPORT_ERRORS:
-            raw = None
-        finally:
-            self.close()
-        return _box_message(raw)
+    def _start(self, limit: int) -> bytes:
+        data: bytes = self.raw.read(limit, decode_content=True)
+        return data
 
     def close(self) -> None:
         self.raw.close()
@@ -155,7 +169,7 @@ class _Connection:
         return bool(poller.poll(0))
 
 
-class _ClientBody:
+class _ClientBody(_Message):
     """A response on one of our own connections."""
 
     def __init__(self, pool: _Pool, conn: _Connection, resp: http.client.HTTPResponse) -> None:
@@ -180,14 +194,8 @@ class _ClientBody:
         else:  # the body is not all read, or the server said `Connection: close`
             conn.conn.close()
 
-    def message(self, limit: int = 65536) -> str:
-        try:
-            raw: bytes | None = self._resp.read(limit)
-        except TRANSPORT_ERRORS:
-            raw = None
-        finally:
-            self.close()
-        return _box_message(raw)
+    def _start(self, limit: int) -> bytes:
+        return self._resp.read(limit)
 
     def close(self) -> None:
         self._resp.close()
