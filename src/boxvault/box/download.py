@@ -109,7 +109,7 @@ def content_url(
     """
     session = client.network_session
     network = session.network_client
-    get = getter(network.requests_session)  # type: ignore[attr-defined]
+    fetcher = getter(network.requests_session)  # type: ignore[attr-defined]
     url = f"{session.base_urls.base_url}/2.0/files/{quote(file_id, safe='')}/content"
     if version_id:
         url += f"?version={quote(version_id, safe='')}"
@@ -127,7 +127,7 @@ def content_url(
         }
         retry_after: str | None = None
         try:
-            body = get.get(url, headers, timeout)
+            body = fetcher.get(url, headers, timeout)
         except TRANSPORT_ERRORS as exc:
             stats.count_request(None)
             stats.count_retry("connection")
@@ -179,7 +179,7 @@ def download(
     it wrote), DownloadError when the transfer keeps failing.
     """
     session: requests.Session = client.network_session.network_client.requests_session  # type: ignore[attr-defined]
-    get = getter(session)
+    fetcher = getter(session)
     digest = hashlib.sha1(usedforsecurity=False)
     offset = 0
     resumed = 0
@@ -212,7 +212,7 @@ def download(
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         body = None
         try:
-            body = get.follow(url, headers, timeout)
+            body = fetcher.follow(url, headers, timeout)
         except TRANSPORT_ERRORS as exc:
             last_error = f"connection: {exc}"
             stats.count_retry("connection")

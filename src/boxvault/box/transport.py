@@ -6,12 +6,15 @@ small file's. Measured on loopback (docs/box.md, "Measured"): about 200 µs of C
 pool (`urlopen`, its response object, its header bookkeeping), 100 µs on a bare `http.client` connection,
 430 µs through `requests`. Most of that cost holds the GIL, which the hashing and packing threads need too.
 
-- **Connections of our own** (`_Pool`) when the session has no proxy and its adapter would build a plain
-  pool: only the scheme, host, port and TLS settings (`verify`, `cert`) of `requests` then matter, and they
-  are applied here as `requests` applies them (CA bundle: `verify`'s path, else `requests`' default).
-- **The adapter's urllib3 pool** when the adapter asks for anything more (a pinned address, an SSL context
-  of its own, socket options): `build_connection_pool_key_attributes` decides, as it would for `requests`.
-  Also when a server encodes the body although asked for identity: urllib3 decodes what it sent.
+- **Connections of our own** (`_Pool`) when the session has no proxy and its adapter is `requests`' own
+  `HTTPAdapter` with nothing in its pool key but the TLS settings: only the scheme, host, port, `verify`
+  and `cert` then matter, and they are applied as `requests` applies them (CA bundle: `verify`'s path,
+  else `requests`' default). An idle connection the server has closed is dropped before use, as urllib3
+  does.
+- **The adapter's urllib3 pool** when the adapter is another class or asks for anything more (a pinned
+  address, an SSL context of its own, socket options): its `build_connection_pool_key_attributes` decides,
+  as it would for `requests`. Also when a server encodes the body although asked for identity: urllib3
+  decodes what it sent.
 - **`requests`** when the session has proxies (or reads them from the environment).
 """
 
