@@ -180,12 +180,14 @@ class FileWriter:
         self.path = path
         self.meta = meta
         self._futures: list[Future[bytes]] = []
-        self._chunker = Chunker(self._emit, size_hint)
+        self._chunker = Chunker(self._emit, size_hint, builder.writer.buffers)
         self._node: _PendingFile | None = None
         self._result: FileResult | None = None
 
-    def _emit(self, chunk: memoryview) -> None:
-        self._futures.append(self.builder.writer.save(DATA, chunk, self.builder.stats))
+    def _emit(self, chunk: memoryview) -> Future[bytes]:
+        saving = self.builder.writer.save(DATA, chunk, self.builder.stats)
+        self._futures.append(saving)
+        return saving
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self._chunker.write(data)

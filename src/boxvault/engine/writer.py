@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import compression
+from .chunker import BufferPool
 from .crypto import Buffer
 from .errors import EngineError, InvalidArgument
 from .index import DATA, MAX_INDEX_ENTRIES, TREE, PackRecord, index_document
@@ -117,6 +118,8 @@ class Writer:
         self._upload_slots = threading.BoundedSemaphore(uploaders + 1)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="blob")
         self._upload_pool = ThreadPoolExecutor(uploaders, thread_name_prefix="upload")
+        # chunk buffers of this writer's files, used again once their blobs are saved (chunker.py)
+        self.buffers = BufferPool()
         self._flush_lock = threading.Lock()
         self._last_index = time.monotonic()
         self._index_lock = threading.Lock()
