@@ -191,6 +191,10 @@ def test_cancel_running_job_within_five_seconds(admin: Any, make_job: Callable[.
     from boxvault.accounts.access import for_user
     from boxvault.jobs import services
 
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        # seen in CI: the worker's claim met the polling thread's read and failed at once ("database table
+        # is locked"); the PostgreSQL run covers it, as for test_claim_race_between_threads
+        pytest.skip("shared-cache in-memory SQLite locks tables instead of waiting; PostgreSQL runs this")
     job = make_job(params={"steps": 2000, "step_seconds": 0.01})
     outcome: list[str | None] = []
 
