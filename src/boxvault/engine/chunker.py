@@ -68,7 +68,8 @@ class BufferPool:
 
 
 class Chunker:
-    """Feeds ``emit`` with memoryviews of chunks; a view's buffer is never written to after emission.
+    """Feeds ``emit`` with memoryviews of chunks; a view's bytes do not change while it is in use: without a
+    pool its buffer is never written to again, with one not before what ``emit`` returned for it is done.
 
     Chunks are cut as the data comes, every ``STEP`` bytes, not once per full buffer: they reach the writer
     one at a time, soon after their bytes came, rather than sixteen at once (a burst larger than the writer's
