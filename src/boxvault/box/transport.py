@@ -26,6 +26,7 @@ import select
 import ssl
 import threading
 import weakref
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -263,16 +264,24 @@ def _tls_context(pool_kwargs: dict[str, Any]) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class _Host:
+    """One scheme and host as `requests` would connect to it, and our own connections when they may do."""
+
+    host_params: dict[str, Any]
+    pool_kwargs: dict[str, Any]
+    pool: _Pool | None  # None: only the adapter's urllib3 pool honours its settings
+
+
 class Getter:
     """GETs of download URLs for one `requests` session (module docstring: which way each one goes)."""
 
     def __init__(self, session: requests.Session) -> None:
         self.session = session
         self._direct = not session.trust_env and not session.proxies
-        self._params: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
-        self._pools: dict[tuple[str, str], _Pool | None] = {}
+        self._hosts: dict[tuple[str, str], _Host] = {}
         self._lock = threading.Lock()
-        weakref.finalize(self, _close_pools, self._pools)
+        weakref.finalize(self, _close_pools, self._hosts)
 
     def get(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> Body:
         headers = {"Accept-Encoding": "identity", **headers}
@@ -284,20 +293,19 @@ class Getter:
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
         with self._lock:
-            known = key in self._pools
-            pool = self._pools.get(key)
-        if not known:
-            pool = self._plain_pool(url, key)
+            host = self._hosts.get(key)
+        if host is None:
+            host = self._new_host(url, key)
         # a space or a non-ASCII character in a redirect's Location is sent percent-encoded, as urllib3
         # and requests send it (http.client would refuse the URL)
         path = requote_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         headers = {**self.session.headers, **headers}
-        if pool is not None:
-            body = self._client_get(pool, path, headers, timeout)
+        if host.pool is not None:
+            body = self._client_get(host.pool, path, headers, timeout)
             if not _encoded(body.headers):
                 return body
             body.close()  # a server that encodes although asked not to: urllib3 decodes what it sends
-        return self._urllib_get(url, key, path, headers, timeout)
+        return self._urllib_get(url, host, path, headers, timeout)
 
     def follow(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> Body:
         """`get`, following up to `MAX_REDIRECTS` redirects as `requests` would (a download server may
@@ -311,23 +319,12 @@ class Getter:
             url = urljoin(url, target)
         return self.get(url, headers, timeout)
 
-    def _pool_params(self, url: str, key: tuple[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        with self._lock:
-            params = self._params.get(key)
-        if params is None:
-            adapter = self.session.get_adapter(url)
-            # the pool key (TLS verification, CA bundle, client cert) exactly as `requests` would build it
-            params = adapter.build_connection_pool_key_attributes(  # type: ignore[attr-defined]
-                requests.Request("GET", url).prepare(), self.session.verify, self.session.cert
-            )
-            with self._lock:
-                self._params[key] = params
-        return params
-
-    def _plain_pool(self, url: str, key: tuple[str, str]) -> _Pool | None:
-        """Our own connections for a host, or None when only the adapter's pool honours its settings."""
-        host_params, pool_kwargs = self._pool_params(url, key)
+    def _new_host(self, url: str, key: tuple[str, str]) -> _Host:
         adapter = self.session.get_adapter(url)
+        # the pool key (TLS verification, CA bundle, client cert) exactly as `requests` would build it
+        host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(  # type: ignore[attr-defined]
+            requests.Request("GET", url).prepare(), self.session.verify, self.session.cert
+        )
         manager = getattr(adapter, "poolmanager", None)
         plain = (
             type(adapter) is requests.adapters.HTTPAdapter
@@ -342,7 +339,7 @@ class Getter:
             else None
         )
         with self._lock:
-            return self._pools.setdefault(key, pool)
+            return self._hosts.setdefault(key, _Host(host_params, pool_kwargs, pool))
 
     def _client_get(
         self, pool: _Pool, path: str, headers: dict[str, str], timeout: tuple[float, float]
@@ -358,11 +355,10 @@ class Getter:
         return _ClientBody(pool, conn, resp)
 
     def _urllib_get(
-        self, url: str, key: tuple[str, str], path: str, headers: dict[str, str], timeout: tuple[float, float]
+        self, url: str, host: _Host, path: str, headers: dict[str, str], timeout: tuple[float, float]
     ) -> _UrllibBody:
-        host_params, pool_kwargs = self._pool_params(url, key)
         adapter = self.session.get_adapter(url)
-        pool = adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)  # type: ignore[attr-defined]
+        pool = adapter.poolmanager.connection_from_host(**host.host_params, pool_kwargs=host.pool_kwargs)  # type: ignore[attr-defined]
         return _UrllibBody(
             pool.urlopen(
                 "GET",
@@ -378,10 +374,10 @@ class Getter:
         )
 
 
-def _close_pools(pools: dict[tuple[str, str], _Pool | None]) -> None:
-    for pool in list(pools.values()):
-        if pool is not None:
-            pool.close()
+def _close_pools(hosts: dict[tuple[str, str], _Host]) -> None:
+    for host in list(hosts.values()):
+        if host.pool is not None:
+            host.pool.close()
 
 
 _getters: weakref.WeakKeyDictionary[requests.Session, Getter] = weakref.WeakKeyDictionary()
