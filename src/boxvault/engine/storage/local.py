@@ -99,17 +99,17 @@ class LocalBackend:
             self._create_layout()
         try:
             try:
-                tmp = self._write_temp(final, parts)
+                tmp, size = self._write_temp(final, parts)
             except FileNotFoundError:  # restic creates directories on demand too
                 self._mkdirs(final.parent)
-                tmp = self._write_temp(final, parts)
+                tmp, size = self._write_temp(final, parts)
         except OSError as e:
             raise StorageError(f"cannot write {name}: {e.strerror or e}", name) from e
         try:
             if is_overwritable(name):
                 os.replace(tmp, final)
             else:
-                self._link_once(name, tmp, final, sum(memoryview(p).nbytes for p in parts))
+                self._link_once(name, tmp, final, size)
             _fsync_dir(final.parent)
         except OSError as e:
             raise StorageError(f"cannot write {name}: {e.strerror or e}", name) from e
@@ -119,7 +119,8 @@ class LocalBackend:
             except FileNotFoundError:
                 pass
 
-    def _write_temp(self, final: Path, parts: Sequence[Buffer]) -> Path:
+    def _write_temp(self, final: Path, parts: Sequence[Buffer]) -> tuple[Path, int]:
+        """The parts in a new temporary file beside `final`, written and synced; its path and size."""
         tmp = final.with_name(f".{final.name}{_TEMP_MARK}{secrets.token_hex(6)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), self._file_mode)
         try:
@@ -136,7 +137,7 @@ class LocalBackend:
             os.unlink(tmp)
             raise
         os.close(fd)
-        return tmp
+        return tmp, size
 
     def _link_once(self, name: str, tmp: Path, final: Path, size: int) -> None:
         # A hard link creates the final name only if it is free, atomically: no exists-then-rename race
