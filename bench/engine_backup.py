@@ -8,6 +8,18 @@ uses fresh repositories and measures, for each tool: full backup, no-change back
 as child processes (wall clock) with their peak RSS from wait4(). Prints medians and restic-time /
 boxvault-time (above 1.0 means boxvault is faster). Both tools see warm page caches alike; dirty pages are
 synced before each timed step. The machine's load average is printed, since other work skews the figures.
+
+No inode is freed between the timed steps: a finished round's files are emptied and moved aside, and deleted
+at the end. On ext4 without a journal (as on the benchmark machines), an inode freed in the last 60 s (360 s
+while its table block is dirty) is not handed out again, and every file created meanwhile first scans past
+all of them (the kernel's `recently_deleted`): a restore started seconds after another tool's restored tree
+was deleted spent a third of its CPU there, and which tool met more of them was luck. A restore on a
+journalled file system, or one that does not follow a mass deletion, never pays it.
+
+`--cold` keeps the finished trees whole instead (about 2 GB per round and tool), so that every restore
+writes into memory the virtual machine has not touched yet: on the benchmark machines each such page costs
+the host a fault, and the page-cache copy of a 1 GB restore takes 2.5-3 CPU seconds instead of 0.3-0.7,
+for both tools alike.
 """
 
 from __future__ import annotations
@@ -25,6 +37,47 @@ ROOT = Path(__file__).resolve().parents[1]
 MKCORPUS = ROOT.parent / "shared" / "bench" / "mkcorpus.py"
 PASSWORD = "bench-password"
 STEPS = ("full backup", "no-change backup", "restore")
+RECENT_S = 65.0  # ext4's RECENTCY_MIN (60 s) and a margin, for trees whose inode tables were synced
+
+
+class Graveyard:
+    """Where finished rounds' trees go, so that no inode is freed shortly before a timed restore.
+
+    By default each file is emptied before its tree is moved aside: its data blocks and page-cache pages are
+    freed (the next step reuses memory the machine has touched, as on a host that has run for a while), its
+    inode is not. With ``cold`` the trees are kept whole and every restore writes into untouched memory.
+    Either way the inodes are freed at the end, or at once (then waited out) when the disk runs short.
+    """
+
+    def __init__(self, work: Path, *, cold: bool = False) -> None:
+        self.root = work / "graveyard"
+        self.cold = cold
+        self.count = 0
+        self.last_delete = 0.0
+
+    def bury(self, path: Path) -> None:
+        if not path.exists():
+            return
+        if self.cold and shutil.disk_usage(self.root.parent).free < 8 * 2**30:
+            shutil.rmtree(path, ignore_errors=True)
+            self.last_delete = time.monotonic()
+            return
+        if not self.cold:
+            for p in path.rglob("*"):
+                if p.is_file() and not p.is_symlink():
+                    os.truncate(p, 0)
+        self.root.mkdir(exist_ok=True)
+        self.count += 1
+        path.rename(self.root / str(self.count))
+
+    def settle(self) -> None:
+        """Before a timed restore: wait until the file system hands out the inodes we freed again."""
+        if self.last_delete:
+            os.sync()
+            time.sleep(max(0.0, self.last_delete + RECENT_S - time.monotonic()))
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -68,12 +121,12 @@ def warm(path: Path) -> None:
 
 
 def one_round(
-    name: str, cmd: list[str], env: dict[str, str], corpus: Path, work: Path
+    name: str, cmd: list[str], env: dict[str, str], corpus: Path, work: Path, graves: Graveyard
 ) -> dict[str, tuple[float, float, float]]:
     repo = work / f"{name}-repo"
     target = work / f"{name}-restore"
     for p in (repo, target, work / "restic-cache"):
-        shutil.rmtree(p, ignore_errors=True)
+        graves.bury(p)
     env = dict(env, RESTIC_REPOSITORY=str(repo))
     init_cmd = [*cmd, "init"]
     subprocess.run(init_cmd, env=env, check=True, capture_output=True)
@@ -84,12 +137,13 @@ def one_round(
     # boxvault drops a pack from the page cache once it is written (restic keeps it): read the whole
     # repository first, so that both restores start from the same warm cache
     warm(repo)
+    graves.settle()
     results["restore"] = run([*cmd, "restore", "latest", "--target", str(target)], env)
     restored = target / str(corpus).lstrip("/")
     if not restored.is_dir() or not any(restored.iterdir()):
         sys.exit(f"{name} restore produced no files in {restored}")
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.rmtree(repo, ignore_errors=True)
+    graves.bury(target)
+    graves.bury(repo)
     return results
 
 
@@ -98,6 +152,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/boxvault-bench/corpus"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/boxvault-bench/work"))
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cold", action="store_true", help="restore into untouched memory (see above)")
     ap.add_argument("--baseline-src", type=Path, help="also measure the boxvault code in this src directory")
     a = ap.parse_args()
     corpus: Path = a.corpus.resolve()
@@ -114,13 +169,18 @@ def main() -> None:
 
     measured: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     setups = tools(work, a.baseline_src)
+    graves = Graveyard(work, cold=a.cold)
+    for p in [graves.root, *(work / f"{n}-{k}" for n in setups for k in ("repo", "restore"))]:
+        shutil.rmtree(p, ignore_errors=True)  # a previous run's leftovers
+    # the first restore waits out what was just freed here, and whatever else was deleted before this script
+    graves.last_delete = time.monotonic()
     for i in range(a.runs):
         order = list(setups) if i % 2 == 0 else list(reversed(setups))  # alternate who goes first
         if len(order) > 2:
             order = order[i % len(order) :] + order[: i % len(order)]  # rotate three tools
         for name in order:
             cmd, env = setups[name]
-            for step, value in one_round(name, cmd, env, corpus, work).items():
+            for step, value in one_round(name, cmd, env, corpus, work, graves).items():
                 measured.setdefault(name, {}).setdefault(step, []).append(value)
             print(f"  run {i + 1} {name}: " + ", ".join(
                 f"{s} {measured[name][s][-1][0]:.2f}s ({measured[name][s][-1][2]:.2f} cpu)" for s in STEPS),
@@ -139,6 +199,7 @@ def main() -> None:
     print(f"(medians of {a.runs}; ratio = restic / boxvault, above 1: boxvault is faster; peak RSS is the "
           f"max over runs; cpu = user+sys seconds; load average now {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs)")  # fmt: skip
+    graves.clear()
 
 
 if __name__ == "__main__":
