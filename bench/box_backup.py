@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
+from benchutil import compile_sources  # noqa: E402
+
 from support import boxvault_cmd, cli_env, free_port, run_cli, wait_for  # noqa: E402
 
 PASSWORD = "bench-password"
@@ -246,6 +248,7 @@ def main() -> None:
     )
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
+    compile_sources(ROOT / "src")
     tmp = Path(tempfile.mkdtemp(prefix="box-bench-"))
     results: dict[str, Any] = {}
     try:

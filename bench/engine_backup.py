@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchutil import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 MKCORPUS = ROOT.parent / "shared" / "bench" / "mkcorpus.py"
 PASSWORD = "bench-password"
@@ -155,6 +157,7 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true", help="restore into untouched memory (see above)")
     ap.add_argument("--baseline-src", type=Path, help="also measure the boxvault code in this src directory")
     a = ap.parse_args()
+    compile_sources(ROOT / "src", *([a.baseline_src] if a.baseline_src else []))
     corpus: Path = a.corpus.resolve()
     if not corpus.is_dir():
         if not MKCORPUS.is_file():

@@ -31,6 +31,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH)]
 
+from benchutil import compile_sources  # noqa: E402
 from box_backup import PASSWORD, Sandbox, backup, backup_cmd, seed  # noqa: E402
 
 from support import cli_env, run_cli, wait_for  # noqa: E402
@@ -188,6 +189,7 @@ def main() -> None:
     ap.add_argument("--kill-files", type=int, default=None, help="0 to skip; default the largest size")
     ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
+    compile_sources(BENCH.parent / "src")
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     tmp = Path(tempfile.mkdtemp(prefix="bench-huge-"))
     results: dict[str, Any] = {}
