@@ -47,8 +47,9 @@ class Graveyard:
 
     By default each file is emptied before its tree is moved aside: its data blocks and page-cache pages are
     freed (the next step reuses memory the machine has touched, as on a host that has run for a while), its
-    inode is not. With ``cold`` the trees are kept whole and every restore writes into untouched memory.
-    Either way the inodes are freed at the end, or at once (then waited out) when the disk runs short.
+    inode is not. With ``cold`` the trees are kept whole and every restore writes into untouched memory;
+    with less than 8 GiB free a tree is then deleted at once, and the next restore waits it out. The
+    inodes are freed at the end.
     """
 
     def __init__(self, work: Path, *, cold: bool = False) -> None:
