@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from boxvault.core import clock
+from support import skip_on_in_memory_sqlite
 
 
 def _job(pk: int) -> Any:
@@ -48,11 +49,7 @@ def test_claim_race_between_threads(make_job: Callable[..., Any]) -> None:
 
     from boxvault.jobs import services
 
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        pytest.skip(
-            "shared-cache in-memory SQLite locks tables instead of waiting; "
-            "test_claim_race_between_processes covers SQLite on a real file"
-        )
+    skip_on_in_memory_sqlite("test_claim_race_between_processes covers SQLite on a real file")
     ids = [make_job().pk for _ in range(6)]
     wins: list[tuple[int, str]] = []
     errors: list[BaseException] = []
@@ -191,10 +188,9 @@ def test_cancel_running_job_within_five_seconds(admin: Any, make_job: Callable[.
     from boxvault.accounts.access import for_user
     from boxvault.jobs import services
 
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        # seen in CI: the worker's claim met the polling thread's read and failed at once ("database table
-        # is locked"); the PostgreSQL run covers it, as for test_claim_race_between_threads
-        pytest.skip("shared-cache in-memory SQLite locks tables instead of waiting; PostgreSQL runs this")
+    # seen in CI: the worker's claim met the polling thread's read and failed at once ("database table is
+    # locked"); the PostgreSQL run covers it, as for test_claim_race_between_threads
+    skip_on_in_memory_sqlite()
     job = make_job(params={"steps": 2000, "step_seconds": 0.01})
     outcome: list[str | None] = []
 

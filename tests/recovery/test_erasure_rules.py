@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from recovery.fixtures import back_up
+from support import skip_on_in_memory_sqlite
 
 
 def _member(admin: Any, email: str, operations: list[str]) -> Any:
@@ -126,17 +127,14 @@ def test_permissions_bad_input_and_cli(
 def test_erasure_waits_for_a_running_backup_and_backups_wait_for_it(
     client: Any, admin: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django.db import connection
-
     from boxvault.backups.exclusive import maintenance_running, wait_for_maintenance
     from boxvault.backups.repository import open_repository
     from boxvault.jobs import services as jobs
     from boxvault.jobs.models import Job, JobLogLine
 
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        # seen in CI: the worker thread's log line met the main thread's query and failed at once ("database
-        # table is locked: jobs_joblogline"); the PostgreSQL run covers it
-        pytest.skip("shared-cache in-memory SQLite locks tables instead of waiting; PostgreSQL runs this")
+    # seen in CI: the worker thread's log line met the main thread's query and failed at once ("database table
+    # is locked: jobs_joblogline"); the PostgreSQL run covers it
+    skip_on_in_memory_sqlite()
     monkeypatch.setenv("BOXVAULT_MAINTENANCE_LOCK_POLL_MS", "200")
     backed = back_up(client, admin, sandbox)
     body = {

@@ -34,6 +34,15 @@ def require_binary(name: str) -> str:
     return path
 
 
+def skip_on_in_memory_sqlite(covered_by: str = "PostgreSQL runs this") -> None:
+    """Skip a test whose threads write and read the database at once: Django's shared-cache in-memory SQLite
+    test database locks whole tables and fails at once ("database table is locked") instead of waiting."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip(f"shared-cache in-memory SQLite locks tables instead of waiting; {covered_by}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
