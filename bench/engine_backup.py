@@ -73,6 +73,13 @@ class Graveyard:
         self.count += 1
         path.rename(self.root / str(self.count))
 
+    def clear_leftovers(self, paths: list[Path]) -> None:
+        """A previous run's trees, deleted now; the first restore waits them out, and whatever else was
+        deleted just before this script."""
+        for p in [self.root, *paths]:
+            shutil.rmtree(p, ignore_errors=True)
+        self.last_delete = time.monotonic()
+
     def settle(self) -> None:
         """Before a timed restore: wait until the file system hands out the inodes we freed again."""
         if self.last_delete:
@@ -174,10 +181,7 @@ def main() -> None:
     measured: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     setups = tools(work, a.baseline_src)
     graves = Graveyard(work, cold=a.cold)
-    for p in [graves.root, *(work / f"{n}-{k}" for n in setups for k in ("repo", "restore"))]:
-        shutil.rmtree(p, ignore_errors=True)  # a previous run's leftovers
-    # the first restore waits out what was just freed here, and whatever else was deleted before this script
-    graves.last_delete = time.monotonic()
+    graves.clear_leftovers([work / f"{n}-{k}" for n in setups for k in ("repo", "restore")])
     for i in range(a.runs):
         order = list(setups) if i % 2 == 0 else list(reversed(setups))  # alternate who goes first
         if len(order) > 2:
