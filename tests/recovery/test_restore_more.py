@@ -171,3 +171,48 @@ def test_name_taken_after_the_listing_is_resolved_from_the_409(client: Any, admi
     a = sdk.files.get_file_by_id(str(find(sdk, "Proj/a.txt").id), fields=["sha1"])
     assert a.sha_1 == sha1(CONTENT["a.txt"])
     assert find(sdk, "Proj/Sub/c.txt") is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_with_damaged_content_fails_alone(client: Any, admin: Any, sandbox: Any) -> None:
+    """A byte of one file's blob flipped in its pack: the engine's check fails that file with its message
+    while the restore reads it, and every other item still comes back."""
+    import os
+    from pathlib import Path
+
+    from boxvault.accounts.access import for_user
+    from boxvault.box.restore import BoxRestorer, Mode, Options
+    from boxvault.recovery.snapshots import locate
+    from recovery.fixtures import CONTENT, sha1
+
+    backed = back_up(client, admin, sandbox)
+    sdk = backed.client
+    located = locate(for_user(admin.user), backed.snapshot)
+    damaged = located.repo.node_at(located.snapshot.tree, f"{backed.proj}/b.bin")
+    assert damaged is not None and damaged.content
+    loc = located.repo.lookup(damaged.content[0])
+    assert loc is not None
+    pack_id = loc.pack_id.hex()
+    pack = Path(located.repo.backend.root) / "data" / pack_id[:2] / pack_id
+    os.chmod(pack, 0o600)
+    raw = bytearray(pack.read_bytes())
+    raw[loc.offset + 40] ^= 0xFF
+    pack.write_bytes(bytes(raw))
+
+    outcomes: dict[str, Any] = {}
+    with located.repo:
+        report = BoxRestorer(
+            sdk,
+            located.repo.open_file,
+            Options(mode=Mode.NON_DESTRUCTIVE, restored_folder_name="Partly damaged"),
+            on_item=lambda outcome: outcomes.__setitem__(outcome.path, outcome),
+        ).run(located.repo.walk(located.snapshot, [backed.proj]), located.root)
+    assert report.failed == 1 and outcomes["Proj/b.bin"].action == "failed"
+    assert outcomes["Proj/b.bin"].error.startswith("CorruptObject: "), outcomes["Proj/b.bin"].error
+    assert pack_id in outcomes["Proj/b.bin"].error
+    assert find(sdk, "Partly damaged/Proj/b.bin") is None
+    for rel, data in CONTENT.items():
+        if rel != "b.bin":
+            item = find(sdk, f"Partly damaged/Proj/{rel}")
+            assert sdk.files.get_file_by_id(str(item.id), fields=["sha1"]).sha_1 == sha1(data), rel
+    assert report.items == len(outcomes)

@@ -54,6 +54,7 @@ from boxvault.box.restore_base import (
     xattr_time,
 )
 from boxvault.box.trash import TRASH_DIR, original_rel, trash_item
+from boxvault.engine.errors import EngineError
 from boxvault.engine.tree import Node
 
 # what the portal and the CLI import from here
@@ -253,7 +254,8 @@ class BoxRestorer:
                 self._restore_web_link(parent_id, name, node, outcome)
             else:
                 self._restore_file(parent_id, name, node, outcome)
-        except (BoxSDKError, RestoreError, OSError, ValueError) as exc:
+        except (BoxSDKError, RestoreError, EngineError, OSError, ValueError) as exc:
+            # EngineError: the stored content is damaged or missing; this item fails, the others go on
             outcome.action = "failed"
             outcome.error = describe(exc)
         return outcome
@@ -393,7 +395,7 @@ class BoxRestorer:
             else:
                 outcome.box_id = file_id
                 outcome.action = self._promote_or_upload(file_id, version_id, name, version)
-        except (BoxSDKError, RestoreError, OSError, ValueError) as exc:
+        except (BoxSDKError, RestoreError, EngineError, OSError, ValueError) as exc:
             outcome.action = "failed"
             outcome.error = describe(exc)
         self.on_item(outcome)
