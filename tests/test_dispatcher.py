@@ -34,3 +34,35 @@ def test_an_area_that_fails_to_import_is_an_error_not_a_missing_entry(monkeypatc
     monkeypatch.setitem(cli.GROUPS, "broken", ("boxvault.no_such_area.cli:app", "an area that cannot load"))
     with pytest.raises(ModuleNotFoundError):
         cli.build_app()
+
+
+def test_the_collector_is_off_only_while_the_area_loads() -> None:
+    """`main` turns the cyclic garbage collector off while the command's area is imported, then freezes what
+    was loaded and turns it on again, also when the import fails: no command runs without it."""
+    import subprocess
+    import sys
+
+    from support import cli_env
+
+    code = (
+        "import gc, sys\n"
+        "from boxvault import cli\n"
+        "cli._version = lambda: print('during the command', gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
+        "sys.argv = ['boxvault', {arg!r}]\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "except ModuleNotFoundError:\n"
+        "    print('after a failed import', gc.isenabled())\n"
+    )
+    version = subprocess.run(
+        [sys.executable, "-c", code.format(arg="version")], env=cli_env(), capture_output=True, text=True
+    )
+    assert version.stdout.strip() == "during the command True True", version.stdout + version.stderr
+    broken = code.format(arg="broken").replace(
+        "from boxvault import cli\n",
+        "from boxvault import cli\ncli.GROUPS['broken'] = ('boxvault.no_such_area.cli:app', 'cannot load')\n",
+    )
+    failed = subprocess.run([sys.executable, "-c", broken], env=cli_env(), capture_output=True, text=True)
+    assert failed.stdout.strip() == "after a failed import True", failed.stdout + failed.stderr
