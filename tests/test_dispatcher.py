@@ -36,9 +36,8 @@ def test_an_area_that_fails_to_import_is_an_error_not_a_missing_entry(monkeypatc
         cli.build_app()
 
 
-def test_the_collector_is_off_only_while_the_area_loads() -> None:
-    """`main` turns the cyclic garbage collector off while the command's area is imported, then freezes what
-    was loaded and turns it on again, also when the import fails: no command runs without it."""
+def _main_in_a_subprocess(argv1: str, setup: str = "") -> str:
+    """Output of `cli.main()` run for `boxvault <argv1>` in a fresh interpreter, after `setup`."""
     import subprocess
     import sys
 
@@ -47,8 +46,8 @@ def test_the_collector_is_off_only_while_the_area_loads() -> None:
     code = (
         "import gc, sys\n"
         "from boxvault import cli\n"
-        "cli._version = lambda: print('during the command', gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
-        "sys.argv = ['boxvault', {arg!r}]\n"
+        f"{setup}\n"
+        f"sys.argv = ['boxvault', {argv1!r}]\n"
         "try:\n"
         "    cli.main()\n"
         "except SystemExit:\n"
@@ -56,13 +55,16 @@ def test_the_collector_is_off_only_while_the_area_loads() -> None:
         "except ModuleNotFoundError:\n"
         "    print('after a failed import', gc.isenabled())\n"
     )
-    version = subprocess.run(
-        [sys.executable, "-c", code.format(arg="version")], env=cli_env(), capture_output=True, text=True
+    out = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True)
+    return out.stdout.strip() or out.stderr
+
+
+def test_the_collector_is_off_only_while_the_area_loads() -> None:
+    """`main` turns the cyclic garbage collector off while the command's area is imported, then freezes what
+    was loaded and turns it on again, also when the import fails: no command runs without it."""
+    during = (
+        "cli._version = lambda: print('during the command', gc.isenabled(), gc.get_freeze_count() > 10_000)"
     )
-    assert version.stdout.strip() == "during the command True True", version.stdout + version.stderr
-    broken = code.format(arg="broken").replace(
-        "from boxvault import cli\n",
-        "from boxvault import cli\ncli.GROUPS['broken'] = ('boxvault.no_such_area.cli:app', 'cannot load')\n",
-    )
-    failed = subprocess.run([sys.executable, "-c", broken], env=cli_env(), capture_output=True, text=True)
-    assert failed.stdout.strip() == "after a failed import True", failed.stdout + failed.stderr
+    assert _main_in_a_subprocess("version", during) == "during the command True True"
+    broken = "cli.GROUPS['broken'] = ('boxvault.no_such_area.cli:app', 'cannot load')"
+    assert _main_in_a_subprocess("broken", broken) == "after a failed import True"

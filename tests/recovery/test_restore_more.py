@@ -182,6 +182,7 @@ def test_a_file_with_damaged_content_fails_alone(client: Any, admin: Any, sandbo
 
     from boxvault.accounts.access import for_user
     from boxvault.box.restore import BoxRestorer, Mode, Options
+    from boxvault.engine.maint_io import pack_name
     from boxvault.recovery.snapshots import locate
     from recovery.fixtures import CONTENT, sha1
 
@@ -193,7 +194,7 @@ def test_a_file_with_damaged_content_fails_alone(client: Any, admin: Any, sandbo
     loc = located.repo.lookup(damaged.content[0])
     assert loc is not None
     pack_id = loc.pack_id.hex()
-    pack = Path(located.repo.backend.root) / "data" / pack_id[:2] / pack_id
+    pack = Path(located.repo.backend.root) / pack_name(pack_id)
     os.chmod(pack, 0o600)
     raw = bytearray(pack.read_bytes())
     raw[loc.offset + 40] ^= 0xFF
